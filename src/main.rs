@@ -1,1 +1,87 @@
-fn main(){}
+#![forbid(unsafe_code)]
+
+use errmap::catalog::Catalog;
+use errmap::config::Config;
+use errmap::server::{self, ServerConfig};
+use std::process::ExitCode;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tracing_subscriber::EnvFilter;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = Config::from_env_and_args();
+    let filter = match EnvFilter::try_new(&config.log) {
+        Ok(filter) => filter,
+        Err(err) => {
+            eprintln!("errmap: invalid --log / ERRMAP_LOG {:?}: {err}", config.log);
+            return ExitCode::from(64);
+        }
+    };
+    tracing_subscriber::fmt().with_env_filter(filter).init();
+
+    let catalog = match Catalog::embedded() {
+        Ok(catalog) => Arc::new(catalog),
+        Err(err) => {
+            tracing::error!("{err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let listener = match TcpListener::bind(config.listen).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            tracing::error!(
+                "cannot listen on {} (--listen / ERRMAP_LISTEN): {err}",
+                config.listen
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    match listener.local_addr() {
+        Ok(addr) => tracing::info!(
+            entries = catalog.entries().len(),
+            version = catalog.version(),
+            "errmap listening on {addr}"
+        ),
+        Err(err) => tracing::warn!("listening, but the local address is unknown: {err}"),
+    }
+    let server_config = ServerConfig {
+        shutdown_grace: config.shutdown_grace,
+        max_batch: config.max_batch,
+    };
+    match server::run(listener, catalog, server_config, shutdown_signal()).await {
+        Ok(stopped) => {
+            tracing::info!(?stopped, "errmap stopped");
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            tracing::error!("{err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM (what Kubernetes sends).
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(err) = tokio::signal::ctrl_c().await {
+            tracing::warn!("cannot listen for Ctrl-C: {err}");
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(err) => {
+                tracing::warn!("cannot listen for SIGTERM: {err}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => tracing::info!("received SIGINT"),
+        () = term => tracing::info!("received SIGTERM"),
+    }
+}

@@ -1,0 +1,200 @@
+//! The gateway's error catalog: parsed from protobuf text format, validated
+//! as a whole, and indexed for lookups. Nothing here knows about gRPC
+//! transport; the service layer turns these answers into responses.
+
+pub mod validate;
+
+use crate::pb::errmap::v1::{Catalog as CatalogProto, CatalogEntry};
+use prost_reflect::{DescriptorPool, DynamicMessage};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
+
+pub use validate::{Problem, Rule};
+
+/// The catalog built into the binary: every row of the gateway's three
+/// error tables.
+pub const EMBEDDED: &str = include_str!("../catalog/catalog.textproto");
+
+/// The protobuf message a catalog file holds.
+const CATALOG_MESSAGE: &str = "errmap.v1.Catalog";
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("catalog descriptors are unusable: {0}")]
+    Descriptors(String),
+    #[error("catalog is not valid protobuf text format for {CATALOG_MESSAGE}: {0}")]
+    Syntax(String),
+    #[error("catalog is invalid ({} problem(s)):\n{}", .0.len(), problems_list(.0))]
+    Invalid(Vec<Problem>),
+}
+
+fn problems_list(problems: &[Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("  - {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// A name a lookup can match: a canonical code, or an alias of one.
+#[derive(Debug)]
+struct Name {
+    /// Rows of the code in catalog order (two for FAILED_PRECONDITION).
+    rows: Vec<usize>,
+    alias: bool,
+}
+
+/// What a code lookup found.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeMatch<'c> {
+    /// Every row with the code, in catalog order; never empty.
+    pub rows: &'c [usize],
+    /// The lookup matched an alias rather than the canonical code.
+    pub alias: bool,
+}
+
+/// A validated, indexed, immutable catalog.
+#[derive(Debug)]
+pub struct Catalog {
+    entries: Vec<CatalogEntry>,
+    names: HashMap<String, Name>,
+    by_status: BTreeMap<i32, Vec<usize>>,
+    version: String,
+}
+
+/// Folds a code the way every lookup does: surrounding white space and
+/// letter case do not matter.
+pub fn normalize_code(code: &str) -> String {
+    code.trim().to_ascii_uppercase()
+}
+
+impl Catalog {
+    /// The catalog built into the binary.
+    pub fn embedded() -> Result<Self, CatalogError> {
+        Self::parse(EMBEDDED)
+    }
+
+    /// Parses and validates a catalog in protobuf text format. Either the
+    /// whole catalog is valid, or every problem is reported and nothing is
+    /// returned.
+    pub fn parse(text: &str) -> Result<Self, CatalogError> {
+        let pool = DescriptorPool::decode(crate::pb::FILE_DESCRIPTOR_SET)
+            .map_err(|e| CatalogError::Descriptors(e.to_string()))?;
+        let descriptor = pool
+            .get_message_by_name(CATALOG_MESSAGE)
+            .ok_or_else(|| CatalogError::Descriptors(format!("{CATALOG_MESSAGE} is missing")))?;
+        let dynamic = DynamicMessage::parse_text_format(descriptor, text)
+            .map_err(|e| CatalogError::Syntax(e.to_string()))?;
+        let proto: CatalogProto = dynamic
+            .transcode_to()
+            .map_err(|e| CatalogError::Syntax(e.to_string()))?;
+        Self::from_entries(proto.entries, &version_of(text))
+    }
+
+    fn from_entries(entries: Vec<CatalogEntry>, version: &str) -> Result<Self, CatalogError> {
+        let problems = validate::check(&entries);
+        if !problems.is_empty() {
+            return Err(CatalogError::Invalid(problems));
+        }
+        let mut names: HashMap<String, Name> = HashMap::new();
+        let mut by_status: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
+        for (row, entry) in entries.iter().enumerate() {
+            names
+                .entry(normalize_code(&entry.code))
+                .or_insert_with(|| Name {
+                    rows: Vec::new(),
+                    alias: false,
+                })
+                .rows
+                .push(row);
+            for alias in &entry.aliases {
+                let name = names.entry(normalize_code(alias)).or_insert_with(|| Name {
+                    rows: Vec::new(),
+                    alias: true,
+                });
+                if !name.rows.contains(&row) {
+                    name.rows.push(row);
+                }
+            }
+            by_status.entry(entry.http_status).or_default().push(row);
+        }
+        Ok(Self {
+            entries,
+            names,
+            by_status,
+            version: version.to_owned(),
+        })
+    }
+
+    /// Every entry, in catalog order.
+    pub fn entries(&self) -> &[CatalogEntry] {
+        &self.entries
+    }
+
+    /// The entry at a row index returned by a lookup.
+    pub fn entry(&self, row: usize) -> &CatalogEntry {
+        &self.entries[row]
+    }
+
+    /// A content hash of the catalog text, to tell catalogs apart.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Looks a code or alias up, ignoring surrounding white space and case.
+    pub fn lookup(&self, code: &str) -> Option<CodeMatch<'_>> {
+        self.names.get(&normalize_code(code)).map(|name| CodeMatch {
+            rows: &name.rows,
+            alias: name.alias,
+        })
+    }
+
+    /// The row of a code (or alias) with a given HTTP status, if any.
+    pub fn find(&self, code: &str, http_status: i32) -> Option<&CatalogEntry> {
+        let found = self.lookup(code)?;
+        found
+            .rows
+            .iter()
+            .map(|&row| &self.entries[row])
+            .find(|entry| entry.http_status == http_status)
+    }
+
+    /// Rows with a given HTTP status, in catalog order.
+    pub fn rows_with_status(&self, http_status: i32) -> &[usize] {
+        self.by_status
+            .get(&http_status)
+            .map(Vec::as_slice)
+            .unwrap_or_default()
+    }
+
+    /// The known codes closest to an unknown one, best first, for "did you
+    /// mean" answers. Aliases count, but the canonical code is reported.
+    pub fn suggest(&self, code: &str, limit: usize) -> Vec<String> {
+        let wanted = normalize_code(code);
+        let mut scored: Vec<(f64, &str)> = self
+            .names
+            .iter()
+            .map(|(name, found)| {
+                let canonical = self.entries[found.rows[0]].code.as_str();
+                (strsim::jaro_winkler(&wanted, name), canonical)
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+        let mut out: Vec<String> = Vec::with_capacity(limit);
+        for (_, canonical) in scored {
+            if out.len() == limit {
+                break;
+            }
+            if !out.iter().any(|c| c == canonical) {
+                out.push(canonical.to_owned());
+            }
+        }
+        out
+    }
+}
+
+fn version_of(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+    format!("sha256:{hex}")
+}

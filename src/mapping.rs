@@ -1,0 +1,349 @@
+//! Translation rules, as plain data and functions over a [`Catalog`].
+//!
+//! The catalog stores each entry's gRPC code; this module only decides
+//! which entry answers a query and which HTTP status goes with a gRPC code.
+//! `docs/mapping.md` gives the reasons behind each table here.
+
+use crate::catalog::Catalog;
+use crate::pb::errmap::v1::{CatalogEntry, Table};
+use crate::pb::google::rpc::Code;
+
+/// How many "did you mean" codes an unknown-code answer suggests.
+pub const SUGGESTIONS: usize = 3;
+
+/// The HTTP status Google's `google/rpc/code.proto` gives each gRPC code.
+pub const fn http_status_for(code: Code) -> i32 {
+    match code {
+        Code::Ok => 200,
+        Code::Cancelled => 499,
+        Code::Unknown => 500,
+        Code::InvalidArgument => 400,
+        Code::DeadlineExceeded => 504,
+        Code::NotFound => 404,
+        Code::AlreadyExists => 409,
+        Code::PermissionDenied => 403,
+        Code::ResourceExhausted => 429,
+        Code::FailedPrecondition => 400,
+        Code::Aborted => 409,
+        Code::OutOfRange => 400,
+        Code::Unimplemented => 501,
+        Code::Internal => 500,
+        Code::Unavailable => 503,
+        Code::DataLoss => 500,
+        Code::Unauthenticated => 401,
+    }
+}
+
+/// The gRPC code for a bare HTTP status, where no gateway code says more.
+/// Follows code.proto where it names the status, and the gRPC project's
+/// HTTP mapping for 502; classes of status take a class-wide answer.
+pub const fn grpc_code_for_status(status: i32) -> Code {
+    match status {
+        400 => Code::InvalidArgument,
+        401 => Code::Unauthenticated,
+        403 => Code::PermissionDenied,
+        404 => Code::NotFound,
+        409 => Code::Aborted,
+        429 => Code::ResourceExhausted,
+        499 => Code::Cancelled,
+        500 => Code::Internal,
+        501 => Code::Unimplemented,
+        502 | 503 => Code::Unavailable,
+        504 => Code::DeadlineExceeded,
+        200..=299 => Code::Ok,
+        400..=499 => Code::FailedPrecondition,
+        _ => Code::Unknown,
+    }
+}
+
+/// The gateway code reported for a gRPC code when the request gives no
+/// reason: the same-named common code where there is one.
+pub const fn default_gateway_code(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "APIGATEWAY_SUCCESS",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "HTTP_FORBIDDEN",
+        Code::ResourceExhausted => "QUOTA_EXCEEDED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "NOT_IMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "INTERNAL",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// How a resolution was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchKind {
+    Code,
+    Alias,
+    CodeStatusMismatch,
+    StatusOnly,
+    StatusFallback,
+    GrpcCode,
+    GrpcReason,
+}
+
+/// The answer to one query.
+#[derive(Debug, Clone)]
+pub struct Resolution<'c> {
+    pub match_kind: MatchKind,
+    pub grpc_code: Code,
+    pub http_status: i32,
+    pub entry: Option<&'c CatalogEntry>,
+    pub candidates: Vec<&'c CatalogEntry>,
+    pub note: String,
+}
+
+/// A gateway error to translate. The service layer has already checked
+/// that the status is 100-599 and the code is sane.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct GatewayQuery<'a> {
+    pub code: Option<&'a str>,
+    pub http_status: Option<i32>,
+}
+
+/// A gRPC status to translate.
+#[derive(Debug, Clone, Copy)]
+pub struct GrpcQuery<'a> {
+    pub code: Code,
+    pub reason: Option<&'a str>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ResolveError {
+    #[error("no catalog entry has code {code:?}")]
+    UnknownCode {
+        code: String,
+        suggestions: Vec<String>,
+    },
+    #[error("no catalog entry has code {code:?} with HTTP status {http_status}")]
+    UnknownKey { code: String, http_status: i32 },
+    #[error("nothing to resolve: give a code, an HTTP status, or both")]
+    NothingToResolve,
+}
+
+/// Gateway error → gRPC code and catalog entry.
+pub fn resolve_gateway<'c>(
+    catalog: &'c Catalog,
+    query: GatewayQuery<'_>,
+) -> Result<Resolution<'c>, ResolveError> {
+    let code = query.code.map(str::trim).filter(|c| !c.is_empty());
+    match (code, query.http_status) {
+        (Some(code), status) => match catalog.lookup(code) {
+            Some(found) => Ok(by_code(catalog, code, found.rows, found.alias, status)),
+            None => match status {
+                Some(status) => {
+                    let note =
+                        format!("unknown code {code:?}; resolved by HTTP status {status} instead");
+                    Ok(by_status(catalog, status, MatchKind::StatusFallback, note))
+                }
+                None => Err(ResolveError::UnknownCode {
+                    code: code.to_owned(),
+                    suggestions: catalog.suggest(code, SUGGESTIONS),
+                }),
+            },
+        },
+        (None, Some(status)) => {
+            let note = format!("resolved by HTTP status {status} alone");
+            Ok(by_status(catalog, status, MatchKind::StatusOnly, note))
+        }
+        (None, None) => Err(ResolveError::NothingToResolve),
+    }
+}
+
+fn by_code<'c>(
+    catalog: &'c Catalog,
+    asked: &str,
+    rows: &[usize],
+    alias: bool,
+    status: Option<i32>,
+) -> Resolution<'c> {
+    let entries: Vec<&CatalogEntry> = rows.iter().map(|&row| catalog.entry(row)).collect();
+    let exact = status.and_then(|s| entries.iter().position(|e| e.http_status == s));
+    let chosen = exact.unwrap_or(0);
+    let entry = entries[chosen];
+    let (match_kind, note) = match (status, exact) {
+        (Some(given), None) => (
+            MatchKind::CodeStatusMismatch,
+            format!(
+                "code {} is catalogued with HTTP status {}, not {given}; answered by code",
+                entry.code, entry.http_status
+            ),
+        ),
+        _ if alias => (
+            MatchKind::Alias,
+            format!("{:?} is an alias of {}", asked.trim(), entry.code),
+        ),
+        _ => (MatchKind::Code, format!("matched code {}", entry.code)),
+    };
+    let candidates = entries
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != chosen)
+        .map(|(_, e)| *e)
+        .collect();
+    Resolution {
+        match_kind,
+        grpc_code: grpc_code_of(entry),
+        http_status: entry.http_status,
+        entry: Some(entry),
+        candidates,
+        note,
+    }
+}
+
+/// A status-level answer: the gRPC code follows from the status; the entry,
+/// if any, is the default one for that gRPC code when it carries the status,
+/// else the first common entry with the status and the same gRPC code.
+fn by_status(
+    catalog: &Catalog,
+    status: i32,
+    match_kind: MatchKind,
+    note: String,
+) -> Resolution<'_> {
+    let grpc_code = grpc_code_for_status(status);
+    let rows: Vec<&CatalogEntry> = catalog
+        .rows_with_status(status)
+        .iter()
+        .map(|&row| catalog.entry(row))
+        .collect();
+    let entry = catalog
+        .find(default_gateway_code(grpc_code), status)
+        .or_else(|| {
+            rows.iter()
+                .copied()
+                .find(|e| e.table == Table::Common as i32 && e.grpc_code == grpc_code as i32)
+        });
+    let candidates = rows
+        .into_iter()
+        .filter(|e| !entry.is_some_and(|chosen| std::ptr::eq(chosen, *e)))
+        .collect();
+    Resolution {
+        match_kind,
+        grpc_code,
+        http_status: status,
+        entry,
+        candidates,
+        note,
+    }
+}
+
+/// gRPC code → HTTP status and the gateway code to report.
+pub fn resolve_grpc<'c>(catalog: &'c Catalog, query: GrpcQuery<'_>) -> Resolution<'c> {
+    let reason = query.reason.map(str::trim).filter(|r| !r.is_empty());
+    let mut note = String::new();
+    if let Some(reason) = reason {
+        match catalog.lookup(reason) {
+            Some(found) => return by_reason(catalog, query.code, reason, found.rows),
+            None => {
+                note = format!("reason {reason:?} names no catalog entry and was ignored; ");
+            }
+        }
+    }
+    let http_status = http_status_for(query.code);
+    let default = default_gateway_code(query.code);
+    let entry = catalog.find(default, http_status).or_else(|| {
+        catalog
+            .lookup(default)
+            .map(|found| catalog.entry(found.rows[0]))
+    });
+    note.push_str(&match entry {
+        Some(_) => format!("default gateway code for {}", query.code.as_str_name()),
+        None => format!(
+            "the catalog lacks {default}, the default for {}",
+            query.code.as_str_name()
+        ),
+    });
+    Resolution {
+        match_kind: MatchKind::GrpcCode,
+        grpc_code: query.code,
+        http_status,
+        entry,
+        candidates: same_grpc_code(catalog, query.code, entry),
+        note,
+    }
+}
+
+fn by_reason<'c>(catalog: &'c Catalog, code: Code, reason: &str, rows: &[usize]) -> Resolution<'c> {
+    let entries = rows.iter().map(|&row| catalog.entry(row));
+    let entry = entries
+        .clone()
+        .find(|e| e.grpc_code == code as i32)
+        .unwrap_or_else(|| catalog.entry(rows[0]));
+    let mut note = format!("reason {reason:?} selected {}", entry.code);
+    if entry.grpc_code != code as i32 {
+        note.push_str(&format!(
+            "; the catalog maps it to {}, not {}",
+            grpc_code_of(entry).as_str_name(),
+            code.as_str_name()
+        ));
+    }
+    Resolution {
+        match_kind: MatchKind::GrpcReason,
+        grpc_code: code,
+        http_status: entry.http_status,
+        entry: Some(entry),
+        candidates: same_grpc_code(catalog, code, Some(entry)),
+        note,
+    }
+}
+
+/// Every other entry that translates to the same gRPC code.
+fn same_grpc_code<'c>(
+    catalog: &'c Catalog,
+    code: Code,
+    chosen: Option<&CatalogEntry>,
+) -> Vec<&'c CatalogEntry> {
+    catalog
+        .entries()
+        .iter()
+        .filter(|e| e.grpc_code == code as i32)
+        .filter(|e| !chosen.is_some_and(|c| std::ptr::eq(c, *e)))
+        .collect()
+}
+
+/// An entry's gRPC code; the catalog validated it when it loaded.
+pub fn grpc_code_of(entry: &CatalogEntry) -> Code {
+    Code::try_from(entry.grpc_code).unwrap_or(Code::Unknown)
+}
+
+/// One entry by code (or alias), optionally picking the row by status.
+pub fn get_entry<'c>(
+    catalog: &'c Catalog,
+    code: &str,
+    http_status: Option<i32>,
+) -> Result<(&'c CatalogEntry, Vec<&'c CatalogEntry>), ResolveError> {
+    let found = catalog
+        .lookup(code)
+        .ok_or_else(|| ResolveError::UnknownCode {
+            code: code.trim().to_owned(),
+            suggestions: catalog.suggest(code, SUGGESTIONS),
+        })?;
+    let rows: Vec<&CatalogEntry> = found.rows.iter().map(|&r| catalog.entry(r)).collect();
+    let chosen = match http_status {
+        Some(status) => rows
+            .iter()
+            .position(|e| e.http_status == status)
+            .ok_or_else(|| ResolveError::UnknownKey {
+                code: rows[0].code.clone(),
+                http_status: status,
+            })?,
+        None => 0,
+    };
+    let others = rows
+        .iter()
+        .enumerate()
+        .filter(|&(i, _)| i != chosen)
+        .map(|(_, e)| *e)
+        .collect();
+    Ok((rows[chosen], others))
+}

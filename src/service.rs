@@ -1,0 +1,190 @@
+//! The `errmap.v1.ErrorMapService` gRPC service: validate the request, ask
+//! the domain core, convert the answer. Errors become statuses only in
+//! [`error`].
+
+mod convert;
+pub mod error;
+mod page;
+pub mod validate;
+
+use crate::catalog::Catalog;
+use crate::mapping::{self, resolve_gateway, resolve_grpc};
+use crate::pb::errmap::v1::error_map_service_server::ErrorMapService;
+use crate::pb::errmap::v1::{self as pb, batch_query::Query, batch_result::Result as BatchOutcome};
+use error::ApiError;
+use std::sync::Arc;
+use tonic::{Request, Response, Status};
+
+/// The default and the bound of `--max-batch`.
+pub const DEFAULT_MAX_BATCH: usize = 1000;
+
+/// The service, over one immutable catalog.
+#[derive(Debug, Clone)]
+pub struct ErrorMap {
+    catalog: Arc<Catalog>,
+    max_batch: usize,
+}
+
+impl ErrorMap {
+    pub fn new(catalog: Arc<Catalog>, max_batch: usize) -> Self {
+        Self { catalog, max_batch }
+    }
+
+    fn gateway(
+        &self,
+        prefix: &str,
+        request: &pb::ResolveGatewayErrorRequest,
+    ) -> Result<pb::Resolution, ApiError> {
+        let query = validate::gateway_query(prefix, request)?;
+        let resolution = resolve_gateway(&self.catalog, query)?;
+        Ok(convert::resolution(resolution))
+    }
+
+    fn grpc(
+        &self,
+        prefix: &str,
+        request: &pb::ResolveGrpcStatusRequest,
+    ) -> Result<pb::Resolution, ApiError> {
+        let query = validate::grpc_query(prefix, request)?;
+        Ok(convert::resolution(resolve_grpc(&self.catalog, query)))
+    }
+
+    fn batch_item(&self, index: usize, query: &pb::BatchQuery) -> pb::BatchResult {
+        let outcome = match &query.query {
+            Some(Query::GatewayError(q)) => {
+                self.gateway(&format!("queries[{index}].gateway_error"), q)
+            }
+            Some(Query::GrpcStatus(q)) => self.grpc(&format!("queries[{index}].grpc_status"), q),
+            None => Err(ApiError::invalid(
+                format!("queries[{index}]"),
+                "set one of gateway_error or grpc_status",
+            )),
+        };
+        pb::BatchResult {
+            result: Some(match outcome {
+                Ok(resolution) => BatchOutcome::Resolution(resolution),
+                Err(err) => BatchOutcome::Error(err.into_status_proto()),
+            }),
+        }
+    }
+
+    fn list(&self, request: &pb::ListErrorsRequest) -> Result<pb::ListErrorsResponse, ApiError> {
+        let page_size = page::page_size(request.page_size)?;
+        let table = validate::table("", "table", request.table)?;
+        let status = request
+            .http_status
+            .map(|s| validate::http_status("", "http_status", s))
+            .transpose()?;
+        let grpc_code = request
+            .grpc_code
+            .map(|c| validate::grpc_code("", "grpc_code", c))
+            .transpose()?;
+        let filters = format!(
+            "{}:{}:{}",
+            table as i32,
+            status.map_or(-1, |s| s),
+            grpc_code.map_or(-1, |c| c as i32)
+        );
+        let offset = page::decode_token(&request.page_token, &filters)?;
+        let matching: Vec<&pb::CatalogEntry> = self
+            .catalog
+            .entries()
+            .iter()
+            .filter(|e| table == pb::Table::Unspecified || e.table == table as i32)
+            .filter(|e| status.is_none_or(|s| e.http_status == s))
+            .filter(|e| grpc_code.is_none_or(|c| e.grpc_code == c as i32))
+            .collect();
+        let end = offset.saturating_add(page_size).min(matching.len());
+        let entries = matching
+            .get(offset.min(end)..end)
+            .unwrap_or_default()
+            .iter()
+            .map(|e| (*e).clone())
+            .collect();
+        let next_page_token = if end < matching.len() {
+            page::encode_token(end, &filters)
+        } else {
+            String::new()
+        };
+        Ok(pb::ListErrorsResponse {
+            entries,
+            next_page_token,
+            total_size: i32::try_from(matching.len()).unwrap_or(i32::MAX),
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl ErrorMapService for ErrorMap {
+    async fn resolve_gateway_error(
+        &self,
+        request: Request<pb::ResolveGatewayErrorRequest>,
+    ) -> Result<Response<pb::ResolveGatewayErrorResponse>, Status> {
+        let resolution = self.gateway("", request.get_ref())?;
+        Ok(Response::new(pb::ResolveGatewayErrorResponse {
+            resolution: Some(resolution),
+        }))
+    }
+
+    async fn resolve_grpc_status(
+        &self,
+        request: Request<pb::ResolveGrpcStatusRequest>,
+    ) -> Result<Response<pb::ResolveGrpcStatusResponse>, Status> {
+        let resolution = self.grpc("", request.get_ref())?;
+        Ok(Response::new(pb::ResolveGrpcStatusResponse {
+            resolution: Some(resolution),
+        }))
+    }
+
+    async fn batch_resolve(
+        &self,
+        request: Request<pb::BatchResolveRequest>,
+    ) -> Result<Response<pb::BatchResolveResponse>, Status> {
+        let queries = &request.get_ref().queries;
+        if queries.len() > self.max_batch {
+            return Err(ApiError::invalid(
+                "queries",
+                format!(
+                    "must hold at most {} queries (the server's batch limit), got {}",
+                    self.max_batch,
+                    queries.len()
+                ),
+            )
+            .into());
+        }
+        let results = queries
+            .iter()
+            .enumerate()
+            .map(|(i, q)| self.batch_item(i, q))
+            .collect();
+        Ok(Response::new(pb::BatchResolveResponse { results }))
+    }
+
+    async fn get_error(
+        &self,
+        request: Request<pb::GetErrorRequest>,
+    ) -> Result<Response<pb::GetErrorResponse>, Status> {
+        let request = request.get_ref();
+        validate::code_text("", "code", &request.code)?;
+        if request.code.trim().is_empty() {
+            return Err(ApiError::invalid("code", "must name a gateway code or alias").into());
+        }
+        let status = request
+            .http_status
+            .map(|s| validate::http_status("", "http_status", s))
+            .transpose()?;
+        let (entry, others) =
+            mapping::get_entry(&self.catalog, &request.code, status).map_err(ApiError::from)?;
+        Ok(Response::new(pb::GetErrorResponse {
+            entry: Some(entry.clone()),
+            other_rows: others.into_iter().map(convert::candidate).collect(),
+        }))
+    }
+
+    async fn list_errors(
+        &self,
+        request: Request<pb::ListErrorsRequest>,
+    ) -> Result<Response<pb::ListErrorsResponse>, Status> {
+        Ok(Response::new(self.list(request.get_ref())?))
+    }
+}

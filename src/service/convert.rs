@@ -1,0 +1,36 @@
+//! Domain answers as protobuf messages.
+
+use crate::mapping::{MatchKind, Resolution};
+use crate::pb::errmap::v1 as pb;
+
+pub fn match_kind(kind: MatchKind) -> pb::MatchKind {
+    match kind {
+        MatchKind::Code => pb::MatchKind::Code,
+        MatchKind::Alias => pb::MatchKind::Alias,
+        MatchKind::CodeStatusMismatch => pb::MatchKind::CodeStatusMismatch,
+        MatchKind::StatusOnly => pb::MatchKind::StatusOnly,
+        MatchKind::StatusFallback => pb::MatchKind::StatusFallback,
+        MatchKind::GrpcCode => pb::MatchKind::GrpcCode,
+        MatchKind::GrpcReason => pb::MatchKind::GrpcReason,
+    }
+}
+
+pub fn candidate(entry: &pb::CatalogEntry) -> pb::Candidate {
+    pb::Candidate {
+        code: entry.code.clone(),
+        http_status: entry.http_status,
+        grpc_code: entry.grpc_code,
+        table: entry.table,
+    }
+}
+
+pub fn resolution(resolution: Resolution<'_>) -> pb::Resolution {
+    pb::Resolution {
+        match_kind: match_kind(resolution.match_kind) as i32,
+        grpc_code: resolution.grpc_code as i32,
+        http_status: resolution.http_status,
+        entry: resolution.entry.cloned(),
+        candidates: resolution.candidates.into_iter().map(candidate).collect(),
+        note: resolution.note,
+    }
+}
