@@ -27,7 +27,8 @@ pub fn code_text(prefix: &str, field: &str, value: &str) -> Result<(), ApiError>
             format!("must be at most {MAX_CODE_LEN} bytes, got {}", value.len()),
         ));
     }
-    if value.chars().any(char::is_control) {
+    // Surrounding white space (tabs and newlines too) is ignored by lookups.
+    if value.trim().chars().any(char::is_control) {
         return Err(ApiError::invalid(
             path(prefix, field),
             "must not contain control characters",

@@ -1,0 +1,11 @@
+//! Integration tests: the real server on 127.0.0.1:0, real tonic clients.
+
+mod support;
+
+mod bad_input;
+mod batch;
+mod catalog_rows;
+mod gateway;
+mod grpc_codes;
+mod health_reflection;
+mod list_get;
