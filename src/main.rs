@@ -3,6 +3,7 @@
 use errmap::catalog::Catalog;
 use errmap::config::Config;
 use errmap::server::{self, ServerConfig};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -18,7 +19,10 @@ async fn main() -> ExitCode {
             return ExitCode::from(64);
         }
     };
-    tracing_subscriber::fmt().with_env_filter(filter).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stdout().is_terminal())
+        .init();
 
     let catalog = match Catalog::embedded() {
         Ok(catalog) => Arc::new(catalog),

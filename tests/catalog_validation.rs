@@ -1,0 +1,124 @@
+//! A bad catalog is refused whole, with every problem named; the embedded
+//! one loads.
+
+use errmap::catalog::{Catalog, CatalogError, Rule};
+
+const GOOD: &str = r#"
+entries {
+  code: "ONE"
+  http_status: 400
+  table: TABLE_COMMON
+  grpc_code: INVALID_ARGUMENT
+  message: "参数 argument 不支持"
+  message_en: "Parameter argument is not supported"
+  placeholders: "argument"
+}
+"#;
+
+fn entry(code: &str, status: i32, grpc: &str, extra: &str) -> String {
+    format!(
+        "entries {{ code: {code:?} http_status: {status} table: TABLE_SDK grpc_code: {grpc} \
+         message: \"m\" message_en: \"m\" {extra} }}\n"
+    )
+}
+
+fn rules(text: &str) -> Vec<Rule> {
+    match Catalog::parse(text) {
+        Err(CatalogError::Invalid(problems)) => problems.into_iter().map(|p| p.rule).collect(),
+        Err(other) => panic!("expected validation problems, got {other}"),
+        Ok(_) => panic!("expected the catalog to be refused"),
+    }
+}
+
+#[test]
+fn the_embedded_catalog_loads_with_82_entries() {
+    let catalog = Catalog::embedded().expect("embedded catalog is valid");
+    assert_eq!(catalog.entries().len(), 82);
+    assert!(catalog.version().starts_with("sha256:"));
+}
+
+#[test]
+fn a_small_valid_catalog_loads() {
+    let catalog = Catalog::parse(GOOD).expect("valid");
+    assert_eq!(catalog.entries().len(), 1);
+    assert!(catalog.lookup(" one ").is_some());
+}
+
+#[test]
+fn duplicate_keys_are_refused_but_one_code_may_have_two_statuses() {
+    let twice = entry("A", 400, "INVALID_ARGUMENT", "") + &entry("a", 400, "ABORTED", "");
+    assert_eq!(rules(&twice), vec![Rule::DuplicateKey]);
+    let two_statuses = entry("A", 400, "INVALID_ARGUMENT", "") + &entry("A", 409, "ABORTED", "");
+    assert!(Catalog::parse(&two_statuses).is_ok());
+}
+
+#[test]
+fn status_grpc_code_and_table_must_be_in_range() {
+    assert_eq!(
+        rules(&entry("A", 99, "OK", "")),
+        vec![Rule::StatusOutOfRange]
+    );
+    assert_eq!(
+        rules(&entry("A", 600, "OK", "")),
+        vec![Rule::StatusOutOfRange]
+    );
+    assert_eq!(
+        rules(&entry("A", 400, "17", "")),
+        vec![Rule::UnknownGrpcCode]
+    );
+    let no_table = "entries { code: \"A\" http_status: 400 message: \"m\" message_en: \"m\" }";
+    assert_eq!(rules(no_table), vec![Rule::UnknownTable]);
+}
+
+#[test]
+fn aliases_collide_with_no_other_code() {
+    let text = entry("A", 400, "OK", "aliases: \"b\"") + &entry("B", 400, "OK", "");
+    assert_eq!(rules(&text), vec![Rule::AliasCollision]);
+    let text = entry("A", 400, "OK", "aliases: \"X\"") + &entry("B", 400, "OK", "aliases: \"x\"");
+    assert_eq!(rules(&text), vec![Rule::AliasCollision]);
+    let text = entry("A", 400, "OK", "aliases: \"a\"");
+    assert_eq!(rules(&text), vec![Rule::AliasCollision]);
+}
+
+#[test]
+fn placeholders_must_match_the_message() {
+    let undeclared = r#"entries { code: "A" http_status: 400 table: TABLE_SDK grpc_code: OK
+        message: "资源 resource 不存在" message_en: "Object missing" }"#;
+    assert_eq!(rules(undeclared), vec![Rule::UndeclaredPlaceholder]);
+    let missing = r#"entries { code: "A" http_status: 400 table: TABLE_SDK grpc_code: OK
+        message: "不存在" message_en: "missing" placeholders: "resource" }"#;
+    assert_eq!(
+        rules(missing),
+        vec![Rule::MissingPlaceholder, Rule::MissingPlaceholder]
+    );
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = entry("A", 99, "OK", "") + &entry("B", 700, "42", "") + &entry("A", 99, "OK", "");
+    let found = rules(&text);
+    assert_eq!(
+        found
+            .iter()
+            .filter(|r| **r == Rule::StatusOutOfRange)
+            .count(),
+        3
+    );
+    assert!(found.contains(&Rule::UnknownGrpcCode));
+    assert!(found.contains(&Rule::DuplicateKey));
+    let message = Catalog::parse(&text).expect_err("invalid").to_string();
+    assert!(message.contains("entry #2"), "{message}");
+}
+
+#[test]
+fn syntax_errors_and_empty_catalogs_are_refused() {
+    assert!(matches!(
+        Catalog::parse("entries {"),
+        Err(CatalogError::Syntax(_))
+    ));
+    assert!(matches!(
+        Catalog::parse("nonsense: 1"),
+        Err(CatalogError::Syntax(_))
+    ));
+    assert_eq!(rules(""), vec![Rule::EmptyCatalog]);
+}
