@@ -5,9 +5,11 @@
 pub mod validate;
 
 use crate::pb::errmap::v1::{Catalog as CatalogProto, CatalogEntry};
+use arc_swap::ArcSwap;
 use prost_reflect::{DescriptorPool, DynamicMessage};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 pub use validate::{Problem, Rule};
 
@@ -190,6 +192,28 @@ impl Catalog {
             }
         }
         out
+    }
+}
+
+/// The catalog in service. Readers take a snapshot without locking and keep
+/// it for a whole call (a batch sees one catalog throughout); replacing the
+/// catalog swaps in a complete, validated one at once.
+#[derive(Debug, Clone)]
+pub struct SharedCatalog(Arc<ArcSwap<Catalog>>);
+
+impl SharedCatalog {
+    pub fn new(catalog: Catalog) -> Self {
+        Self(Arc::new(ArcSwap::from_pointee(catalog)))
+    }
+
+    /// The catalog now in service.
+    pub fn snapshot(&self) -> Arc<Catalog> {
+        self.0.load_full()
+    }
+
+    /// Puts a new catalog in service; calls already running keep theirs.
+    pub fn replace(&self, catalog: Catalog) {
+        self.0.store(Arc::new(catalog));
     }
 }
 

@@ -1,11 +1,10 @@
 #![forbid(unsafe_code)]
 
-use errmap::catalog::Catalog;
+use errmap::catalog::{Catalog, SharedCatalog};
 use errmap::config::Config;
 use errmap::server::{self, ServerConfig};
 use std::io::IsTerminal;
 use std::process::ExitCode;
-use std::sync::Arc;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
@@ -25,7 +24,7 @@ async fn main() -> ExitCode {
         .init();
 
     let catalog = match Catalog::embedded() {
-        Ok(catalog) => Arc::new(catalog),
+        Ok(catalog) => catalog,
         Err(err) => {
             tracing::error!("{err}");
             return ExitCode::FAILURE;
@@ -51,9 +50,18 @@ async fn main() -> ExitCode {
     }
     let server_config = ServerConfig {
         shutdown_grace: config.shutdown_grace,
-        max_batch: config.max_batch,
+        service: errmap::service::Options {
+            max_batch: config.max_batch,
+        },
     };
-    match server::run(listener, catalog, server_config, shutdown_signal()).await {
+    match server::run(
+        listener,
+        SharedCatalog::new(catalog),
+        server_config,
+        shutdown_signal(),
+    )
+    .await
+    {
         Ok(stopped) => {
             tracing::info!(?stopped, "errmap stopped");
             ExitCode::SUCCESS

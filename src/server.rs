@@ -1,11 +1,10 @@
 //! The gRPC server: the API, health and reflection (v1 and v1alpha) on one
 //! listener, with graceful shutdown.
 
-use crate::catalog::Catalog;
+use crate::catalog::SharedCatalog;
 use crate::pb::errmap::v1::error_map_service_server::ErrorMapServiceServer;
-use crate::service::ErrorMap;
+use crate::service::{self, ErrorMap};
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -21,8 +20,8 @@ pub const SERVICE_NAME: &str = "errmap.v1.ErrorMapService";
 pub struct ServerConfig {
     /// How long in-flight calls may run on after shutdown begins.
     pub shutdown_grace: Duration,
-    /// The most queries one `BatchResolve` call may carry.
-    pub max_batch: usize,
+    /// Settings of the API service.
+    pub service: service::Options,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -47,7 +46,7 @@ pub enum Stopped {
 /// the grace period.
 pub async fn run(
     listener: TcpListener,
-    catalog: Arc<Catalog>,
+    catalog: SharedCatalog,
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Stopped, ServerError> {
@@ -56,7 +55,7 @@ pub async fn run(
         .set_serving::<ErrorMapServiceServer<ErrorMap>>()
         .await;
     let (reflection_v1, reflection_v1alpha) = reflection()?;
-    let api = ErrorMapServiceServer::new(ErrorMap::new(catalog, config.max_batch));
+    let api = ErrorMapServiceServer::new(ErrorMap::new(catalog, config.service));
 
     let (began_tx, began_rx) = oneshot::channel::<()>();
     let signal = async move {

@@ -7,54 +7,77 @@ pub mod error;
 mod page;
 pub mod validate;
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, SharedCatalog};
 use crate::mapping::{self, resolve_gateway, resolve_grpc};
 use crate::pb::errmap::v1::error_map_service_server::ErrorMapService;
 use crate::pb::errmap::v1::{self as pb, batch_query::Query, batch_result::Result as BatchOutcome};
 use error::ApiError;
-use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 /// The default and the bound of `--max-batch`.
 pub const DEFAULT_MAX_BATCH: usize = 1000;
 
-/// The service, over one immutable catalog.
+/// Settings of the service itself.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The most queries one `BatchResolve` call may carry.
+    pub max_batch: usize,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            max_batch: DEFAULT_MAX_BATCH,
+        }
+    }
+}
+
+/// The service. Each call works on one catalog snapshot.
 #[derive(Debug, Clone)]
 pub struct ErrorMap {
-    catalog: Arc<Catalog>,
-    max_batch: usize,
+    catalog: SharedCatalog,
+    options: Options,
 }
 
 impl ErrorMap {
-    pub fn new(catalog: Arc<Catalog>, max_batch: usize) -> Self {
-        Self { catalog, max_batch }
+    pub fn new(catalog: SharedCatalog, options: Options) -> Self {
+        Self { catalog, options }
     }
 
     fn gateway(
         &self,
+        catalog: &Catalog,
         prefix: &str,
         request: &pb::ResolveGatewayErrorRequest,
     ) -> Result<pb::Resolution, ApiError> {
         let query = validate::gateway_query(prefix, request)?;
-        let resolution = resolve_gateway(&self.catalog, query)?;
+        let resolution = resolve_gateway(catalog, query)?;
         Ok(convert::resolution(resolution))
     }
 
     fn grpc(
         &self,
+        catalog: &Catalog,
         prefix: &str,
         request: &pb::ResolveGrpcStatusRequest,
     ) -> Result<pb::Resolution, ApiError> {
         let query = validate::grpc_query(prefix, request)?;
-        Ok(convert::resolution(resolve_grpc(&self.catalog, query)))
+        Ok(convert::resolution(resolve_grpc(catalog, query)))
     }
 
-    fn batch_item(&self, index: usize, query: &pb::BatchQuery) -> pb::BatchResult {
+    fn batch_item(
+        &self,
+        catalog: &Catalog,
+        index: usize,
+        query: &pb::BatchQuery,
+    ) -> pb::BatchResult {
         let outcome = match &query.query {
             Some(Query::GatewayError(q)) => {
-                self.gateway(&format!("queries[{index}].gateway_error"), q)
+                self.gateway(catalog, &format!("queries[{index}].gateway_error"), q)
             }
-            Some(Query::GrpcStatus(q)) => self.grpc(&format!("queries[{index}].grpc_status"), q),
+            Some(Query::GrpcStatus(q)) => {
+                self.grpc(catalog, &format!("queries[{index}].grpc_status"), q)
+            }
             None => Err(ApiError::invalid(
                 format!("queries[{index}]"),
                 "set one of gateway_error or grpc_status",
@@ -86,8 +109,8 @@ impl ErrorMap {
             grpc_code.map_or(-1, |c| c as i32)
         );
         let offset = page::decode_token(&request.page_token, &filters)?;
-        let matching: Vec<&pb::CatalogEntry> = self
-            .catalog
+        let catalog = self.catalog.snapshot();
+        let matching: Vec<&pb::CatalogEntry> = catalog
             .entries()
             .iter()
             .filter(|e| table == pb::Table::Unspecified || e.table == table as i32)
@@ -120,7 +143,7 @@ impl ErrorMapService for ErrorMap {
         &self,
         request: Request<pb::ResolveGatewayErrorRequest>,
     ) -> Result<Response<pb::ResolveGatewayErrorResponse>, Status> {
-        let resolution = self.gateway("", request.get_ref())?;
+        let resolution = self.gateway(&self.catalog.snapshot(), "", request.get_ref())?;
         Ok(Response::new(pb::ResolveGatewayErrorResponse {
             resolution: Some(resolution),
         }))
@@ -130,7 +153,7 @@ impl ErrorMapService for ErrorMap {
         &self,
         request: Request<pb::ResolveGrpcStatusRequest>,
     ) -> Result<Response<pb::ResolveGrpcStatusResponse>, Status> {
-        let resolution = self.grpc("", request.get_ref())?;
+        let resolution = self.grpc(&self.catalog.snapshot(), "", request.get_ref())?;
         Ok(Response::new(pb::ResolveGrpcStatusResponse {
             resolution: Some(resolution),
         }))
@@ -141,21 +164,23 @@ impl ErrorMapService for ErrorMap {
         request: Request<pb::BatchResolveRequest>,
     ) -> Result<Response<pb::BatchResolveResponse>, Status> {
         let queries = &request.get_ref().queries;
-        if queries.len() > self.max_batch {
+        let max_batch = self.options.max_batch;
+        if queries.len() > max_batch {
             return Err(ApiError::invalid(
                 "queries",
                 format!(
                     "must hold at most {} queries (the server's batch limit), got {}",
-                    self.max_batch,
+                    max_batch,
                     queries.len()
                 ),
             )
             .into());
         }
+        let catalog = self.catalog.snapshot();
         let results = queries
             .iter()
             .enumerate()
-            .map(|(i, q)| self.batch_item(i, q))
+            .map(|(i, q)| self.batch_item(&catalog, i, q))
             .collect();
         Ok(Response::new(pb::BatchResolveResponse { results }))
     }
@@ -173,8 +198,9 @@ impl ErrorMapService for ErrorMap {
             .http_status
             .map(|s| validate::http_status("", "http_status", s))
             .transpose()?;
+        let catalog = self.catalog.snapshot();
         let (entry, others) =
-            mapping::get_entry(&self.catalog, &request.code, status).map_err(ApiError::from)?;
+            mapping::get_entry(&catalog, &request.code, status).map_err(ApiError::from)?;
         Ok(Response::new(pb::GetErrorResponse {
             entry: Some(entry.clone()),
             other_rows: others.into_iter().map(convert::candidate).collect(),

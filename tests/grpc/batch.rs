@@ -152,7 +152,7 @@ async fn the_default_limit_is_1000_queries() {
 async fn the_limit_is_configurable() {
     let server = TestServer::start_with(ServerConfig {
         shutdown_grace: Duration::from_secs(5),
-        max_batch: 2,
+        service: errmap::service::Options { max_batch: 2 },
     })
     .await;
     let mut client = server.client();

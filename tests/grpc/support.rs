@@ -1,9 +1,8 @@
 //! Starts the real server on 127.0.0.1:0 and connects real clients to it.
 
-use errmap::catalog::Catalog;
+use errmap::catalog::{Catalog, SharedCatalog};
 use errmap::pb::errmap::v1::error_map_service_client::ErrorMapServiceClient;
 use errmap::server::{self, ServerConfig, Stopped};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -23,13 +22,13 @@ impl TestServer {
     pub async fn start() -> Self {
         Self::start_with(ServerConfig {
             shutdown_grace: Duration::from_secs(5),
-            max_batch: errmap::service::DEFAULT_MAX_BATCH,
+            service: errmap::service::Options::default(),
         })
         .await
     }
 
     pub async fn start_with(config: ServerConfig) -> Self {
-        let catalog = Arc::new(Catalog::embedded().expect("embedded catalog loads"));
+        let catalog = SharedCatalog::new(Catalog::embedded().expect("embedded catalog loads"));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().expect("local addr");
         let (tx, rx) = oneshot::channel::<()>();
