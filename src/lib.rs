@@ -5,6 +5,10 @@
 //!
 //! - [`catalog`]: the gateway's error catalog: parse, validate, index.
 //! - [`mapping`]: the translation rules, as plain functions over a catalog.
+//! - [`locale`]: the two answer languages and how a request picks one.
+//! - [`render`]: message templates filled in from request params.
+//! - [`present`]: a resolution as a caller hands it on: a `google.rpc.Status`
+//!   with details, and the gateway's JSON error body ([`gateway_body`]).
 //! - [`service`]: the `errmap.v1.ErrorMapService` gRPC service: validates
 //!   requests, asks the core, maps errors to statuses in one place.
 //! - [`server`]: the listener, health, reflection and graceful shutdown.
@@ -15,7 +19,11 @@
 
 pub mod catalog;
 pub mod config;
+pub mod gateway_body;
+pub mod locale;
 pub mod mapping;
 pub mod pb;
+pub mod present;
+pub mod render;
 pub mod server;
 pub mod service;

@@ -50,9 +50,7 @@ async fn main() -> ExitCode {
     }
     let server_config = ServerConfig {
         shutdown_grace: config.shutdown_grace,
-        service: errmap::service::Options {
-            max_batch: config.max_batch,
-        },
+        service: config.service_options(),
     };
     match server::run(
         listener,

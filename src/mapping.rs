@@ -34,10 +34,42 @@ pub const fn http_status_for(code: Code) -> i32 {
     }
 }
 
+/// Which table turns a bare HTTP status into a gRPC code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Profile {
+    /// code.proto's mapping, as REST clients read statuses.
+    #[default]
+    Google,
+    /// The gRPC specification's table for HTTP replies from proxies.
+    GrpcProxy,
+}
+
+/// The gRPC code for a bare HTTP status under a profile.
+pub const fn grpc_code_for_status(status: i32, profile: Profile) -> Code {
+    match profile {
+        Profile::Google => google_code_for_status(status),
+        Profile::GrpcProxy => proxy_code_for_status(status),
+    }
+}
+
+/// The gRPC specification's "HTTP to gRPC status code mapping", for
+/// replies that come from a proxy rather than a gRPC server: every status
+/// it does not list is UNKNOWN, 2xx included.
+pub const fn proxy_code_for_status(status: i32) -> Code {
+    match status {
+        400 => Code::Internal,
+        401 => Code::Unauthenticated,
+        403 => Code::PermissionDenied,
+        404 => Code::Unimplemented,
+        429 | 502 | 503 | 504 => Code::Unavailable,
+        _ => Code::Unknown,
+    }
+}
+
 /// The gRPC code for a bare HTTP status, where no gateway code says more.
 /// Follows code.proto where it names the status, and the gRPC project's
 /// HTTP mapping for 502; classes of status take a class-wide answer.
-pub const fn grpc_code_for_status(status: i32) -> Code {
+pub const fn google_code_for_status(status: i32) -> Code {
     match status {
         400 => Code::InvalidArgument,
         401 => Code::Unauthenticated,
@@ -92,6 +124,7 @@ pub enum MatchKind {
     StatusFallback,
     GrpcCode,
     GrpcReason,
+    ErrorInfo,
 }
 
 /// The answer to one query.
@@ -111,13 +144,28 @@ pub struct Resolution<'c> {
 pub struct GatewayQuery<'a> {
     pub code: Option<&'a str>,
     pub http_status: Option<i32>,
+    pub profile: Profile,
 }
 
 /// A gRPC status to translate.
 #[derive(Debug, Clone, Copy)]
 pub struct GrpcQuery<'a> {
     pub code: Code,
+    /// A gateway code naming the entry to report.
     pub reason: Option<&'a str>,
+    /// Where the reason came from.
+    pub reason_from: ReasonFrom,
+    /// The HTTP status that picks between rows sharing the reason's code.
+    pub http_status: Option<i32>,
+}
+
+/// Where a gRPC query's reason came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReasonFrom {
+    /// The request's `reason` field.
+    Request,
+    /// The `ErrorInfo.reason` of the status details the request carried.
+    ErrorInfo,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -146,7 +194,8 @@ pub fn resolve_gateway<'c>(
                 Some(status) => {
                     let note =
                         format!("unknown code {code:?}; resolved by HTTP status {status} instead");
-                    Ok(by_status(catalog, status, MatchKind::StatusFallback, note))
+                    let kind = MatchKind::StatusFallback;
+                    Ok(by_status(catalog, status, query.profile, kind, note))
                 }
                 None => Err(ResolveError::UnknownCode {
                     code: code.to_owned(),
@@ -156,7 +205,13 @@ pub fn resolve_gateway<'c>(
         },
         (None, Some(status)) => {
             let note = format!("resolved by HTTP status {status} alone");
-            Ok(by_status(catalog, status, MatchKind::StatusOnly, note))
+            Ok(by_status(
+                catalog,
+                status,
+                query.profile,
+                MatchKind::StatusOnly,
+                note,
+            ))
         }
         (None, None) => Err(ResolveError::NothingToResolve),
     }
@@ -209,10 +264,11 @@ fn by_code<'c>(
 fn by_status(
     catalog: &Catalog,
     status: i32,
+    profile: Profile,
     match_kind: MatchKind,
     note: String,
 ) -> Resolution<'_> {
-    let grpc_code = grpc_code_for_status(status);
+    let grpc_code = grpc_code_for_status(status, profile);
     let rows: Vec<&CatalogEntry> = catalog
         .rows_with_status(status)
         .iter()
@@ -245,9 +301,13 @@ pub fn resolve_grpc<'c>(catalog: &'c Catalog, query: GrpcQuery<'_>) -> Resolutio
     let mut note = String::new();
     if let Some(reason) = reason {
         match catalog.lookup(reason) {
-            Some(found) => return by_reason(catalog, query.code, reason, found.rows),
+            Some(found) => return by_reason(catalog, query, reason, found.rows),
             None => {
-                note = format!("reason {reason:?} names no catalog entry and was ignored; ");
+                let source = match query.reason_from {
+                    ReasonFrom::Request => "reason",
+                    ReasonFrom::ErrorInfo => "ErrorInfo.reason",
+                };
+                note = format!("{source} {reason:?} names no catalog entry and was ignored; ");
             }
         }
     }
@@ -275,13 +335,26 @@ pub fn resolve_grpc<'c>(catalog: &'c Catalog, query: GrpcQuery<'_>) -> Resolutio
     }
 }
 
-fn by_reason<'c>(catalog: &'c Catalog, code: Code, reason: &str, rows: &[usize]) -> Resolution<'c> {
+/// The reason's entry: the row with the given HTTP status, else the row
+/// with the query's gRPC code, else the first.
+fn by_reason<'c>(
+    catalog: &'c Catalog,
+    query: GrpcQuery<'_>,
+    reason: &str,
+    rows: &[usize],
+) -> Resolution<'c> {
+    let code = query.code;
     let entries = rows.iter().map(|&row| catalog.entry(row));
-    let entry = entries
-        .clone()
-        .find(|e| e.grpc_code == code as i32)
+    let entry = query
+        .http_status
+        .and_then(|s| entries.clone().find(|e| e.http_status == s))
+        .or_else(|| entries.clone().find(|e| e.grpc_code == code as i32))
         .unwrap_or_else(|| catalog.entry(rows[0]));
-    let mut note = format!("reason {reason:?} selected {}", entry.code);
+    let (match_kind, source) = match query.reason_from {
+        ReasonFrom::Request => (MatchKind::GrpcReason, "reason"),
+        ReasonFrom::ErrorInfo => (MatchKind::ErrorInfo, "ErrorInfo.reason"),
+    };
+    let mut note = format!("{source} {reason:?} selected {}", entry.code);
     if entry.grpc_code != code as i32 {
         note.push_str(&format!(
             "; the catalog maps it to {}, not {}",
@@ -290,7 +363,7 @@ fn by_reason<'c>(catalog: &'c Catalog, code: Code, reason: &str, rows: &[usize])
         ));
     }
     Resolution {
-        match_kind: MatchKind::GrpcReason,
+        match_kind,
         grpc_code: code,
         http_status: entry.http_status,
         entry: Some(entry),

@@ -3,6 +3,9 @@
 /// The `errmap.v1` API and catalog schema.
 pub mod errmap {
     pub mod v1 {
+        // Generated oneofs hold messages inline; boxing them would make every
+        // client write Box::new for little gain.
+        #![allow(clippy::large_enum_variant)]
         tonic::include_proto!("errmap.v1");
     }
 }

@@ -5,13 +5,17 @@
 mod convert;
 pub mod error;
 mod page;
+mod resolve;
 pub mod validate;
 
 use crate::catalog::{Catalog, SharedCatalog};
-use crate::mapping::{self, resolve_gateway, resolve_grpc};
+use crate::locale::Locale;
+use crate::mapping;
 use crate::pb::errmap::v1::error_map_service_server::ErrorMapService;
 use crate::pb::errmap::v1::{self as pb, batch_query::Query, batch_result::Result as BatchOutcome};
+use crate::present::DEFAULT_ERROR_DOMAIN;
 use error::ApiError;
+use resolve::CallContext;
 use tonic::{Request, Response, Status};
 
 /// The default and the bound of `--max-batch`.
@@ -22,14 +26,28 @@ pub const DEFAULT_MAX_BATCH: usize = 1000;
 pub struct Options {
     /// The most queries one `BatchResolve` call may carry.
     pub max_batch: usize,
+    /// The locale when neither the request nor its metadata names one.
+    pub default_locale: Locale,
+    /// The `ErrorInfo.domain` of the statuses errmap builds.
+    pub error_domain: String,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Self {
             max_batch: DEFAULT_MAX_BATCH,
+            default_locale: Locale::ZhCn,
+            error_domain: DEFAULT_ERROR_DOMAIN.to_owned(),
         }
     }
+}
+
+/// The `accept-language` metadata of a call, if readable.
+fn accept_language<T>(request: &Request<T>) -> Option<&str> {
+    request
+        .metadata()
+        .get("accept-language")
+        .and_then(|v| v.to_str().ok())
 }
 
 /// The service. Each call works on one catalog snapshot.
@@ -44,39 +62,21 @@ impl ErrorMap {
         Self { catalog, options }
     }
 
-    fn gateway(
-        &self,
-        catalog: &Catalog,
-        prefix: &str,
-        request: &pb::ResolveGatewayErrorRequest,
-    ) -> Result<pb::Resolution, ApiError> {
-        let query = validate::gateway_query(prefix, request)?;
-        let resolution = resolve_gateway(catalog, query)?;
-        Ok(convert::resolution(resolution))
+    fn context<'a>(&'a self, catalog: &'a Catalog, accept: Option<&'a str>) -> CallContext<'a> {
+        CallContext {
+            catalog,
+            accept_language: accept,
+            options: &self.options,
+        }
     }
 
-    fn grpc(
-        &self,
-        catalog: &Catalog,
-        prefix: &str,
-        request: &pb::ResolveGrpcStatusRequest,
-    ) -> Result<pb::Resolution, ApiError> {
-        let query = validate::grpc_query(prefix, request)?;
-        Ok(convert::resolution(resolve_grpc(catalog, query)))
-    }
-
-    fn batch_item(
-        &self,
-        catalog: &Catalog,
-        index: usize,
-        query: &pb::BatchQuery,
-    ) -> pb::BatchResult {
+    fn batch_item(ctx: &CallContext<'_>, index: usize, query: &pb::BatchQuery) -> pb::BatchResult {
         let outcome = match &query.query {
             Some(Query::GatewayError(q)) => {
-                self.gateway(catalog, &format!("queries[{index}].gateway_error"), q)
+                resolve::gateway(ctx, &format!("queries[{index}].gateway_error"), q)
             }
             Some(Query::GrpcStatus(q)) => {
-                self.grpc(catalog, &format!("queries[{index}].grpc_status"), q)
+                resolve::grpc(ctx, &format!("queries[{index}].grpc_status"), q)
             }
             None => Err(ApiError::invalid(
                 format!("queries[{index}]"),
@@ -143,7 +143,9 @@ impl ErrorMapService for ErrorMap {
         &self,
         request: Request<pb::ResolveGatewayErrorRequest>,
     ) -> Result<Response<pb::ResolveGatewayErrorResponse>, Status> {
-        let resolution = self.gateway(&self.catalog.snapshot(), "", request.get_ref())?;
+        let catalog = self.catalog.snapshot();
+        let ctx = self.context(&catalog, accept_language(&request));
+        let resolution = resolve::gateway(&ctx, "", request.get_ref())?;
         Ok(Response::new(pb::ResolveGatewayErrorResponse {
             resolution: Some(resolution),
         }))
@@ -153,7 +155,9 @@ impl ErrorMapService for ErrorMap {
         &self,
         request: Request<pb::ResolveGrpcStatusRequest>,
     ) -> Result<Response<pb::ResolveGrpcStatusResponse>, Status> {
-        let resolution = self.grpc(&self.catalog.snapshot(), "", request.get_ref())?;
+        let catalog = self.catalog.snapshot();
+        let ctx = self.context(&catalog, accept_language(&request));
+        let resolution = resolve::grpc(&ctx, "", request.get_ref())?;
         Ok(Response::new(pb::ResolveGrpcStatusResponse {
             resolution: Some(resolution),
         }))
@@ -177,10 +181,11 @@ impl ErrorMapService for ErrorMap {
             .into());
         }
         let catalog = self.catalog.snapshot();
+        let ctx = self.context(&catalog, accept_language(&request));
         let results = queries
             .iter()
             .enumerate()
-            .map(|(i, q)| self.batch_item(&catalog, i, q))
+            .map(|(i, q)| Self::batch_item(&ctx, i, q))
             .collect();
         Ok(Response::new(pb::BatchResolveResponse { results }))
     }

@@ -69,6 +69,7 @@ async fn sigterm_exits_zero_within_the_grace_period() {
         .resolve_gateway_error(ResolveGatewayErrorRequest {
             code: "APIGW_NONCE_CONFLICT".into(),
             http_status: Some(403),
+            ..Default::default()
         })
         .await
         .expect("serves before the signal");

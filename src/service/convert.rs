@@ -1,7 +1,18 @@
 //! Domain answers as protobuf messages.
 
-use crate::mapping::{MatchKind, Resolution};
+use crate::locale::Locale;
+use crate::mapping::{MatchKind, Profile, Resolution};
 use crate::pb::errmap::v1 as pb;
+use crate::present::Presented;
+
+impl From<Profile> for pb::Profile {
+    fn from(profile: Profile) -> Self {
+        match profile {
+            Profile::Google => pb::Profile::Google,
+            Profile::GrpcProxy => pb::Profile::GrpcProxy,
+        }
+    }
+}
 
 pub fn match_kind(kind: MatchKind) -> pb::MatchKind {
     match kind {
@@ -12,6 +23,7 @@ pub fn match_kind(kind: MatchKind) -> pb::MatchKind {
         MatchKind::StatusFallback => pb::MatchKind::StatusFallback,
         MatchKind::GrpcCode => pb::MatchKind::GrpcCode,
         MatchKind::GrpcReason => pb::MatchKind::GrpcReason,
+        MatchKind::ErrorInfo => pb::MatchKind::ErrorInfo,
     }
 }
 
@@ -24,7 +36,12 @@ pub fn candidate(entry: &pb::CatalogEntry) -> pb::Candidate {
     }
 }
 
-pub fn resolution(resolution: Resolution<'_>) -> pb::Resolution {
+pub fn resolution(
+    resolution: Resolution<'_>,
+    presented: Presented,
+    locale: Locale,
+    profile: pb::Profile,
+) -> pb::Resolution {
     pb::Resolution {
         match_kind: match_kind(resolution.match_kind) as i32,
         grpc_code: resolution.grpc_code as i32,
@@ -32,5 +49,12 @@ pub fn resolution(resolution: Resolution<'_>) -> pb::Resolution {
         entry: resolution.entry.cloned(),
         candidates: resolution.candidates.into_iter().map(candidate).collect(),
         note: resolution.note,
+        locale: locale.tag().to_owned(),
+        message: presented.message,
+        status: Some(presented.status),
+        status_details_bin: presented.status_details_bin,
+        gateway_error_body: presented.gateway_error_body,
+        ignored_params: presented.ignored_params,
+        profile: profile as i32,
     }
 }

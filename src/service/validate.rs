@@ -2,13 +2,24 @@
 //! field (with its path inside a batch) and the allowed range.
 
 use crate::catalog::validate::MAX_CODE_LEN;
-use crate::mapping::{GatewayQuery, GrpcQuery};
-use crate::pb::errmap::v1::{ResolveGatewayErrorRequest, ResolveGrpcStatusRequest, Table};
-use crate::pb::google::rpc::Code;
+use crate::gateway_body::{self, Parsed, MAX_BODY};
+use crate::locale::Locale;
+use crate::mapping::{GatewayQuery, GrpcQuery, Profile, ReasonFrom};
+use crate::pb::errmap::v1::{
+    self as pb, ResolveGatewayErrorRequest, ResolveGrpcStatusRequest, Table,
+};
+use crate::pb::google::rpc::{Code, Status as StatusProto};
+use crate::render::{MAX_PARAMS, MAX_PARAM_VALUE};
 use crate::service::error::ApiError;
+use prost::Message;
+use std::collections::{BTreeMap, HashMap};
 
 /// The longest `message` a gRPC status query may carry.
 pub const MAX_MESSAGE_LEN: usize = 4096;
+/// The longest `request_id` accepted, in bytes.
+pub const MAX_REQUEST_ID: usize = 128;
+/// The longest param name accepted, in bytes.
+pub const MAX_PARAM_NAME: usize = 64;
 
 /// Joins a batch prefix ("queries[3].gateway_error") and a field name.
 pub fn path(prefix: &str, field: &str) -> String {
@@ -73,23 +84,203 @@ pub fn table(prefix: &str, field: &str, value: i32) -> Result<Table, ApiError> {
     })
 }
 
+/// A gateway query and what reading the body added to it.
+#[derive(Debug)]
+pub struct GatewayFound<'r> {
+    pub query: GatewayQuery<'r>,
+    /// Why the body did not help, when it did not.
+    pub note: Option<String>,
+    /// The body's request id, when it had a usable one.
+    pub request_id: Option<String>,
+}
+
+/// The request's code and status, completed from the gateway body where
+/// the request leaves them out. An unreadable body is not an error: the
+/// answer falls back to the status and the note says why.
 pub fn gateway_query<'r>(
     prefix: &str,
     request: &'r ResolveGatewayErrorRequest,
-) -> Result<GatewayQuery<'r>, ApiError> {
+    body: Option<&'r Result<Parsed, String>>,
+    profile: Profile,
+) -> Result<GatewayFound<'r>, ApiError> {
     code_text(prefix, "code", &request.code)?;
-    let http_status = request
+    let mut http_status = request
         .http_status
         .map(|s| http_status(prefix, "http_status", s))
         .transpose()?;
-    let code = Some(request.code.trim()).filter(|c| !c.is_empty());
+    let mut code = Some(request.code.trim()).filter(|c| !c.is_empty());
+    let mut note = None;
+    let mut request_id = None;
+    match body {
+        Some(Ok(parsed)) => {
+            let body_code = parsed.code.as_deref().map(str::trim);
+            match body_code {
+                Some(c) if code_text("", "", c).is_ok() => code = code.or(Some(c)),
+                Some(_) => note = Some("the body's error.status is not a usable code".to_owned()),
+                None => {}
+            }
+            let body_status = parsed.http_status.and_then(|s| i32::try_from(s).ok());
+            match body_status {
+                Some(s) if (100..=599).contains(&s) => http_status = http_status.or(Some(s)),
+                Some(s) => note = Some(format!("the body's error.code {s} is not an HTTP status")),
+                None => {}
+            }
+            request_id = parsed
+                .request_id
+                .clone()
+                .filter(|id| id.len() <= MAX_REQUEST_ID && !id.chars().any(char::is_control));
+        }
+        Some(Err(why)) => note = Some(format!("{why}; resolved without it")),
+        None => {}
+    }
     if code.is_none() && http_status.is_none() {
+        let mut description =
+            "nothing to resolve: set code, http_status (100-599), or both".to_owned();
+        if let Some(note) = note {
+            description.push_str(&format!(" ({note})"));
+        }
+        return Err(ApiError::invalid(path(prefix, "code"), description));
+    }
+    Ok(GatewayFound {
+        query: GatewayQuery {
+            code,
+            http_status,
+            profile,
+        },
+        note,
+        request_id,
+    })
+}
+
+/// A gateway error body: bounded in size, then read as far as it goes.
+pub fn body(prefix: &str, bytes: &[u8]) -> Result<Option<Result<Parsed, String>>, ApiError> {
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    if bytes.len() > MAX_BODY {
         return Err(ApiError::invalid(
-            path(prefix, "code"),
-            "nothing to resolve: set code, http_status (100-599), or both",
+            path(prefix, "body"),
+            format!("must be at most {MAX_BODY} bytes, got {}", bytes.len()),
         ));
     }
-    Ok(GatewayQuery { code, http_status })
+    Ok(Some(gateway_body::parse(bytes)))
+}
+
+/// The locale: the request's field, else `accept-language`, else the
+/// server's default.
+pub fn locale(
+    prefix: &str,
+    requested: &str,
+    accept_language: Option<&str>,
+    default: Locale,
+) -> Result<Locale, ApiError> {
+    if !requested.trim().is_empty() {
+        return requested
+            .parse()
+            .map_err(|why: String| ApiError::invalid(path(prefix, "locale"), why));
+    }
+    Ok(accept_language
+        .and_then(|header| Locale::from_accept_language(header, default))
+        .unwrap_or(default))
+}
+
+/// Message params: a bounded number of named, bounded values.
+pub fn params(
+    prefix: &str,
+    params: &HashMap<String, String>,
+) -> Result<BTreeMap<String, String>, ApiError> {
+    if params.len() > MAX_PARAMS {
+        return Err(ApiError::invalid(
+            path(prefix, "params"),
+            format!(
+                "must hold at most {MAX_PARAMS} entries, got {}",
+                params.len()
+            ),
+        ));
+    }
+    let mut out = BTreeMap::new();
+    for (key, value) in params {
+        let valid_key = !key.is_empty()
+            && key.len() <= MAX_PARAM_NAME
+            && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        if !valid_key {
+            return Err(ApiError::invalid(
+                path(prefix, "params"),
+                format!(
+                    "names must be 1-{MAX_PARAM_NAME} ASCII letters, digits or '_', got {key:?}"
+                ),
+            ));
+        }
+        if value.len() > MAX_PARAM_VALUE {
+            return Err(ApiError::invalid(
+                path(prefix, &format!("params[{key}]")),
+                format!(
+                    "must be at most {MAX_PARAM_VALUE} bytes, got {}",
+                    value.len()
+                ),
+            ));
+        }
+        out.insert(key.clone(), value.clone());
+    }
+    Ok(out)
+}
+
+/// A request id: bounded, no control characters.
+pub fn request_id(prefix: &str, value: &str) -> Result<(), ApiError> {
+    if value.len() > MAX_REQUEST_ID {
+        return Err(ApiError::invalid(
+            path(prefix, "request_id"),
+            format!(
+                "must be at most {MAX_REQUEST_ID} bytes, got {}",
+                value.len()
+            ),
+        ));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            path(prefix, "request_id"),
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+/// A profile: unset (the google one) or one of the two.
+pub fn profile(prefix: &str, value: i32) -> Result<Profile, ApiError> {
+    match pb::Profile::try_from(value) {
+        Ok(pb::Profile::Unspecified | pb::Profile::Google) => Ok(Profile::Google),
+        Ok(pb::Profile::GrpcProxy) => Ok(Profile::GrpcProxy),
+        Err(_) => Err(ApiError::invalid(
+            path(prefix, "profile"),
+            format!("must be a Profile between 0 (PROFILE_UNSPECIFIED) and 2 (PROFILE_GRPC_PROXY), got {value}"),
+        )),
+    }
+}
+
+/// The details of an incoming status, from bytes or from a message.
+pub fn details(
+    prefix: &str,
+    bytes: &[u8],
+    status: Option<&StatusProto>,
+) -> Result<Option<StatusProto>, ApiError> {
+    match (bytes.is_empty(), status) {
+        (true, None) => Ok(None),
+        (true, Some(status)) => Ok(Some(status.clone())),
+        (false, Some(_)) => Err(ApiError::invalid(
+            path(prefix, "status_details_bin"),
+            "set at most one of status_details_bin and status",
+        )),
+        (false, None) if bytes.len() > MAX_BODY => Err(ApiError::invalid(
+            path(prefix, "status_details_bin"),
+            format!("must be at most {MAX_BODY} bytes, got {}", bytes.len()),
+        )),
+        (false, None) => StatusProto::decode(bytes).map(Some).map_err(|_| {
+            ApiError::invalid(
+                path(prefix, "status_details_bin"),
+                "must be an encoded google.rpc.Status (the grpc-status-details-bin bytes)",
+            )
+        }),
+    }
 }
 
 pub fn grpc_query<'r>(
@@ -108,5 +299,10 @@ pub fn grpc_query<'r>(
         ));
     }
     let reason = Some(request.reason.trim()).filter(|r| !r.is_empty());
-    Ok(GrpcQuery { code, reason })
+    Ok(GrpcQuery {
+        code,
+        reason,
+        reason_from: ReasonFrom::Request,
+        http_status: None,
+    })
 }

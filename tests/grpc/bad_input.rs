@@ -37,6 +37,7 @@ async fn http_status_outside_100_to_599() {
             .resolve_gateway_error(ResolveGatewayErrorRequest {
                 code: "APIGW_NONCE_CONFLICT".into(),
                 http_status: Some(status),
+                ..Default::default()
             })
             .await;
         assert_invalid(
@@ -64,6 +65,7 @@ async fn nothing_to_resolve() {
             .resolve_gateway_error(ResolveGatewayErrorRequest {
                 code: code.into(),
                 http_status: None,
+                ..Default::default()
             })
             .await;
         assert_invalid(result, "code", &["nothing to resolve", "100-599"]);
@@ -80,6 +82,7 @@ async fn codes_too_long_or_with_control_characters() {
         .resolve_gateway_error(ResolveGatewayErrorRequest {
             code: long.clone(),
             http_status: None,
+            ..Default::default()
         })
         .await;
     assert_invalid(result, "code", &["at most 128 bytes", "129"]);
@@ -87,6 +90,7 @@ async fn codes_too_long_or_with_control_characters() {
         .resolve_gateway_error(ResolveGatewayErrorRequest {
             code: "A".repeat(128),
             http_status: Some(500),
+            ..Default::default()
         })
         .await
         .expect("128 bytes is allowed");
@@ -96,6 +100,7 @@ async fn codes_too_long_or_with_control_characters() {
             .resolve_gateway_error(ResolveGatewayErrorRequest {
                 code: code.into(),
                 http_status: None,
+                ..Default::default()
             })
             .await;
         assert_invalid(result, "code", &["control characters"]);
@@ -105,6 +110,7 @@ async fn codes_too_long_or_with_control_characters() {
             code: 14,
             message: String::new(),
             reason: long,
+            ..Default::default()
         })
         .await;
     assert_invalid(result, "reason", &["at most 128 bytes"]);
@@ -113,6 +119,7 @@ async fn codes_too_long_or_with_control_characters() {
             code: 14,
             message: "x".repeat(4097),
             reason: String::new(),
+            ..Default::default()
         })
         .await;
     assert_invalid(result, "message", &["at most 4096 bytes"]);

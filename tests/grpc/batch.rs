@@ -16,6 +16,7 @@ fn gateway(code: &str, http_status: Option<i32>) -> BatchQuery {
         query: Some(Query::GatewayError(ResolveGatewayErrorRequest {
             code: code.to_owned(),
             http_status,
+            ..Default::default()
         })),
     }
 }
@@ -26,6 +27,7 @@ fn grpc(code: i32, reason: &str) -> BatchQuery {
             code,
             message: String::new(),
             reason: reason.to_owned(),
+            ..Default::default()
         })),
     }
 }
@@ -152,7 +154,10 @@ async fn the_default_limit_is_1000_queries() {
 async fn the_limit_is_configurable() {
     let server = TestServer::start_with(ServerConfig {
         shutdown_grace: Duration::from_secs(5),
-        service: errmap::service::Options { max_batch: 2 },
+        service: errmap::service::Options {
+            max_batch: 2,
+            ..Default::default()
+        },
     })
     .await;
     let mut client = server.client();

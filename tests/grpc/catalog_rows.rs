@@ -20,6 +20,7 @@ async fn every_row_resolves_to_its_own_entry_byte_for_byte() {
             .resolve_gateway_error(ResolveGatewayErrorRequest {
                 code: row.code.clone(),
                 http_status: Some(row.http_status),
+                ..Default::default()
             })
             .await
             .unwrap_or_else(|s| panic!("{} {}: {s}", row.code, row.http_status))

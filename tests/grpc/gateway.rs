@@ -20,6 +20,7 @@ async fn try_resolve(
         .resolve_gateway_error(ResolveGatewayErrorRequest {
             code: code.to_owned(),
             http_status,
+            ..Default::default()
         })
         .await?
         .into_inner()

@@ -34,6 +34,7 @@ async fn resolve(client: &mut crate::support::Client, code: i32, reason: &str) -
             code,
             message: String::new(),
             reason: reason.to_owned(),
+            ..Default::default()
         })
         .await
         .unwrap_or_else(|s| panic!("code {code} reason {reason:?}: {s}"))
@@ -164,6 +165,7 @@ async fn grpc_to_gateway_and_back_round_trips() {
             .resolve_gateway_error(ResolveGatewayErrorRequest {
                 code: entry.code.clone(),
                 http_status: Some(entry.http_status),
+                ..Default::default()
             })
             .await
             .expect("resolves")
@@ -192,6 +194,7 @@ async fn entries_that_follow_code_proto_get_their_status_back() {
             .resolve_gateway_error(ResolveGatewayErrorRequest {
                 code: row.code.clone(),
                 http_status: Some(row.http_status),
+                ..Default::default()
             })
             .await
             .expect("resolves")

@@ -136,7 +136,10 @@ async fn reflection_v1alpha_lists_every_service() {
 async fn shutdown_flips_health_to_not_serving_and_stops_within_the_grace() {
     let mut server = TestServer::start_with(ServerConfig {
         shutdown_grace: Duration::from_millis(500),
-        service: errmap::service::Options { max_batch: 10 },
+        service: errmap::service::Options {
+            max_batch: 10,
+            ..Default::default()
+        },
     })
     .await;
     let mut health = HealthClient::new(server.channel.clone());

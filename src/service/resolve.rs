@@ -1,0 +1,112 @@
+//! The two resolve paths: validate a request, resolve it against one
+//! catalog snapshot, and present the answer in the caller's terms.
+
+use crate::catalog::Catalog;
+use crate::locale::Locale;
+use crate::mapping::{resolve_gateway, resolve_grpc, ReasonFrom, Resolution};
+use crate::pb::errmap::v1 as pb;
+use crate::present::{self, present, Presentation};
+use crate::service::error::ApiError;
+use crate::service::{convert, validate, Options};
+use std::collections::BTreeMap;
+
+/// What one call shares among its queries (a batch shares one).
+pub struct CallContext<'a> {
+    pub catalog: &'a Catalog,
+    /// The call's `accept-language` metadata, if any.
+    pub accept_language: Option<&'a str>,
+    pub options: &'a Options,
+}
+
+impl CallContext<'_> {
+    fn locale(&self, prefix: &str, requested: &str) -> Result<Locale, ApiError> {
+        validate::locale(
+            prefix,
+            requested,
+            self.accept_language,
+            self.options.default_locale,
+        )
+    }
+
+    fn finish(
+        &self,
+        resolution: Resolution<'_>,
+        locale: Locale,
+        params: &BTreeMap<String, String>,
+        request_id: &str,
+        profile: pb::Profile,
+    ) -> pb::Resolution {
+        let presented = present(
+            &resolution,
+            Presentation {
+                locale,
+                params,
+                request_id,
+                error_domain: &self.options.error_domain,
+            },
+        );
+        convert::resolution(resolution, presented, locale, profile)
+    }
+}
+
+pub fn gateway(
+    ctx: &CallContext<'_>,
+    prefix: &str,
+    request: &pb::ResolveGatewayErrorRequest,
+) -> Result<pb::Resolution, ApiError> {
+    let locale = ctx.locale(prefix, &request.locale)?;
+    let params = validate::params(prefix, &request.params)?;
+    validate::request_id(prefix, &request.request_id)?;
+    let profile = validate::profile(prefix, request.profile)?;
+    let body = validate::body(prefix, &request.body)?;
+    let found = validate::gateway_query(prefix, request, body.as_ref(), profile)?;
+    let mut resolution = resolve_gateway(ctx.catalog, found.query)?;
+    if let Some(note) = found.note {
+        resolution.note = format!("{note}; {}", resolution.note);
+    }
+    let request_id = if request.request_id.is_empty() {
+        found.request_id.as_deref().unwrap_or_default()
+    } else {
+        &request.request_id
+    };
+    let profile = pb::Profile::from(profile);
+    Ok(ctx.finish(resolution, locale, &params, request_id, profile))
+}
+
+pub fn grpc(
+    ctx: &CallContext<'_>,
+    prefix: &str,
+    request: &pb::ResolveGrpcStatusRequest,
+) -> Result<pb::Resolution, ApiError> {
+    let locale = ctx.locale(prefix, &request.locale)?;
+    let mut params = validate::params(prefix, &request.params)?;
+    validate::request_id(prefix, &request.request_id)?;
+    let mut query = validate::grpc_query(prefix, request)?;
+    let details = validate::details(prefix, &request.status_details_bin, request.status.as_ref())?;
+    let info = details.as_ref().and_then(present::error_info);
+    if let Some(info) = &info {
+        if query.reason.is_none() && !info.reason.trim().is_empty() {
+            query.reason = Some(info.reason.trim());
+            query.reason_from = ReasonFrom::ErrorInfo;
+        }
+        query.http_status = info
+            .metadata
+            .get("httpStatus")
+            .and_then(|s| s.trim().parse().ok())
+            .filter(|s| (100..=599).contains(s));
+        for (key, value) in &info.metadata {
+            if key != "httpStatus" && key != "table" {
+                params.entry(key.clone()).or_insert_with(|| value.clone());
+            }
+        }
+        params.retain(|_, v| v.len() <= crate::render::MAX_PARAM_VALUE);
+    }
+    let resolution = resolve_grpc(ctx.catalog, query);
+    Ok(ctx.finish(
+        resolution,
+        locale,
+        &params,
+        &request.request_id,
+        pb::Profile::Unspecified,
+    ))
+}
