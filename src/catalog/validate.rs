@@ -36,6 +36,7 @@ pub enum Rule {
     UndeclaredPlaceholder,
     MissingPlaceholder,
     MissingEnglish,
+    NonAsciiEnglish,
 }
 
 impl Rule {
@@ -52,6 +53,7 @@ impl Rule {
             Rule::UndeclaredPlaceholder => "undeclared-placeholder",
             Rule::MissingPlaceholder => "missing-placeholder",
             Rule::MissingEnglish => "missing-english",
+            Rule::NonAsciiEnglish => "non-ascii-english",
         }
     }
 }
@@ -144,6 +146,11 @@ fn check_entry(entry: &CatalogEntry, report: &mut impl FnMut(Rule, String)) {
     if entry.message_en.trim().is_empty() {
         report(Rule::MissingEnglish, "message_en is empty".into());
     }
+    // message_en becomes the status message, which travels in the
+    // grpc-message header: ASCII reads the same in every client.
+    if !entry.message_en.is_ascii() {
+        report(Rule::NonAsciiEnglish, "message_en must be ASCII".into());
+    }
     if entry.solution_en.trim().is_empty() != entry.solution.trim().is_empty() {
         report(
             Rule::MissingEnglish,
@@ -184,11 +191,16 @@ fn check_placeholders(entry: &CatalogEntry, report: &mut impl FnMut(Rule, String
         if field == "message_en" && text.is_empty() {
             continue;
         }
+        // Exactly once: a value fills every occurrence, so a placeholder
+        // word that also serves as an ordinary word would be replaced too.
         for declared in &entry.placeholders {
-            if !ascii_words(text).any(|word| word == declared) {
+            let count = ascii_words(text).filter(|word| word == declared).count();
+            if count != 1 {
                 report(
                     Rule::MissingPlaceholder,
-                    format!("placeholder {declared:?} is declared but {field} does not contain it"),
+                    format!(
+                        "placeholder {declared:?} must appear exactly once in {field}, found {count}"
+                    ),
                 );
             }
         }

@@ -9,3 +9,6 @@ mod gateway;
 mod grpc_codes;
 mod health_reflection;
 mod list_get;
+mod profiles;
+mod rich;
+mod round_trip;
