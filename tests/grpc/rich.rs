@@ -368,7 +368,7 @@ async fn templates_fill_in_both_languages() {
                 details(r.status.as_ref().expect("status"), "LocalizedMessage");
             assert_eq!(localized[0].message, expected);
             let info: Vec<ErrorInfo> = details(r.status.as_ref().expect("status"), "ErrorInfo");
-            for (name, _) in &params {
+            for name in params.keys() {
                 assert!(
                     info[0].metadata.contains_key(name),
                     "{code}: metadata has {name}"
