@@ -19,6 +19,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let out = PathBuf::from(env::var("OUT_DIR")?);
     fs::write(out.join("errmap_descriptor.bin"), fds.encode_to_vec())?;
     tonic_prost_build::configure()
+        // Sorted metadata encodes the same bytes every time, so a status's
+        // grpc-status-details-bin is stable for equal answers.
+        .btree_map(".google.rpc.ErrorInfo.metadata")
         .build_client(true)
         .build_server(true)
         .compile_fds(fds)?;

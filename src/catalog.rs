@@ -2,30 +2,31 @@
 //! as a whole, and indexed for lookups. Nothing here knows about gRPC
 //! transport; the service layer turns these answers into responses.
 
+pub mod source;
 pub mod validate;
 
-use crate::pb::errmap::v1::{Catalog as CatalogProto, CatalogEntry};
+use crate::pb::errmap::v1::CatalogEntry;
 use arc_swap::ArcSwap;
-use prost_reflect::{DescriptorPool, DynamicMessage};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+pub use source::{Location, Source, CATALOG_MESSAGE};
 pub use validate::{Problem, Rule};
 
 /// The catalog built into the binary: every row of the gateway's three
 /// error tables.
 pub const EMBEDDED: &str = include_str!("../catalog/catalog.textproto");
 
-/// The protobuf message a catalog file holds.
-const CATALOG_MESSAGE: &str = "errmap.v1.Catalog";
+/// The name problems in the embedded catalog are reported under.
+pub const EMBEDDED_NAME: &str = "embedded";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
     #[error("catalog descriptors are unusable: {0}")]
     Descriptors(String),
-    #[error("catalog is not valid protobuf text format for {CATALOG_MESSAGE}: {0}")]
-    Syntax(String),
+    #[error("{location}: not valid protobuf text format for {CATALOG_MESSAGE}: {message}")]
+    Syntax { location: Location, message: String },
     #[error("catalog is invalid ({} problem(s)):\n{}", .0.len(), problems_list(.0))]
     Invalid(Vec<Problem>),
 }
@@ -73,29 +74,76 @@ pub fn normalize_code(code: &str) -> String {
 impl Catalog {
     /// The catalog built into the binary.
     pub fn embedded() -> Result<Self, CatalogError> {
-        Self::parse(EMBEDDED)
+        Self::load(None)
     }
 
-    /// Parses and validates a catalog in protobuf text format. Either the
-    /// whole catalog is valid, or every problem is reported and nothing is
+    /// Parses and validates one catalog text on its own. Either the whole
+    /// catalog is valid, or every problem is reported and nothing is
     /// returned.
     pub fn parse(text: &str) -> Result<Self, CatalogError> {
-        let pool = DescriptorPool::decode(crate::pb::FILE_DESCRIPTOR_SET)
-            .map_err(|e| CatalogError::Descriptors(e.to_string()))?;
-        let descriptor = pool
-            .get_message_by_name(CATALOG_MESSAGE)
-            .ok_or_else(|| CatalogError::Descriptors(format!("{CATALOG_MESSAGE} is missing")))?;
-        let dynamic = DynamicMessage::parse_text_format(descriptor, text)
-            .map_err(|e| CatalogError::Syntax(e.to_string()))?;
-        let proto: CatalogProto = dynamic
-            .transcode_to()
-            .map_err(|e| CatalogError::Syntax(e.to_string()))?;
-        Self::from_entries(proto.entries, &version_of(text))
+        let source = Source {
+            name: "catalog",
+            text,
+        };
+        let entries = source.parse()?;
+        let origins = locate(&source, entries.len());
+        Self::from_entries(entries, origins, &version_of(&[text]))
     }
 
-    fn from_entries(entries: Vec<CatalogEntry>, version: &str) -> Result<Self, CatalogError> {
-        let problems = validate::check(&entries);
+    /// The embedded catalog with a file's entries laid over it: an entry
+    /// whose code and HTTP status match a built-in row replaces that row in
+    /// place; any other entry is added after the built-in rows, in file
+    /// order. The result is validated as a whole.
+    pub fn load(overrides: Option<Source<'_>>) -> Result<Self, CatalogError> {
+        let embedded = Source {
+            name: EMBEDDED_NAME,
+            text: EMBEDDED,
+        };
+        let mut entries = embedded.parse()?;
+        let mut origins = locate(&embedded, entries.len());
+        let mut texts = vec![EMBEDDED];
+        if let Some(file) = overrides {
+            texts.push(file.text);
+            let added = file.parse()?;
+            let added_origins = locate(&file, added.len());
+            let mut seen = std::collections::HashSet::new();
+            for (entry, origin) in added.into_iter().zip(added_origins) {
+                let key = (normalize_code(&entry.code), entry.http_status);
+                // A key the file repeats is added again, so validation
+                // reports the duplicate instead of the last one winning.
+                let same = seen
+                    .insert(key.clone())
+                    .then(|| {
+                        entries
+                            .iter()
+                            .position(|e| (normalize_code(&e.code), e.http_status) == key)
+                    })
+                    .flatten();
+                match same {
+                    Some(row) => {
+                        entries[row] = entry;
+                        origins[row] = origin;
+                    }
+                    None => {
+                        entries.push(entry);
+                        origins.push(origin);
+                    }
+                }
+            }
+        }
+        Self::from_entries(entries, origins, &version_of(&texts))
+    }
+
+    fn from_entries(
+        entries: Vec<CatalogEntry>,
+        origins: Vec<Option<Location>>,
+        version: &str,
+    ) -> Result<Self, CatalogError> {
+        let mut problems = validate::check(&entries);
         if !problems.is_empty() {
+            for problem in &mut problems {
+                problem.location = origins.get(problem.entry).cloned().flatten();
+            }
             return Err(CatalogError::Invalid(problems));
         }
         let mut names: HashMap<String, Name> = HashMap::new();
@@ -217,8 +265,22 @@ impl SharedCatalog {
     }
 }
 
-fn version_of(text: &str) -> String {
-    let digest = Sha256::digest(text.as_bytes());
+/// Where each of a text's entries starts.
+fn locate(source: &Source<'_>, count: usize) -> Vec<Option<Location>> {
+    let offsets = source.entry_offsets();
+    (0..count)
+        .map(|i| offsets.get(i).map(|&offset| source.location(offset)))
+        .collect()
+}
+
+/// A content hash over every text the catalog was built from.
+fn version_of(texts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for text in texts {
+        hasher.update((text.len() as u64).to_be_bytes());
+        hasher.update(text.as_bytes());
+    }
+    let digest = hasher.finalize();
     let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
     format!("sha256:{hex}")
 }

@@ -4,14 +4,16 @@
 use crate::locale::Locale;
 use crate::present::DEFAULT_ERROR_DOMAIN;
 use crate::service::{self, DEFAULT_MAX_BATCH};
-use clap::Parser;
+use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 pub const DEFAULT_SHUTDOWN_GRACE: &str = "10s";
 pub const DEFAULT_LOG: &str = "info";
 pub const DEFAULT_LOCALE: &str = "zh-CN";
+pub const DEFAULT_CATALOG_POLL: &str = "30s";
 /// The largest `--max-batch` accepted: a batch is answered in one message,
 /// and its answer must stay well under the 4 MiB default message limit.
 pub const MAX_BATCH_LIMIT: usize = 10_000;
@@ -27,6 +29,24 @@ pub const EXIT_USAGE: i32 = 64;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "errmap", version, about, long_about)]
 pub struct Config {
+    /// Without a command, errmap serves.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// A catalog file in the embedded catalog's format (protobuf text format
+    /// of errmap.v1.Catalog) laid over the embedded one: an entry with the
+    /// code and HTTP status of a built-in row replaces it, any other entry is
+    /// added. The file is watched and reloaded when it changes; a file that
+    /// fails to load leaves the last good catalog serving.
+    #[arg(long, env = "ERRMAP_CATALOG", value_name = "PATH", global = true)]
+    pub catalog: Option<PathBuf>,
+
+    /// How often the catalog file is re-read even when no change was
+    /// noticed, as a safety net for missed file events.
+    #[arg(long, env = "ERRMAP_CATALOG_POLL", default_value = DEFAULT_CATALOG_POLL,
+          value_name = "DURATION", value_parser = parse_poll)]
+    pub catalog_poll: Duration,
+
     /// Address the gRPC listener binds, HOST:PORT. Port 0 picks a free port
     /// (the chosen address is logged).
     #[arg(long, env = "ERRMAP_LISTEN", default_value = DEFAULT_LISTEN, value_name = "ADDR")]
@@ -70,6 +90,102 @@ fn parse_max_batch(value: &str) -> Result<usize, String> {
     } else {
         Err(format!("must be between 1 and {MAX_BATCH_LIMIT}, got {n}"))
     }
+}
+
+fn parse_poll(value: &str) -> Result<Duration, String> {
+    let poll = humantime::parse_duration(value).map_err(|e| e.to_string())?;
+    if poll < Duration::from_millis(100) {
+        return Err("must be at least 100ms".to_owned());
+    }
+    Ok(poll)
+}
+
+/// What errmap does besides serving.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Check or print catalogs.
+    #[command(subcommand)]
+    Catalog(CatalogCommand),
+    /// Answer one query with the server's engine, without a server; prints
+    /// the resolution as JSON (the shape grpcurl shows).
+    #[command(subcommand)]
+    Resolve(ResolveCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum CatalogCommand {
+    /// Validate a catalog file as the server would load it (laid over the
+    /// embedded catalog). Prints every problem as file:line:column with the
+    /// rule it breaks; exits 0 when the file is valid, 1 when not.
+    Check {
+        /// The catalog file.
+        path: PathBuf,
+    },
+    /// Print the effective catalog: the embedded one, with --catalog laid
+    /// over it when given.
+    Export {
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = ExportFormat::Markdown)]
+        format: ExportFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// A Markdown table, one row per entry.
+    Markdown,
+    /// The catalog as proto3 JSON (errmap.v1.Catalog).
+    Json,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum ResolveCommand {
+    /// A gateway error, by code, by HTTP status, or both.
+    Gateway {
+        /// The gateway code.
+        #[arg(long, default_value = "")]
+        code: String,
+        /// The HTTP status, 100-599.
+        #[arg(long)]
+        http_status: Option<i32>,
+        /// A placeholder value, NAME=VALUE; repeatable.
+        #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+        params: Vec<(String, String)>,
+        /// zh-CN or en-US; default: --default-locale.
+        #[arg(long, default_value = "")]
+        locale: String,
+        /// The table for a bare HTTP status: google or grpc-proxy.
+        #[arg(long, value_enum, default_value_t = ProfileArg::Google)]
+        profile: ProfileArg,
+    },
+    /// A gRPC status code, by name (UNAVAILABLE) or number (14).
+    Grpc {
+        /// The gRPC code.
+        #[arg(long)]
+        code: String,
+        /// A gateway code naming the entry to report.
+        #[arg(long, default_value = "")]
+        reason: String,
+        /// A placeholder value, NAME=VALUE; repeatable.
+        #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+        params: Vec<(String, String)>,
+        /// zh-CN or en-US; default: --default-locale.
+        #[arg(long, default_value = "")]
+        locale: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProfileArg {
+    Google,
+    GrpcProxy,
+}
+
+fn parse_param(value: &str) -> Result<(String, String), String> {
+    value
+        .split_once('=')
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .ok_or_else(|| format!("must be NAME=VALUE, got {value:?}"))
 }
 
 fn parse_domain(value: &str) -> Result<String, String> {

@@ -13,17 +13,24 @@
 //!   requests, asks the core, maps errors to statuses in one place.
 //! - [`server`]: the listener, health, reflection and graceful shutdown.
 //! - [`config`]: command-line flags and their `ERRMAP_*` environment twins.
+//! - [`cli`]: the commands besides serving (`catalog check|export`,
+//!   `resolve`).
+//! - [`reload`]: watching the catalog file and swapping in good versions.
+//! - [`json`]: messages as proto3 JSON.
 //! - [`pb`]: code generated from `proto/`.
 
 #![forbid(unsafe_code)]
 
 pub mod catalog;
+pub mod cli;
 pub mod config;
 pub mod gateway_body;
+pub mod json;
 pub mod locale;
 pub mod mapping;
 pub mod pb;
 pub mod present;
+pub mod reload;
 pub mod render;
 pub mod server;
 pub mod service;

@@ -1,16 +1,23 @@
 #![forbid(unsafe_code)]
 
-use errmap::catalog::{Catalog, SharedCatalog};
-use errmap::config::Config;
+use errmap::catalog::SharedCatalog;
+use errmap::config::{Command, Config};
+use errmap::reload::{self, ReloadStats};
 use errmap::server::{self, ServerConfig};
 use std::io::IsTerminal;
 use std::process::ExitCode;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let config = Config::from_env_and_args();
+    match &config.command {
+        Some(Command::Catalog(command)) => return errmap::cli::catalog(&config, command),
+        Some(Command::Resolve(command)) => return errmap::cli::resolve(&config, command),
+        None => {}
+    }
     let filter = match EnvFilter::try_new(&config.log) {
         Ok(filter) => filter,
         Err(err) => {
@@ -23,10 +30,10 @@ async fn main() -> ExitCode {
         .with_ansi(std::io::stdout().is_terminal())
         .init();
 
-    let catalog = match Catalog::embedded() {
+    let catalog = match errmap::cli::load_catalog(config.catalog.as_deref()) {
         Ok(catalog) => catalog,
         Err(err) => {
-            tracing::error!("{err}");
+            tracing::error!("no catalog to serve (--catalog / ERRMAP_CATALOG): {err}");
             return ExitCode::FAILURE;
         }
     };
@@ -52,14 +59,17 @@ async fn main() -> ExitCode {
         shutdown_grace: config.shutdown_grace,
         service: config.service_options(),
     };
-    match server::run(
-        listener,
-        SharedCatalog::new(catalog),
-        server_config,
-        shutdown_signal(),
-    )
-    .await
-    {
+    let shared = SharedCatalog::new(catalog);
+    if let Some(path) = config.catalog.clone() {
+        let stats = Arc::new(ReloadStats::default());
+        tokio::spawn(reload::watch(
+            path,
+            shared.clone(),
+            config.catalog_poll,
+            stats,
+        ));
+    }
+    match server::run(listener, shared, server_config, shutdown_signal()).await {
         Ok(stopped) => {
             tracing::info!(?stopped, "errmap stopped");
             ExitCode::SUCCESS

@@ -9,7 +9,7 @@ use crate::pb::errmap::v1::{CatalogEntry, Table};
 use crate::pb::google::rpc::{ErrorInfo, Help, LocalizedMessage, RetryInfo, Status};
 use crate::render::{render, Params};
 use prost::Message;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 /// The default `ErrorInfo.domain`: the system the reasons belong to.
 pub const DEFAULT_ERROR_DOMAIN: &str = "apigateway.jdcloud.com";
@@ -93,7 +93,7 @@ fn status(
     localized: &str,
     params: &Params,
 ) -> Status {
-    let mut metadata: HashMap<String, String> = params
+    let mut metadata: BTreeMap<String, String> = params
         .used
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))

@@ -5,7 +5,7 @@
 mod convert;
 pub mod error;
 mod page;
-mod resolve;
+pub mod resolve;
 pub mod validate;
 
 use crate::catalog::{Catalog, SharedCatalog};
@@ -133,6 +133,7 @@ impl ErrorMap {
             entries,
             next_page_token,
             total_size: i32::try_from(matching.len()).unwrap_or(i32::MAX),
+            catalog_version: catalog.version().to_owned(),
         })
     }
 }
@@ -187,7 +188,10 @@ impl ErrorMapService for ErrorMap {
             .enumerate()
             .map(|(i, q)| Self::batch_item(&ctx, i, q))
             .collect();
-        Ok(Response::new(pb::BatchResolveResponse { results }))
+        Ok(Response::new(pb::BatchResolveResponse {
+            results,
+            catalog_version: catalog.version().to_owned(),
+        }))
     }
 
     async fn get_error(
@@ -209,6 +213,7 @@ impl ErrorMapService for ErrorMap {
         Ok(Response::new(pb::GetErrorResponse {
             entry: Some(entry.clone()),
             other_rows: others.into_iter().map(convert::candidate).collect(),
+            catalog_version: catalog.version().to_owned(),
         }))
     }
 

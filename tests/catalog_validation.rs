@@ -1,7 +1,7 @@
 //! A bad catalog is refused whole, with every problem named; the embedded
 //! one loads.
 
-use errmap::catalog::{Catalog, CatalogError, Rule};
+use errmap::catalog::{Catalog, CatalogError, Rule, Source};
 
 const GOOD: &str = r#"
 entries {
@@ -107,18 +107,90 @@ fn every_problem_is_reported_at_once() {
     assert!(found.contains(&Rule::UnknownGrpcCode));
     assert!(found.contains(&Rule::DuplicateKey));
     let message = Catalog::parse(&text).expect_err("invalid").to_string();
-    assert!(message.contains("entry #2"), "{message}");
+    assert!(message.contains("catalog:2:1: \"B\""), "{message}");
 }
 
 #[test]
 fn syntax_errors_and_empty_catalogs_are_refused() {
-    assert!(matches!(
-        Catalog::parse("entries {"),
-        Err(CatalogError::Syntax(_))
-    ));
+    match Catalog::parse("entries {\n  code: \"A\"\n  http_status: 4OO\n}") {
+        Err(CatalogError::Syntax { location, .. }) => {
+            assert_eq!((location.line, location.column), (3, 16), "{location}");
+        }
+        other => panic!("expected a syntax error, got {other:?}"),
+    }
     assert!(matches!(
         Catalog::parse("nonsense: 1"),
-        Err(CatalogError::Syntax(_))
+        Err(CatalogError::Syntax { .. })
     ));
     assert_eq!(rules(""), vec![Rule::EmptyCatalog]);
+}
+
+fn overlay(text: &str) -> Result<Catalog, CatalogError> {
+    Catalog::load(Some(Source {
+        name: "custom.textproto",
+        text,
+    }))
+}
+
+#[test]
+fn a_file_overrides_built_in_rows_by_key_and_adds_new_ones() {
+    let embedded = Catalog::embedded().expect("embedded");
+    let text = entry("unavailable", 503, "UNAVAILABLE", "")
+        + &entry(
+            "MY_NEW_CODE",
+            418,
+            "FAILED_PRECONDITION",
+            "aliases: \"MY_OLD_CODE\"",
+        );
+    let catalog = overlay(&text).expect("valid overlay");
+    assert_eq!(catalog.entries().len(), 83);
+    let replaced = catalog.find("UNAVAILABLE", 503).expect("still there");
+    assert_eq!(replaced.message, "m");
+    let position = |c: &Catalog, code: &str| {
+        c.entries()
+            .iter()
+            .position(|e| e.code.eq_ignore_ascii_case(code))
+    };
+    assert_eq!(
+        position(&catalog, "UNAVAILABLE"),
+        position(&embedded, "UNAVAILABLE"),
+        "replaced in place"
+    );
+    assert_eq!(
+        catalog.entries()[82].code,
+        "MY_NEW_CODE",
+        "added after the built-in rows"
+    );
+    assert!(catalog.lookup("my_old_code").is_some());
+    assert_ne!(catalog.version(), embedded.version());
+}
+
+#[test]
+fn overlay_problems_point_at_the_file() {
+    let text = format!(
+        "# custom\n\n{}{}",
+        entry("A", 400, "OK", ""),
+        entry("A", 400, "OK", "")
+    );
+    match overlay(&text) {
+        Err(CatalogError::Invalid(problems)) => {
+            assert_eq!(problems.len(), 1);
+            assert_eq!(problems[0].rule, Rule::DuplicateKey);
+            let location = problems[0].location.as_ref().expect("located");
+            assert_eq!(
+                (location.source.as_str(), location.line),
+                ("custom.textproto", 4)
+            );
+            assert!(problems[0]
+                .to_string()
+                .starts_with("custom.textproto:4:1: "));
+        }
+        other => panic!("expected problems, got {other:?}"),
+    }
+    let collision = entry("NEW", 400, "OK", "aliases: \"APIGW_NONCE_CONFLICT\"");
+    let message = overlay(&collision)
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+    assert!(message.contains("alias-collision"), "{message}");
 }

@@ -2,7 +2,7 @@
 //! collected, so a broken file is fixed in one pass rather than one error
 //! at a time.
 
-use crate::catalog::normalize_code;
+use crate::catalog::{normalize_code, Location};
 use crate::pb::errmap::v1::{CatalogEntry, Table};
 use crate::pb::google::rpc::Code;
 use std::collections::HashMap;
@@ -58,17 +58,28 @@ impl Rule {
     }
 }
 
-/// One broken rule, located by entry index (0-based) and code.
+/// One broken rule, located by entry index (0-based, in the merged
+/// catalog), code and, where known, its place in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
     pub entry: usize,
     pub code: String,
     pub rule: Rule,
     pub detail: String,
+    pub location: Option<Location>,
 }
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(location) = &self.location {
+            return write!(
+                f,
+                "{location}: {:?}: {} [{}]",
+                self.code,
+                self.detail,
+                self.rule.as_str()
+            );
+        }
         write!(
             f,
             "entry #{} ({:?}): {} [{}]",
@@ -89,6 +100,7 @@ pub fn check(entries: &[CatalogEntry]) -> Vec<Problem> {
             code: String::new(),
             rule: Rule::EmptyCatalog,
             detail: "the catalog has no entries".into(),
+            location: None,
         });
     }
     for (index, entry) in entries.iter().enumerate() {
@@ -98,6 +110,7 @@ pub fn check(entries: &[CatalogEntry]) -> Vec<Problem> {
                 code: entry.code.clone(),
                 rule,
                 detail,
+                location: None,
             })
         };
         check_entry(entry, &mut report);
@@ -231,6 +244,7 @@ fn check_keys(entries: &[CatalogEntry], problems: &mut Vec<Problem>) {
                     entry.http_status,
                     first + 1
                 ),
+                location: None,
             });
         }
         codes.entry(code).or_insert(index);
@@ -258,6 +272,7 @@ fn check_keys(entries: &[CatalogEntry], problems: &mut Vec<Problem>) {
                     code: entry.code.clone(),
                     rule: Rule::AliasCollision,
                     detail: format!("alias {alias:?} {clash}"),
+                    location: None,
                 });
             }
             aliases.entry(name).or_insert(index);

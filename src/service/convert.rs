@@ -56,5 +56,6 @@ pub fn resolution(
         gateway_error_body: presented.gateway_error_body,
         ignored_params: presented.ignored_params,
         profile: profile as i32,
+        catalog_version: String::new(),
     }
 }

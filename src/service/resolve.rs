@@ -45,7 +45,9 @@ impl CallContext<'_> {
                 error_domain: &self.options.error_domain,
             },
         );
-        convert::resolution(resolution, presented, locale, profile)
+        let mut answer = convert::resolution(resolution, presented, locale, profile);
+        answer.catalog_version = self.catalog.version().to_owned();
+        answer
     }
 }
 

@@ -1,0 +1,126 @@
+//! Catalog text: parsing it, and telling where in it each entry and each
+//! syntax error sits, so problems are reported as `file:line:column`.
+
+use crate::catalog::CatalogError;
+use crate::pb::errmap::v1::{Catalog as CatalogProto, CatalogEntry};
+use miette::Diagnostic;
+use prost_reflect::{DescriptorPool, DynamicMessage};
+use std::fmt;
+
+/// The protobuf message a catalog file holds.
+pub const CATALOG_MESSAGE: &str = "errmap.v1.Catalog";
+
+/// A place in a catalog text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Location {
+    pub source: String,
+    pub line: usize,
+    pub column: usize,
+}
+
+impl fmt::Display for Location {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}", self.source, self.line, self.column)
+    }
+}
+
+/// A named catalog text: a file path, or "embedded".
+#[derive(Debug, Clone, Copy)]
+pub struct Source<'a> {
+    pub name: &'a str,
+    pub text: &'a str,
+}
+
+impl Source<'_> {
+    /// The 1-based line and column (in characters) of a byte offset.
+    pub fn location(&self, offset: usize) -> Location {
+        let before = self.text.get(..offset).unwrap_or(self.text);
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let column = before[line_start..].chars().count() + 1;
+        Location {
+            source: self.name.to_owned(),
+            line,
+            column,
+        }
+    }
+
+    /// Parses the entries; a syntax error says where it is.
+    pub fn parse(&self) -> Result<Vec<CatalogEntry>, CatalogError> {
+        let pool = DescriptorPool::decode(crate::pb::FILE_DESCRIPTOR_SET)
+            .map_err(|e| CatalogError::Descriptors(e.to_string()))?;
+        let descriptor = pool
+            .get_message_by_name(CATALOG_MESSAGE)
+            .ok_or_else(|| CatalogError::Descriptors(format!("{CATALOG_MESSAGE} is missing")))?;
+        let dynamic = DynamicMessage::parse_text_format(descriptor, self.text).map_err(|e| {
+            let offset = e
+                .labels()
+                .and_then(|mut labels| labels.next())
+                .map_or(0, |label| label.offset());
+            CatalogError::Syntax {
+                location: self.location(offset),
+                message: e.to_string(),
+            }
+        })?;
+        let proto: CatalogProto = dynamic.transcode_to().map_err(|e| CatalogError::Syntax {
+            location: self.location(0),
+            message: e.to_string(),
+        })?;
+        Ok(proto.entries)
+    }
+
+    /// The byte offset of each top-level `entries` field, in order, so the
+    /// n-th parsed entry can be located in the text.
+    pub fn entry_offsets(&self) -> Vec<usize> {
+        let bytes = self.text.as_bytes();
+        let mut offsets = Vec::new();
+        let mut depth = 0usize;
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'#' => {
+                    while i < bytes.len() && bytes[i] != b'\n' {
+                        i += 1;
+                    }
+                }
+                quote @ (b'"' | b'\'') => {
+                    i += 1;
+                    while i < bytes.len() && bytes[i] != quote && bytes[i] != b'\n' {
+                        i += if bytes[i] == b'\\' { 2 } else { 1 };
+                    }
+                }
+                b'{' | b'<' => depth += 1,
+                b'}' | b'>' => depth = depth.saturating_sub(1),
+                b'a'..=b'z' | b'A'..=b'Z' | b'_' => {
+                    let start = i;
+                    while i < bytes.len() && (bytes[i].is_ascii_alphanumeric() || bytes[i] == b'_')
+                    {
+                        i += 1;
+                    }
+                    if depth == 0 && &bytes[start..i] == b"entries" {
+                        offsets.push(start);
+                    }
+                    continue;
+                }
+                _ => {}
+            }
+            i += 1;
+        }
+        offsets
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_are_located_past_comments_and_strings() {
+        let text = "# entries {\nentries {\n  message: \"entries { }\"\n}\n  entries <>";
+        let source = Source { name: "f", text };
+        let offsets = source.entry_offsets();
+        assert_eq!(offsets.len(), 2);
+        assert_eq!(source.location(offsets[0]).to_string(), "f:2:1");
+        assert_eq!(source.location(offsets[1]).to_string(), "f:5:3");
+    }
+}
