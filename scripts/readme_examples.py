@@ -12,12 +12,6 @@ fenced block with the expected output:
   starts with "ERROR:" expects grpcurl to fail (non-zero exit); any other
   text block expects it to succeed.
 
-One tolerance: a JSON string field named `statusDetailsBin` (an encoded
-google.rpc.Status) matches when both sides decode to the same protobuf fields,
-in any order. Protobuf leaves the order of map entries unspecified, and the
-server may encode ErrorInfo.metadata in either order; the readable `status`
-field next to it is still compared exactly.
-
 Commands are run with the shell after replacing `localhost:50051` with the
 address to test. Usage:
 
@@ -38,8 +32,6 @@ no example at all), 2 on bad usage.
 from __future__ import annotations
 
 import argparse
-import base64
-import binascii
 import difflib
 import json
 import os
@@ -165,74 +157,6 @@ def normalize_text(text: str) -> list[str]:
     return lines
 
 
-class WireError(Exception):
-    pass
-
-
-def _varint(buf: bytes, pos: int) -> tuple[int, int]:
-    value = shift = 0
-    while True:
-        if pos >= len(buf) or shift > 63:
-            raise WireError("truncated varint")
-        byte = buf[pos]
-        pos += 1
-        value |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return value, pos
-
-
-def canonical_message(buf: bytes):
-    """The fields of a protobuf message, sorted at every level; nested
-    length-delimited fields that parse as messages are canonicalized too."""
-    fields = []
-    pos = 0
-    while pos < len(buf):
-        tag, pos = _varint(buf, pos)
-        number, wire = tag >> 3, tag & 7
-        if number == 0:
-            raise WireError("field number 0")
-        if wire == 0:
-            value, pos = _varint(buf, pos)
-        elif wire in (1, 5):
-            size = 8 if wire == 1 else 4
-            if pos + size > len(buf):
-                raise WireError("truncated fixed field")
-            value, pos = buf[pos : pos + size], pos + size
-        elif wire == 2:
-            size, pos = _varint(buf, pos)
-            if pos + size > len(buf):
-                raise WireError("truncated length-delimited field")
-            raw, pos = buf[pos : pos + size], pos + size
-            try:
-                value = ("msg", canonical_message(raw)) if raw else raw
-            except WireError:
-                value = raw
-        else:
-            raise WireError(f"unsupported wire type {wire}")
-        fields.append((number, wire, repr(value)))
-    return tuple(sorted(fields))
-
-
-def comparable(value):
-    """value with each statusDetailsBin replaced by its canonical fields."""
-    if isinstance(value, dict):
-        out = {}
-        for key, item in value.items():
-            if key == "statusDetailsBin" and isinstance(item, str):
-                try:
-                    item = ("protobuf", canonical_message(base64.b64decode(item, validate=True)))
-                except (binascii.Error, WireError):
-                    pass
-            else:
-                item = comparable(item)
-            out[key] = item
-        return out
-    if isinstance(value, list):
-        return [comparable(item) for item in value]
-    return value
-
-
 def pretty(value) -> list[str]:
     return json.dumps(value, indent=2, ensure_ascii=False).splitlines()
 
@@ -258,7 +182,7 @@ def check(example: Example, outcome: Outcome) -> str | None:
             got = json.loads(outcome.stdout)
         except json.JSONDecodeError as err:
             return f"stdout is not JSON ({err}):\n{outcome.stdout}{outcome.stderr}"
-        if comparable(got) != comparable(want):
+        if got != want:
             return diff(pretty(want), pretty(got))
         return None
     want_lines = normalize_text("\n".join(block.body))
