@@ -10,5 +10,6 @@ mod grpc_codes;
 mod health_reflection;
 mod list_get;
 mod profiles;
+mod reload;
 mod rich;
 mod round_trip;

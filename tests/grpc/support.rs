@@ -29,6 +29,11 @@ impl TestServer {
 
     pub async fn start_with(config: ServerConfig) -> Self {
         let catalog = SharedCatalog::new(Catalog::embedded().expect("embedded catalog loads"));
+        Self::start_shared(catalog, config).await
+    }
+
+    /// A server over a catalog the test can replace.
+    pub async fn start_shared(catalog: SharedCatalog, config: ServerConfig) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().expect("local addr");
         let (tx, rx) = oneshot::channel::<()>();
