@@ -4,6 +4,7 @@
 
 mod convert;
 pub mod error;
+mod observe;
 mod page;
 pub mod validate;
 
@@ -12,6 +13,8 @@ use crate::mapping::{self, resolve_gateway, resolve_grpc};
 use crate::pb::errmap::v1::error_map_service_server::ErrorMapService;
 use crate::pb::errmap::v1::{self as pb, batch_query::Query, batch_result::Result as BatchOutcome};
 use error::ApiError;
+pub use observe::Observer;
+use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 /// The default and the bound of `--max-batch`.
@@ -37,11 +40,22 @@ impl Default for Options {
 pub struct ErrorMap {
     catalog: SharedCatalog,
     options: Options,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl ErrorMap {
     pub fn new(catalog: SharedCatalog, options: Options) -> Self {
-        Self { catalog, options }
+        Self {
+            catalog,
+            options,
+            observer: None,
+        }
+    }
+
+    /// Tells `observer` of every resolution and unknown code from now on.
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     fn gateway(
@@ -51,8 +65,9 @@ impl ErrorMap {
         request: &pb::ResolveGatewayErrorRequest,
     ) -> Result<pb::Resolution, ApiError> {
         let query = validate::gateway_query(prefix, request)?;
-        let resolution = resolve_gateway(catalog, query)?;
-        Ok(convert::resolution(resolution))
+        let outcome = resolve_gateway(catalog, query);
+        self.observe_gateway(query, &outcome);
+        Ok(convert::resolution(outcome?))
     }
 
     fn grpc(
@@ -62,7 +77,9 @@ impl ErrorMap {
         request: &pb::ResolveGrpcStatusRequest,
     ) -> Result<pb::Resolution, ApiError> {
         let query = validate::grpc_query(prefix, request)?;
-        Ok(convert::resolution(resolve_grpc(catalog, query)))
+        let resolution = resolve_grpc(catalog, query);
+        self.observe_grpc(query, &resolution);
+        Ok(convert::resolution(resolution))
     }
 
     fn batch_item(
@@ -199,8 +216,9 @@ impl ErrorMapService for ErrorMap {
             .map(|s| validate::http_status("", "http_status", s))
             .transpose()?;
         let catalog = self.catalog.snapshot();
-        let (entry, others) =
-            mapping::get_entry(&catalog, &request.code, status).map_err(ApiError::from)?;
+        let found = mapping::get_entry(&catalog, &request.code, status);
+        self.observe_get(&found);
+        let (entry, others) = found.map_err(ApiError::from)?;
         Ok(Response::new(pb::GetErrorResponse {
             entry: Some(entry.clone()),
             other_rows: others.into_iter().map(convert::candidate).collect(),
