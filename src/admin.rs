@@ -10,9 +10,8 @@
 //! Kubernetes probes belong here, not on the API listener: the kubelet
 //! dials the pod IP, never loopback, while the API stays on 127.0.0.1 for
 //! the pod's own containers. Binding this listener to `0.0.0.0:9090` exposes
-//! only probes and metrics. Either an `httpGet` probe on `/readyz` and
-//! `/livez` or a `grpc` probe works; the HTTP one also goes 503 during the
-//! drain.
+//! only probes and metrics. `httpGet` probes on `/livez` and `/readyz` and
+//! `grpc` probes work alike: both turn unready the moment shutdown begins.
 
 use crate::catalog::SharedCatalog;
 use crate::metrics::{self, Metrics};

@@ -25,6 +25,8 @@ fn errmap() -> Command {
 
 /// The running binary and its log so far.
 struct Errmap {
+    /// The gRPC API's address.
+    grpc: String,
     child: Child,
     lines: Lines<BufReader<ChildStdout>>,
     log: Vec<String>,
@@ -48,11 +50,12 @@ impl Errmap {
             .expect("spawn errmap");
         let stdout = child.stdout.take().expect("stdout");
         let mut errmap = Self {
+            grpc: String::new(),
             child,
             lines: BufReader::new(stdout).lines(),
             log: Vec::new(),
         };
-        errmap.address("errmap listening on ").await;
+        errmap.grpc = errmap.address("errmap listening on ").await;
         errmap
     }
 
@@ -116,12 +119,7 @@ async fn http_get(addr: &str, path: &str) -> (u16, String) {
 #[tokio::test]
 async fn sigterm_exits_zero_within_the_grace_period() {
     let mut errmap = Errmap::start(&["--shutdown-grace", "2s"]).await;
-    let addr = errmap.log[0]
-        .split("errmap listening on ")
-        .nth(1)
-        .and_then(|rest| rest.split_whitespace().next())
-        .expect("an address")
-        .to_owned();
+    let addr = errmap.grpc.clone();
     let admin = errmap.address("admin listening on ").await;
     let http = errmap.address("http listening on ").await;
     let mut client = ErrorMapServiceClient::connect(format!("http://{addr}"))

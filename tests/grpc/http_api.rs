@@ -1,6 +1,6 @@
 //! The HTTP/JSON face: the same RPCs over HTTP/1.1, in proto3 JSON.
 
-use crate::support::{http_get, http_post, TestServer};
+use crate::support::{http, http_get, http_post, TestServer};
 use errmap::pb::errmap::v1::ResolveGatewayErrorRequest;
 use serde_json::Value;
 use std::net::SocketAddr;
@@ -323,10 +323,36 @@ async fn unknown_routes_methods_and_oversized_bodies_are_refused() {
         "HTTP/1.1 413 Payload Too Large"
     );
 
-    let echoed = {
-        let reply = http_get(server.http_addr, "/v1/errors/UNAVAILABLE").await;
-        reply.header("x-request-id").to_owned()
-    };
-    assert!(!echoed.is_empty());
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed_and_answers_gzipped_on_request() {
+    let server = TestServer::start().await;
+    let path = "/v1/errors/UNAVAILABLE";
+    let echoed = http(
+        server.http_addr,
+        "GET",
+        path,
+        "",
+        &[("x-request-id", "req-42")],
+    )
+    .await;
+    assert_eq!(echoed.status, 200);
+    assert_eq!(echoed.header("x-request-id"), "req-42");
+
+    let gzipped = http(
+        server.http_addr,
+        "GET",
+        path,
+        "",
+        &[("accept-encoding", "gzip")],
+    )
+    .await;
+    assert_eq!(gzipped.status, 200);
+    assert_eq!(gzipped.header("content-encoding"), "gzip");
+    let plain = http_get(server.http_addr, path).await;
+    assert_eq!(plain.header("content-encoding"), "");
+    assert_eq!(plain.json()["entry"]["code"], "UNAVAILABLE");
     server.stop().await;
 }

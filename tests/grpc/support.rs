@@ -126,12 +126,22 @@ impl HttpReply {
 }
 
 /// Sends one HTTP/1.1 request over a fresh connection.
-pub async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> HttpReply {
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> HttpReply {
     let client = HttpClient::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-    let request = hyper::Request::builder()
+    let mut request = hyper::Request::builder()
         .method(method)
         .uri(format!("http://{addr}{path}"))
-        .header("content-type", "application/json")
+        .header("content-type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
         .body(Full::new(Bytes::from(body.to_owned())))
         .expect("a valid request");
     let response = client.request(request).await.expect("an HTTP answer");
@@ -151,11 +161,11 @@ pub async fn http(addr: SocketAddr, method: &str, path: &str, body: &str) -> Htt
 }
 
 pub async fn http_get(addr: SocketAddr, path: &str) -> HttpReply {
-    http(addr, "GET", path, "").await
+    http(addr, "GET", path, "", &[]).await
 }
 
 pub async fn http_post(addr: SocketAddr, path: &str, body: &str) -> HttpReply {
-    http(addr, "POST", path, body).await
+    http(addr, "POST", path, body, &[]).await
 }
 
 /// One row of the gateway's error-code document.
