@@ -66,7 +66,7 @@ impl ErrorMap {
     ) -> Result<pb::Resolution, ApiError> {
         let query = validate::gateway_query(prefix, request)?;
         let outcome = resolve_gateway(catalog, query);
-        self.observe_gateway(query, &outcome);
+        observe::gateway(self.observer.as_deref(), query, &outcome);
         Ok(convert::resolution(outcome?))
     }
 
@@ -78,7 +78,7 @@ impl ErrorMap {
     ) -> Result<pb::Resolution, ApiError> {
         let query = validate::grpc_query(prefix, request)?;
         let resolution = resolve_grpc(catalog, query);
-        self.observe_grpc(query, &resolution);
+        observe::grpc(self.observer.as_deref(), query, &resolution);
         Ok(convert::resolution(resolution))
     }
 
@@ -217,7 +217,7 @@ impl ErrorMapService for ErrorMap {
             .transpose()?;
         let catalog = self.catalog.snapshot();
         let found = mapping::get_entry(&catalog, &request.code, status);
-        self.observe_get(&found);
+        observe::lookup(self.observer.as_deref(), &found);
         let (entry, others) = found.map_err(ApiError::from)?;
         Ok(Response::new(pb::GetErrorResponse {
             entry: Some(entry.clone()),

@@ -2,7 +2,7 @@
 //! query resolved, and which codes it did not know. Kept apart from the
 //! request handling so the service works the same with no observer at all.
 
-use super::{convert, ErrorMap};
+use super::convert;
 use crate::mapping::{GatewayQuery, GrpcQuery, MatchKind, Resolution, ResolveError};
 use crate::pb::errmap::v1 as pb;
 
@@ -15,46 +15,49 @@ pub trait Observer: std::fmt::Debug + Send + Sync {
     fn unknown_code(&self, code: &str);
 }
 
-impl ErrorMap {
-    pub(super) fn observe_gateway(
-        &self,
-        query: GatewayQuery<'_>,
-        outcome: &Result<Resolution<'_>, ResolveError>,
-    ) {
-        let Some(observer) = &self.observer else {
-            return;
-        };
-        match outcome {
-            Ok(resolution) => {
-                // A fallback to the status still means the code was unknown.
-                if resolution.match_kind == MatchKind::StatusFallback {
-                    if let Some(code) = query.code {
-                        observer.unknown_code(code);
-                    }
+/// After a gateway query: how it resolved, or the code it did not know.
+pub(super) fn gateway(
+    observer: Option<&dyn Observer>,
+    query: GatewayQuery<'_>,
+    outcome: &Result<Resolution<'_>, ResolveError>,
+) {
+    let Some(observer) = observer else {
+        return;
+    };
+    match outcome {
+        Ok(resolution) => {
+            // A fallback to the status still means the code was unknown.
+            if resolution.match_kind == MatchKind::StatusFallback {
+                if let Some(code) = query.code {
+                    observer.unknown_code(code);
                 }
-                observer.resolved(convert::match_kind(resolution.match_kind));
             }
-            Err(ResolveError::UnknownCode { code, .. }) => observer.unknown_code(code),
-            Err(_) => {}
+            observer.resolved(convert::match_kind(resolution.match_kind));
         }
+        Err(ResolveError::UnknownCode { code, .. }) => observer.unknown_code(code),
+        Err(_) => {}
     }
+}
 
-    pub(super) fn observe_grpc(&self, query: GrpcQuery<'_>, resolution: &Resolution<'_>) {
-        let Some(observer) = &self.observer else {
-            return;
-        };
-        // A reason that matched nothing leaves the answer to the gRPC code.
-        if let (Some(reason), MatchKind::GrpcCode) = (query.reason, resolution.match_kind) {
-            observer.unknown_code(reason);
-        }
-        observer.resolved(convert::match_kind(resolution.match_kind));
+/// After a gRPC query: how it resolved, and its reason if that was unknown.
+pub(super) fn grpc(
+    observer: Option<&dyn Observer>,
+    query: GrpcQuery<'_>,
+    resolution: &Resolution<'_>,
+) {
+    let Some(observer) = observer else {
+        return;
+    };
+    // A reason that matched nothing leaves the answer to the gRPC code.
+    if let (Some(reason), MatchKind::GrpcCode) = (query.reason, resolution.match_kind) {
+        observer.unknown_code(reason);
     }
+    observer.resolved(convert::match_kind(resolution.match_kind));
+}
 
-    pub(super) fn observe_get<T>(&self, found: &Result<T, ResolveError>) {
-        if let (Some(observer), Err(ResolveError::UnknownCode { code, .. })) =
-            (&self.observer, found)
-        {
-            observer.unknown_code(code);
-        }
+/// After a catalog lookup by code, such as `GetError`.
+pub(super) fn lookup<T>(observer: Option<&dyn Observer>, found: &Result<T, ResolveError>) {
+    if let (Some(observer), Err(ResolveError::UnknownCode { code, .. })) = (observer, found) {
+        observer.unknown_code(code);
     }
 }
