@@ -24,7 +24,7 @@ use crate::server::SERVICE_NAME;
 use crate::service::ErrorMap;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, Request, StatusCode};
+use axum::http::{header, HeaderMap, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -33,7 +33,8 @@ use prost::Message;
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tonic::Status;
+use tonic::metadata::MetadataMap;
+use tonic::{Extensions, Status};
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -108,54 +109,68 @@ async fn get_error(
     State(state): State<HttpState>,
     Path(code): Path<String>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
 ) -> Response {
     let mut fields = query_pairs(query.as_deref());
     fields.push(("code".to_owned(), code));
-    unary(
-        &state,
-        "GetError",
-        Input::Fields(fields),
-        |api, r| async move { api.get_error(r).await },
-    )
+    let input = Input::Fields(fields);
+    unary(&state, "GetError", headers, input, |api, r| async move {
+        api.get_error(r).await
+    })
     .await
 }
 
-async fn list_errors(State(state): State<HttpState>, RawQuery(query): RawQuery) -> Response {
-    let fields = query_pairs(query.as_deref());
-    unary(
-        &state,
-        "ListErrors",
-        Input::Fields(fields),
-        |api, r| async move { api.list_errors(r).await },
-    )
+async fn list_errors(
+    State(state): State<HttpState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let input = Input::Fields(query_pairs(query.as_deref()));
+    unary(&state, "ListErrors", headers, input, |api, r| async move {
+        api.list_errors(r).await
+    })
     .await
 }
 
-async fn resolve_gateway(State(state): State<HttpState>, body: Bytes) -> Response {
+async fn resolve_gateway(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let input = Input::Body(&body);
     unary(
         &state,
         "ResolveGatewayError",
-        Input::Body(&body),
+        headers,
+        input,
         |api, r| async move { api.resolve_gateway_error(r).await },
     )
     .await
 }
 
-async fn resolve_grpc(State(state): State<HttpState>, body: Bytes) -> Response {
+async fn resolve_grpc(State(state): State<HttpState>, headers: HeaderMap, body: Bytes) -> Response {
+    let input = Input::Body(&body);
     unary(
         &state,
         "ResolveGrpcStatus",
-        Input::Body(&body),
+        headers,
+        input,
         |api, r| async move { api.resolve_grpc_status(r).await },
     )
     .await
 }
 
-async fn batch_resolve(State(state): State<HttpState>, body: Bytes) -> Response {
+async fn batch_resolve(
+    State(state): State<HttpState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let input = Input::Body(&body);
     unary(
         &state,
         "BatchResolve",
-        Input::Body(&body),
+        headers,
+        input,
         |api, r| async move { api.batch_resolve(r).await },
     )
     .await
@@ -189,6 +204,7 @@ fn query_pairs(query: Option<&str>) -> Vec<(String, String)> {
 async fn unary<Req, Res, F, Fut>(
     state: &HttpState,
     method: &'static str,
+    headers: HeaderMap,
     input: Input<'_>,
     rpc: F,
 ) -> Response
@@ -204,7 +220,7 @@ where
         Rpc::new(SERVICE_NAME, method),
     );
     let outcome = match state.codec.method(method) {
-        Some(desc) => answer(state, &desc, input, rpc).await,
+        Some(desc) => answer(state, &desc, headers, input, rpc).await,
         None => Err(Status::unimplemented(format!(
             "{SERVICE_NAME} has no {method}"
         ))),
@@ -229,6 +245,7 @@ where
 async fn answer<Req, Res, F, Fut>(
     state: &HttpState,
     desc: &prost_reflect::MethodDescriptor,
+    headers: HeaderMap,
     input: Input<'_>,
     rpc: F,
 ) -> Result<Vec<u8>, Status>
@@ -242,7 +259,13 @@ where
         Input::Body(body) => state.codec.from_body(&desc.input(), body)?,
         Input::Fields(fields) => state.codec.from_fields(&desc.input(), fields)?,
     };
-    let response = rpc(state.api.clone(), tonic::Request::new(request)).await?;
+    // The headers become the call's metadata, as they do over gRPC.
+    let request = tonic::Request::from_parts(
+        MetadataMap::from_headers(headers),
+        Extensions::default(),
+        request,
+    );
+    let response = rpc(state.api.clone(), request).await?;
     state
         .codec
         .to_json(desc.output(), response.get_ref())
