@@ -298,7 +298,16 @@ def main() -> int:
     env["NO_COLOR"] = "1"
     with tempfile.TemporaryFile() as log:
         proc = subprocess.Popen(
-            [str(binary), "--listen", f"127.0.0.1:{port}"],
+            [
+                str(binary),
+                "--listen",
+                f"127.0.0.1:{port}",
+                # The other listeners on free ports, clear of anything else.
+                "--admin-listen",
+                "127.0.0.1:0",
+                "--http-listen",
+                "127.0.0.1:0",
+            ],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -136,6 +136,7 @@ pub fn resolve(config: &Config, command: &ResolveCommand) -> ExitCode {
         catalog: &catalog,
         accept_language: None,
         options: &options,
+        observer: None,
     };
     let answer = match command {
         ResolveCommand::Gateway {

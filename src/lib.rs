@@ -11,7 +11,13 @@
 //!   with details, and the gateway's JSON error body ([`gateway_body`]).
 //! - [`service`]: the `errmap.v1.ErrorMapService` gRPC service: validates
 //!   requests, asks the core, maps errors to statuses in one place.
-//! - [`server`]: the listener, health, reflection and graceful shutdown.
+//! - [`server`]: the listeners (API, admin, HTTP/JSON), health, reflection
+//!   and graceful shutdown.
+//! - [`admin`]: the admin listener: `/livez`, `/readyz`, `/metrics` and gRPC
+//!   health, for probes and scrapers.
+//! - [`http_api`]: the HTTP/JSON face of the API, for clients without gRPC.
+//! - [`metrics`]: Prometheus metrics, the observer the service reports to,
+//!   and the tower layer that counts and logs gRPC calls.
 //! - [`config`]: command-line flags and their `ERRMAP_*` environment twins.
 //! - [`cli`]: the commands besides serving (`catalog check|export`,
 //!   `resolve`).
@@ -21,13 +27,16 @@
 
 #![forbid(unsafe_code)]
 
+pub mod admin;
 pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod gateway_body;
+pub mod http_api;
 pub mod json;
 pub mod locale;
 pub mod mapping;
+pub mod metrics;
 pub mod pb;
 pub mod present;
 pub mod reload;

@@ -1,21 +1,36 @@
-//! The gRPC server: the API, health and reflection (v1 and v1alpha) on one
-//! listener, with graceful shutdown.
+//! The servers: the gRPC API (with health and reflection, v1 and v1alpha),
+//! the admin listener ([`crate::admin`]) and the HTTP/JSON face
+//! ([`crate::http_api`]), started and stopped together.
+//!
+//! Shutdown goes in this order: `/readyz` turns 503 and health turns
+//! NOT_SERVING on every listener at once; the API and HTTP listeners stop
+//! accepting and their in-flight calls finish within the grace period;
+//! the admin listener closes last, so probes and scrapes see the drain.
 
+use crate::admin::{self, Phase, Readiness};
 use crate::catalog::SharedCatalog;
+use crate::http_api;
+use crate::metrics::layer::CallMetricsLayer;
+use crate::metrics::Metrics;
 use crate::pb::errmap::v1::error_map_service_server::ErrorMapServiceServer;
 use crate::service::{self, ErrorMap};
 use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
 use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
+use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 
 /// The name health checks use for the API, besides the server-wide "".
 pub const SERVICE_NAME: &str = "errmap.v1.ErrorMapService";
 
-/// What the server needs beyond its listener and catalog.
+/// What the server needs beyond its listeners and catalog.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     /// How long in-flight calls may run on after shutdown begins.
@@ -24,12 +39,37 @@ pub struct ServerConfig {
     pub service: service::Options,
 }
 
+/// The bound listeners to serve on. Only the gRPC API is required.
+#[derive(Debug)]
+pub struct Listeners {
+    /// The gRPC API, with health and reflection.
+    pub grpc: TcpListener,
+    /// Probes, metrics and gRPC health (see [`crate::admin`]).
+    pub admin: Option<TcpListener>,
+    /// The HTTP/JSON face (see [`crate::http_api`]).
+    pub http: Option<TcpListener>,
+}
+
+impl From<TcpListener> for Listeners {
+    fn from(grpc: TcpListener) -> Self {
+        Self {
+            grpc,
+            admin: None,
+            http: None,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
     #[error("building the reflection service failed: {0}")]
     Reflection(#[from] tonic_reflection::server::Error),
+    #[error("building the HTTP/JSON face failed: {0}")]
+    HttpApi(#[from] http_api::json::CodecError),
     #[error("serving failed: {0}")]
     Transport(#[from] tonic::transport::Error),
+    #[error("the admin listener's task failed: {0}")]
+    Admin(#[from] tokio::task::JoinError),
 }
 
 /// How `run` ended.
@@ -41,56 +81,155 @@ pub enum Stopped {
     GraceExpired,
 }
 
-/// Serves until `shutdown` completes, then flips health to NOT_SERVING,
-/// stops accepting connections and lets in-flight calls finish for up to
-/// the grace period.
+/// The result of one listener's server.
+type Served = Result<(), tonic::transport::Error>;
+
+/// Serves until `shutdown` completes, then drains as the module docs
+/// describe, for up to the grace period.
 pub async fn run(
-    listener: TcpListener,
+    listeners: Listeners,
     catalog: SharedCatalog,
     config: ServerConfig,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<Stopped, ServerError> {
+    let metrics = Arc::new(Metrics::new(catalog.clone(), &descriptor_sets()));
     let (health, health_service) = tonic_health::server::health_reporter();
     health
         .set_serving::<ErrorMapServiceServer<ErrorMap>>()
         .await;
+    let readiness = Readiness::default();
     let (reflection_v1, reflection_v1alpha) = reflection()?;
-    let api = ErrorMapServiceServer::new(ErrorMap::new(catalog, config.service));
+    let api = ErrorMap::new(catalog.clone(), config.service).with_observer(metrics.clone());
 
-    let (began_tx, began_rx) = oneshot::channel::<()>();
-    let signal = async move {
-        shutdown.await;
-        for name in ["", SERVICE_NAME] {
-            health
-                .set_service_status(name, ServingStatus::NotServing)
-                .await;
-        }
-        tracing::info!("shutting down: health is NOT_SERVING, draining in-flight calls");
-        let _ = began_tx.send(());
-    };
+    // `draining` stops the API and HTTP listeners; `closing` the admin one.
+    let (draining, drain_signal) = watch::channel(false);
+    let (closing, close_signal) = watch::channel(false);
 
-    let serve = Server::builder()
-        .add_service(health_service)
+    let grpc = Server::builder()
+        .layer(CallMetricsLayer::new(metrics.clone()))
+        .add_service(health_service.clone())
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(api)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), signal);
-    tokio::pin!(serve);
+        .add_service(ErrorMapServiceServer::new(api.clone()))
+        .serve_with_incoming_shutdown(
+            TcpListenerStream::new(listeners.grpc),
+            signalled(drain_signal.clone()),
+        );
+    let http = match listeners.http {
+        Some(listener) => Some(serve_router(
+            listener,
+            http_api::router(api, metrics.clone())?,
+            signalled(drain_signal),
+        )),
+        None => None,
+    };
+    let admin = listeners.admin.map(|listener| {
+        let router = admin::router(health_service, readiness.clone(), catalog, metrics);
+        tokio::spawn(serve_router(listener, router, signalled(close_signal)))
+    });
+    let serving = async move {
+        match http {
+            Some(http) => tokio::try_join!(grpc, http).map(|_| ()),
+            None => grpc.await,
+        }
+    };
+    tokio::pin!(serving);
 
+    readiness.set(Phase::Serving);
     tokio::select! {
-        result = &mut serve => { result?; return Ok(Stopped::Drained); }
-        Ok(()) = began_rx => {}
+        result = &mut serving => {
+            let _ = closing.send(true);
+            result?;
+            return Ok(Stopped::Drained);
+        }
+        () = shutdown => {}
     }
-    match tokio::time::timeout(config.shutdown_grace, &mut serve).await {
+
+    begin_drain(&readiness, &health).await;
+    let deadline = Instant::now() + config.shutdown_grace;
+    let _ = draining.send(true);
+    let stopped = drain(serving, deadline, config.shutdown_grace).await?;
+    let _ = closing.send(true);
+    close_admin(admin, deadline).await?;
+    Ok(stopped)
+}
+
+/// Tells probes first, so that no new traffic is sent while calls drain.
+async fn begin_drain(readiness: &Readiness, health: &HealthReporter) {
+    readiness.set(Phase::Draining);
+    for name in ["", SERVICE_NAME] {
+        health
+            .set_service_status(name, ServingStatus::NotServing)
+            .await;
+    }
+    tracing::info!("shutting down: health is NOT_SERVING, draining in-flight calls");
+}
+
+/// Waits for the draining servers until the deadline.
+async fn drain(
+    serving: Pin<&mut impl Future<Output = Served>>,
+    deadline: Instant,
+    grace: Duration,
+) -> Result<Stopped, ServerError> {
+    match tokio::time::timeout_at(deadline, serving).await {
         Ok(result) => {
             result?;
             Ok(Stopped::Drained)
         }
         Err(_) => {
-            tracing::warn!(grace = ?config.shutdown_grace, "grace period expired; dropping calls still in flight");
+            tracing::warn!(
+                ?grace,
+                "grace period expired; dropping calls still in flight"
+            );
             Ok(Stopped::GraceExpired)
         }
     }
+}
+
+/// The admin listener gets whatever is left of the grace period.
+async fn close_admin(
+    admin: Option<JoinHandle<Served>>,
+    deadline: Instant,
+) -> Result<(), ServerError> {
+    let Some(mut admin) = admin else {
+        return Ok(());
+    };
+    match tokio::time::timeout_at(deadline, &mut admin).await {
+        Ok(joined) => Ok(joined??),
+        Err(_) => {
+            admin.abort();
+            Ok(())
+        }
+    }
+}
+
+/// Completes once the flag is raised (or its sender is gone).
+async fn signalled(mut flag: watch::Receiver<bool>) {
+    let _ = flag.wait_for(|&raised| raised).await;
+}
+
+/// Serves an axum router on the same HTTP stack as the gRPC API: HTTP/1.1
+/// and h2c on one port, with the same graceful drain.
+async fn serve_router(
+    listener: TcpListener,
+    router: axum::Router,
+    signal: impl Future<Output = ()>,
+) -> Result<(), tonic::transport::Error> {
+    Server::builder()
+        .accept_http1(true)
+        .serve_with_incoming_shutdown(router, TcpListenerStream::new(listener), signal)
+        .await
+}
+
+/// The descriptors of every service the API listener serves, so metrics
+/// can name their RPCs.
+fn descriptor_sets() -> [&'static [u8]; 4] {
+    [
+        crate::pb::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+        tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+    ]
 }
 
 /// Reflection over every file a response can mention: errmap's own, the

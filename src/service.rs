@@ -4,6 +4,7 @@
 
 mod convert;
 pub mod error;
+mod observe;
 mod page;
 pub mod resolve;
 pub mod validate;
@@ -15,7 +16,9 @@ use crate::pb::errmap::v1::error_map_service_server::ErrorMapService;
 use crate::pb::errmap::v1::{self as pb, batch_query::Query, batch_result::Result as BatchOutcome};
 use crate::present::DEFAULT_ERROR_DOMAIN;
 use error::ApiError;
+pub use observe::Observer;
 use resolve::CallContext;
+use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
 /// The default and the bound of `--max-batch`.
@@ -55,11 +58,22 @@ fn accept_language<T>(request: &Request<T>) -> Option<&str> {
 pub struct ErrorMap {
     catalog: SharedCatalog,
     options: Options,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl ErrorMap {
     pub fn new(catalog: SharedCatalog, options: Options) -> Self {
-        Self { catalog, options }
+        Self {
+            catalog,
+            options,
+            observer: None,
+        }
+    }
+
+    /// Tells `observer` of every resolution and unknown code from now on.
+    pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
+        self.observer = Some(observer);
+        self
     }
 
     fn context<'a>(&'a self, catalog: &'a Catalog, accept: Option<&'a str>) -> CallContext<'a> {
@@ -67,6 +81,7 @@ impl ErrorMap {
             catalog,
             accept_language: accept,
             options: &self.options,
+            observer: self.observer.as_deref(),
         }
     }
 
@@ -208,8 +223,9 @@ impl ErrorMapService for ErrorMap {
             .map(|s| validate::http_status("", "http_status", s))
             .transpose()?;
         let catalog = self.catalog.snapshot();
-        let (entry, others) =
-            mapping::get_entry(&catalog, &request.code, status).map_err(ApiError::from)?;
+        let found = mapping::get_entry(&catalog, &request.code, status);
+        observe::lookup(self.observer.as_deref(), &found);
+        let (entry, others) = found.map_err(ApiError::from)?;
         Ok(Response::new(pb::GetErrorResponse {
             entry: Some(entry.clone()),
             other_rows: others.into_iter().map(convert::candidate).collect(),

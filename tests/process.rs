@@ -3,10 +3,14 @@
 
 use errmap::pb::errmap::v1::error_map_service_client::ErrorMapServiceClient;
 use errmap::pb::errmap::v1::ResolveGatewayErrorRequest;
-use std::process::Stdio;
+use http_body_util::{BodyExt, Empty};
+use hyper::body::Bytes;
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::rt::TokioExecutor;
+use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
+use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::process::{Child, ChildStdout, Command};
 
 fn errmap() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_errmap"));
@@ -19,49 +23,105 @@ fn errmap() -> Command {
     command
 }
 
-/// Starts the binary on a free port and returns it with the address it
-/// logged.
-async fn start(extra: &[&str]) -> (Child, String) {
-    let mut child = errmap()
-        .args(["--listen", "127.0.0.1:0"])
-        .args(extra)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("spawn errmap");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut lines = BufReader::new(stdout).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(20), async {
-        while let Some(line) = lines.next_line().await.expect("read log") {
-            if let Some(rest) = line.split("errmap listening on ").nth(1) {
-                return rest
-                    .split_whitespace()
-                    .next()
-                    .expect("an address")
-                    .to_owned();
-            }
-        }
-        panic!("errmap exited before listening");
-    })
-    .await
-    .expect("errmap starts listening");
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, addr)
+/// The running binary and its log so far.
+struct Errmap {
+    /// The gRPC API's address.
+    grpc: String,
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+    log: Vec<String>,
 }
 
-async fn terminate(child: &Child) {
-    let pid = child.id().expect("running").to_string();
-    let status = Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
+impl Errmap {
+    /// Starts the binary with every listener on a free loopback port,
+    /// unless `extra` sets that listener itself.
+    async fn start(extra: &[&str]) -> Self {
+        let mut command = errmap();
+        for flag in ["--listen", "--admin-listen", "--http-listen"] {
+            if !extra.contains(&flag) {
+                command.args([flag, "127.0.0.1:0"]);
+            }
+        }
+        let mut child = command
+            .args(extra)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn errmap");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut errmap = Self {
+            grpc: String::new(),
+            child,
+            lines: BufReader::new(stdout).lines(),
+            log: Vec::new(),
+        };
+        errmap.grpc = errmap.address("errmap listening on ").await;
+        errmap
+    }
+
+    /// The address logged right after `marker`, reading the log on until
+    /// it appears.
+    async fn address(&mut self, marker: &str) -> String {
+        let found = tokio::time::timeout(Duration::from_secs(20), async {
+            while let Some(line) = self.lines.next_line().await.expect("read log") {
+                self.log.push(line.clone());
+                if let Some(rest) = line.split(marker).nth(1) {
+                    return rest
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || ".:[]".contains(*c))
+                        .collect::<String>();
+                }
+            }
+            panic!("errmap exited before logging {marker:?}: {:?}", self.log);
+        })
         .await
-        .expect("run kill");
-    assert!(status.success());
+        .expect("errmap logs the address");
+        assert!(!found.is_empty(), "{marker:?} names an address");
+        found
+    }
+
+    /// Sends SIGTERM and waits for the exit, reading the rest of the log.
+    async fn terminate(mut self) -> (ExitStatus, Vec<String>) {
+        let pid = self.child.id().expect("running").to_string();
+        let status = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .expect("run kill");
+        assert!(status.success());
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while let Some(line) = self.lines.next_line().await.expect("read log") {
+                self.log.push(line);
+            }
+            let status = self.child.wait().await.expect("wait");
+            (status, self.log)
+        })
+        .await
+        .expect("exits within the grace period plus margin")
+    }
+}
+
+/// One HTTP/1.1 GET over a fresh connection: the status and the body.
+async fn http_get(addr: &str, path: &str) -> (u16, String) {
+    let client = HttpClient::builder(TokioExecutor::new()).build_http::<Empty<Bytes>>();
+    let uri = format!("http://{addr}{path}").parse().expect("a URI");
+    let response = client.get(uri).await.expect("an HTTP answer");
+    let status = response.status().as_u16();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("the body")
+        .to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
 }
 
 #[tokio::test]
 async fn sigterm_exits_zero_within_the_grace_period() {
-    let (mut child, addr) = start(&["--shutdown-grace", "2s"]).await;
+    let mut errmap = Errmap::start(&["--shutdown-grace", "2s"]).await;
+    let addr = errmap.grpc.clone();
+    let admin = errmap.address("admin listening on ").await;
+    let http = errmap.address("http listening on ").await;
     let mut client = ErrorMapServiceClient::connect(format!("http://{addr}"))
         .await
         .expect("connect");
@@ -81,12 +141,49 @@ async fn sigterm_exits_zero_within_the_grace_period() {
             .http_status,
         403
     );
-    terminate(&child).await;
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .expect("exits within the grace period plus margin")
-        .expect("wait");
+    assert_eq!(http_get(&admin, "/readyz").await.0, 200);
+    let (status, body) = http_get(&http, "/v1/errors/APIGW_NONCE_CONFLICT").await;
+    assert_eq!(status, 200);
+    assert!(body.contains("\"httpStatus\":403"), "{body}");
+    drop(client);
+
+    let (status, _) = errmap.terminate().await;
     assert_eq!(status.code(), Some(0));
+}
+
+#[tokio::test]
+async fn json_logs_are_one_object_a_line() {
+    let mut errmap = Errmap::start(&["--log-format", "json"]).await;
+    errmap.address("http listening on ").await;
+    let (status, log) = errmap.terminate().await;
+    assert_eq!(status.code(), Some(0));
+    let records: Vec<serde_json::Value> = log
+        .iter()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    let first = &records[0];
+    assert_eq!(first["level"], "INFO");
+    assert_eq!(first["entries"], 82);
+    assert!(
+        first["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("errmap listening on 127.0.0.1:")),
+        "{first}"
+    );
+    assert!(records.iter().any(|r| r["message"] == "received SIGTERM"));
+}
+
+#[tokio::test]
+async fn off_disables_the_admin_and_http_listeners() {
+    let errmap = Errmap::start(&["--admin-listen", "off", "--http-listen", ""]).await;
+    let (status, log) = errmap.terminate().await;
+    assert_eq!(status.code(), Some(0));
+    assert!(log[0].contains("errmap listening on"));
+    assert!(
+        !log.iter()
+            .any(|l| l.contains("admin listening") || l.contains("http listening")),
+        "{log:?}"
+    );
 }
 
 #[tokio::test]
@@ -103,7 +200,15 @@ async fn help_explains_every_option() {
         "ERRMAP_MAX_BATCH",
         "--log",
         "ERRMAP_LOG",
+        "--log-format",
+        "ERRMAP_LOG_FORMAT",
+        "--admin-listen",
+        "ERRMAP_ADMIN_LISTEN",
+        "--http-listen",
+        "ERRMAP_HTTP_LISTEN",
         "127.0.0.1:50051",
+        "127.0.0.1:9090",
+        "127.0.0.1:8080",
     ] {
         assert!(help.contains(option), "--help lacks {option}:\n{help}");
     }
@@ -115,6 +220,10 @@ async fn bad_settings_exit_64_naming_the_setting() {
         ("ERRMAP_MAX_BATCH", "0", "--max-batch"),
         ("ERRMAP_LISTEN", "not-an-address", "--listen"),
         ("ERRMAP_SHUTDOWN_GRACE", "soon", "--shutdown-grace"),
+        ("ERRMAP_ADMIN_LISTEN", "everywhere", "--admin-listen"),
+        ("ERRMAP_HTTP_LISTEN", "localhost", "--http-listen"),
+        ("ERRMAP_LOG_FORMAT", "xml", "--log-format"),
+        ("ERRMAP_LOG", "errmap=loud", "--log"),
     ] {
         let output = errmap().env(env, value).output().await.expect("run errmap");
         assert_eq!(output.status.code(), Some(64), "{env}={value}");
@@ -134,15 +243,30 @@ async fn bad_settings_exit_64_naming_the_setting() {
 async fn a_busy_port_is_a_clear_start_up_error() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = taken.local_addr().expect("addr").to_string();
-    let output = errmap()
-        .args(["--listen", &addr])
-        .output()
-        .await
-        .expect("run errmap");
-    assert_eq!(output.status.code(), Some(1));
-    let log = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        log.contains("cannot listen on") && log.contains(&addr),
-        "{log}"
-    );
+    for (args, named) in [
+        (vec!["--listen", &addr], "--listen"),
+        (
+            vec!["--listen", "127.0.0.1:0", "--admin-listen", &addr],
+            "--admin-listen",
+        ),
+        (
+            vec![
+                "--listen",
+                "127.0.0.1:0",
+                "--admin-listen",
+                "off",
+                "--http-listen",
+                &addr,
+            ],
+            "--http-listen",
+        ),
+    ] {
+        let output = errmap().args(&args).output().await.expect("run errmap");
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        let log = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            log.contains("cannot listen on") && log.contains(&addr) && log.contains(named),
+            "{args:?}: {log}"
+        );
+    }
 }

@@ -7,7 +7,7 @@ use crate::mapping::{resolve_gateway, resolve_grpc, ReasonFrom, Resolution};
 use crate::pb::errmap::v1 as pb;
 use crate::present::{self, present, Presentation};
 use crate::service::error::ApiError;
-use crate::service::{convert, validate, Options};
+use crate::service::{convert, observe, validate, Observer, Options};
 use std::collections::BTreeMap;
 
 /// What one call shares among its queries (a batch shares one).
@@ -16,6 +16,8 @@ pub struct CallContext<'a> {
     /// The call's `accept-language` metadata, if any.
     pub accept_language: Option<&'a str>,
     pub options: &'a Options,
+    /// Told how each query resolved (metrics).
+    pub observer: Option<&'a dyn Observer>,
 }
 
 impl CallContext<'_> {
@@ -62,7 +64,9 @@ pub fn gateway(
     let profile = validate::profile(prefix, request.profile)?;
     let body = validate::body(prefix, &request.body)?;
     let found = validate::gateway_query(prefix, request, body.as_ref(), profile)?;
-    let mut resolution = resolve_gateway(ctx.catalog, found.query)?;
+    let outcome = resolve_gateway(ctx.catalog, found.query);
+    observe::gateway(ctx.observer, found.query, &outcome);
+    let mut resolution = outcome?;
     if let Some(note) = found.note {
         resolution.note = format!("{note}; {}", resolution.note);
     }
@@ -104,6 +108,7 @@ pub fn grpc(
         params.retain(|_, v| v.len() <= crate::render::MAX_PARAM_VALUE);
     }
     let resolution = resolve_grpc(ctx.catalog, query);
+    observe::grpc(ctx.observer, query, &resolution);
     Ok(ctx.finish(
         resolution,
         locale,

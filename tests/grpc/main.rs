@@ -2,12 +2,14 @@
 
 mod support;
 
+mod admin;
 mod bad_input;
 mod batch;
 mod catalog_rows;
 mod gateway;
 mod grpc_codes;
 mod health_reflection;
+mod http_api;
 mod list_get;
 mod profiles;
 mod reload;

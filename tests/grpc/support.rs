@@ -2,7 +2,13 @@
 
 use errmap::catalog::{Catalog, SharedCatalog};
 use errmap::pb::errmap::v1::error_map_service_client::ErrorMapServiceClient;
-use errmap::server::{self, ServerConfig, Stopped};
+use errmap::server::{self, Listeners, ServerConfig, Stopped};
+use http_body_util::{BodyExt, Full};
+use hyper::body::Bytes;
+use hyper::header::HeaderMap;
+use hyper_util::client::legacy::Client as HttpClient;
+use hyper_util::rt::TokioExecutor;
+use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -11,9 +17,14 @@ use tonic::transport::Channel;
 
 pub type Client = ErrorMapServiceClient<Channel>;
 
-/// A running server; stop it with [`TestServer::stop`].
+/// A running server with all three listeners on free loopback ports; stop
+/// it with [`TestServer::stop`].
 pub struct TestServer {
     pub channel: Channel,
+    /// The admin listener: probes, metrics and gRPC health.
+    pub admin_addr: SocketAddr,
+    /// The HTTP/JSON face.
+    pub http_addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<Stopped, server::ServerError>>,
 }
@@ -34,22 +45,30 @@ impl TestServer {
 
     /// A server over a catalog the test can replace.
     pub async fn start_shared(catalog: SharedCatalog, config: ServerConfig) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
-        let addr = listener.local_addr().expect("local addr");
+        let (grpc, addr) = bind().await;
+        let (admin, admin_addr) = bind().await;
+        let (http, http_addr) = bind().await;
+        let listeners = Listeners {
+            grpc,
+            admin: Some(admin),
+            http: Some(http),
+        };
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(server::run(listener, catalog, config, async move {
+        let task = tokio::spawn(server::run(listeners, catalog, config, async move {
             let _ = rx.await;
         }));
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .expect("uri")
-            .connect()
-            .await
-            .expect("connect to the test server");
         Self {
-            channel,
+            channel: connect(addr).await,
+            admin_addr,
+            http_addr,
             shutdown: Some(tx),
             task,
         }
+    }
+
+    /// A gRPC channel to the admin listener.
+    pub async fn admin_channel(&self) -> Channel {
+        connect(self.admin_addr).await
     }
 
     pub fn client(&self) -> Client {
@@ -72,6 +91,86 @@ impl TestServer {
             .expect("server task joins")
             .expect("server ran without error")
     }
+}
+
+async fn bind() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    let addr = listener.local_addr().expect("local addr");
+    (listener, addr)
+}
+
+async fn connect(addr: SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect to the test server")
+}
+
+/// An HTTP/1.1 answer, read whole.
+#[derive(Debug)]
+pub struct HttpReply {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: String,
+}
+
+impl HttpReply {
+    /// The body as JSON.
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body)
+            .unwrap_or_else(|err| panic!("body is not JSON ({err}): {}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> &str {
+        self.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+}
+
+/// Sends one HTTP/1.1 request over a fresh connection.
+pub async fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: &str,
+    headers: &[(&str, &str)],
+) -> HttpReply {
+    let client = HttpClient::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut request = hyper::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"))
+        .header("content-type", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request
+        .body(Full::new(Bytes::from(body.to_owned())))
+        .expect("a valid request");
+    let response = client.request(request).await.expect("an HTTP answer");
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("the whole body")
+        .to_bytes();
+    HttpReply {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+pub async fn http_get(addr: SocketAddr, path: &str) -> HttpReply {
+    http(addr, "GET", path, "", &[]).await
+}
+
+pub async fn http_post(addr: SocketAddr, path: &str, body: &str) -> HttpReply {
+    http(addr, "POST", path, body, &[]).await
 }
 
 /// One row of the gateway's error-code document.

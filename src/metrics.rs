@@ -1,0 +1,308 @@
+//! Prometheus metrics, all named `errmap_*`, served by the admin listener
+//! at `/metrics` in the Prometheus text format:
+//!
+//! - `errmap_calls_total{protocol, service, method, code}`: calls by RPC and
+//!   gRPC status code, over gRPC and over the HTTP/JSON face.
+//! - `errmap_call_duration_seconds{protocol, service, method}`: latency.
+//! - `errmap_resolutions_total{match_kind}`: answers by how they were found.
+//! - `errmap_unknown_codes_total`: lookups of codes the catalog lacks, and
+//!   `errmap_unknown_code_top{code}`: the most frequent of them, in bounded
+//!   memory ([`top`]).
+//! - `errmap_catalog_entries` and `errmap_catalog_info{version}`: the
+//!   catalog in service, read at each scrape.
+
+pub mod layer;
+pub mod top;
+
+use crate::catalog::SharedCatalog;
+use crate::pb::errmap::v1::MatchKind;
+use crate::pb::google::rpc::Code;
+use crate::service::Observer;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::info::Info;
+use prometheus_client::registry::{Registry, Unit};
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use top::TopCodes;
+
+/// The `Content-Type` of `/metrics`.
+pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// Latency buckets: 100 µs doubling to about 3.3 s. A lookup takes
+/// microseconds; the upper buckets catch a starved process.
+const LATENCY_START_SECONDS: f64 = 0.0001;
+const LATENCY_FACTOR: f64 = 2.0;
+const LATENCY_BUCKETS: u16 = 16;
+
+/// How a call reached errmap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Protocol {
+    Grpc,
+    Http,
+}
+
+impl Protocol {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Grpc => "grpc",
+            Protocol::Http => "http",
+        }
+    }
+}
+
+/// An RPC as metrics label it. Paths no served service defines share one
+/// "unknown" label, so clients cannot grow the label set.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Rpc {
+    pub service: String,
+    pub method: String,
+}
+
+impl Rpc {
+    pub fn new(service: impl Into<String>, method: impl Into<String>) -> Self {
+        Self {
+            service: service.into(),
+            method: method.into(),
+        }
+    }
+
+    fn unknown() -> Self {
+        Self::new("unknown", "unknown")
+    }
+}
+
+impl fmt::Display for Rpc {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.service, self.method)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct CallLabels {
+    protocol: &'static str,
+    service: String,
+    method: String,
+    code: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct RpcLabels {
+    protocol: &'static str,
+    service: String,
+    method: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ResolutionLabels {
+    match_kind: &'static str,
+}
+
+/// Every metric errmap exports, and the registry that encodes them.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Registry,
+    calls: Family<CallLabels, Counter>,
+    latency: Family<RpcLabels, Histogram, fn() -> Histogram>,
+    resolutions: Family<ResolutionLabels, Counter>,
+    unknown_codes: Counter,
+    top_unknown: Arc<TopCodes>,
+    rpcs: HashMap<String, Rpc>,
+}
+
+impl Metrics {
+    /// Metrics for a server serving the RPCs of the given encoded
+    /// descriptor sets, over `catalog`.
+    pub fn new(catalog: SharedCatalog, descriptor_sets: &[&[u8]]) -> Self {
+        let calls = Family::<CallLabels, Counter>::default();
+        let latency: Family<RpcLabels, Histogram, fn() -> Histogram> =
+            Family::new_with_constructor(|| {
+                Histogram::new(exponential_buckets(
+                    LATENCY_START_SECONDS,
+                    LATENCY_FACTOR,
+                    LATENCY_BUCKETS,
+                ))
+            });
+        let resolutions = Family::<ResolutionLabels, Counter>::default();
+        let unknown_codes = Counter::default();
+        let top_unknown = Arc::new(TopCodes::new(top::CAPACITY));
+
+        let mut registry = Registry::with_prefix("errmap");
+        registry.register("calls", "Calls by RPC and gRPC status code", calls.clone());
+        registry.register_with_unit(
+            "call_duration",
+            "Time from request to the end of the response, by RPC",
+            Unit::Seconds,
+            latency.clone(),
+        );
+        registry.register(
+            "resolutions",
+            "Resolved queries (batch items included) by match kind",
+            resolutions.clone(),
+        );
+        registry.register(
+            "unknown_codes",
+            "Lookups of gateway codes or gRPC reasons the catalog lacks",
+            unknown_codes.clone(),
+        );
+        registry.register_collector(Box::new(top_unknown.clone()));
+        registry.register_collector(Box::new(CatalogMetrics(catalog)));
+
+        Self {
+            registry,
+            calls,
+            latency,
+            resolutions,
+            unknown_codes,
+            top_unknown,
+            rpcs: rpcs_of(descriptor_sets),
+        }
+    }
+
+    /// The metrics in the Prometheus text format.
+    pub fn encode(&self) -> Result<String, fmt::Error> {
+        let mut text = String::new();
+        prometheus_client::encoding::prometheus_text::encode(&mut text, &self.registry)?;
+        Ok(text)
+    }
+
+    /// The RPC a gRPC request path names, or "unknown".
+    pub fn rpc_for_path(&self, path: &str) -> Rpc {
+        self.rpcs.get(path).cloned().unwrap_or_else(Rpc::unknown)
+    }
+
+    fn record_call(&self, protocol: Protocol, rpc: &Rpc, code: Code, elapsed: Duration) {
+        let call = CallLabels {
+            protocol: protocol.as_str(),
+            service: rpc.service.clone(),
+            method: rpc.method.clone(),
+            code: code.as_str_name(),
+        };
+        self.calls.get_or_create(&call).inc();
+        let rpc = RpcLabels {
+            protocol: call.protocol,
+            service: call.service,
+            method: call.method,
+        };
+        self.latency
+            .get_or_create(&rpc)
+            .observe(elapsed.as_secs_f64());
+    }
+}
+
+impl Observer for Metrics {
+    fn resolved(&self, kind: MatchKind) {
+        let labels = ResolutionLabels {
+            match_kind: kind.as_str_name(),
+        };
+        self.resolutions.get_or_create(&labels).inc();
+    }
+
+    fn unknown_code(&self, code: &str) {
+        self.unknown_codes.inc();
+        if let Some(label) = top::label_for(code) {
+            self.top_unknown.record(&label);
+        }
+    }
+}
+
+/// "/package.Service/Method" for every method of every service in the
+/// descriptor sets. A set that does not decode adds nothing: its calls are
+/// still counted, as "unknown".
+fn rpcs_of(descriptor_sets: &[&[u8]]) -> HashMap<String, Rpc> {
+    let mut rpcs = HashMap::new();
+    for set in descriptor_sets {
+        let Ok(pool) = prost_reflect::DescriptorPool::decode(*set) else {
+            continue;
+        };
+        for service in pool.services() {
+            for method in service.methods() {
+                rpcs.insert(
+                    format!("/{}/{}", service.full_name(), method.name()),
+                    Rpc::new(service.full_name(), method.name()),
+                );
+            }
+        }
+    }
+    rpcs
+}
+
+/// One call being served: recorded (counted, timed, logged) once, when it
+/// finishes, or as CANCELLED if it is dropped unfinished.
+#[derive(Debug)]
+pub struct Call {
+    metrics: Arc<Metrics>,
+    protocol: Protocol,
+    rpc: Rpc,
+    start: Instant,
+    recorded: bool,
+}
+
+impl Call {
+    pub fn start(metrics: Arc<Metrics>, protocol: Protocol, rpc: Rpc) -> Self {
+        Self {
+            metrics,
+            protocol,
+            rpc,
+            start: Instant::now(),
+            recorded: false,
+        }
+    }
+
+    pub fn finish(mut self, code: Code) {
+        self.record(code);
+    }
+
+    /// One log line per call: debug when it succeeded, warn when it failed.
+    fn record(&mut self, code: Code) {
+        if std::mem::replace(&mut self.recorded, true) {
+            return;
+        }
+        let elapsed = self.start.elapsed();
+        self.metrics
+            .record_call(self.protocol, &self.rpc, code, elapsed);
+        let (protocol, rpc, code_name) = (self.protocol.as_str(), &self.rpc, code.as_str_name());
+        if code == Code::Ok {
+            tracing::debug!(protocol, %rpc, code = code_name, ?elapsed, "call");
+        } else {
+            tracing::warn!(protocol, %rpc, code = code_name, ?elapsed, "call failed");
+        }
+    }
+}
+
+impl Drop for Call {
+    fn drop(&mut self) {
+        self.record(Code::Cancelled);
+    }
+}
+
+/// The catalog in service, read at scrape time so a replaced catalog shows.
+#[derive(Debug)]
+struct CatalogMetrics(SharedCatalog);
+
+impl Collector for CatalogMetrics {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        let catalog = self.0.snapshot();
+        let entries = ConstGauge::new(i64::try_from(catalog.entries().len()).unwrap_or(i64::MAX));
+        entries.encode(encoder.encode_descriptor(
+            "catalog_entries",
+            "Entries in the catalog in service.",
+            None,
+            entries.metric_type(),
+        )?)?;
+        let info = Info::new([("version", catalog.version().to_owned())]);
+        info.encode(encoder.encode_descriptor(
+            "catalog",
+            "The catalog in service, by content hash.",
+            None,
+            info.metric_type(),
+        )?)?;
+        Ok(())
+    }
+}
