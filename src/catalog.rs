@@ -9,7 +9,8 @@ use crate::pb::errmap::v1::CatalogEntry;
 use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 
 pub use source::{Location, Source, CATALOG_MESSAGE};
 pub use validate::{Problem, Rule};
@@ -247,21 +248,59 @@ impl Catalog {
 /// it for a whole call (a batch sees one catalog throughout); replacing the
 /// catalog swaps in a complete, validated one at once.
 #[derive(Debug, Clone)]
-pub struct SharedCatalog(Arc<ArcSwap<Catalog>>);
+pub struct SharedCatalog {
+    current: Arc<ArcSwap<Catalog>>,
+    reloads: Arc<ReloadStats>,
+}
 
 impl SharedCatalog {
     pub fn new(catalog: Catalog) -> Self {
-        Self(Arc::new(ArcSwap::from_pointee(catalog)))
+        Self {
+            current: Arc::new(ArcSwap::from_pointee(catalog)),
+            reloads: Arc::default(),
+        }
     }
 
     /// The catalog now in service.
     pub fn snapshot(&self) -> Arc<Catalog> {
-        self.0.load_full()
+        self.current.load_full()
     }
 
     /// Puts a new catalog in service; calls already running keep theirs.
     pub fn replace(&self, catalog: Catalog) {
-        self.0.store(Arc::new(catalog));
+        self.current.store(Arc::new(catalog));
+        self.reloads.succeeded.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Records a reload that failed, keeping the catalog in service.
+    pub fn reload_failed(&self, why: String) {
+        self.reloads.failed.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut last) = self.reloads.last_error.lock() {
+            *last = why;
+        }
+    }
+
+    /// How reloads have gone so far.
+    pub fn reloads(&self) -> &ReloadStats {
+        &self.reloads
+    }
+}
+
+/// Counts of reload outcomes, for metrics and tests.
+#[derive(Debug, Default)]
+pub struct ReloadStats {
+    pub succeeded: AtomicU64,
+    pub failed: AtomicU64,
+    last_error: Mutex<String>,
+}
+
+impl ReloadStats {
+    /// Why the last failed reload failed, if one has.
+    pub fn last_error(&self) -> String {
+        self.last_error
+            .lock()
+            .map(|e| e.clone())
+            .unwrap_or_default()
     }
 }
 

@@ -2,12 +2,11 @@
 
 use errmap::catalog::{Catalog, SharedCatalog};
 use errmap::config::{Command, Config, LogFormat, EXIT_USAGE};
-use errmap::reload::{self, ReloadStats};
+use errmap::reload;
 use errmap::server::{self, Listeners, ServerConfig};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tracing_subscriber::EnvFilter;
@@ -51,9 +50,7 @@ async fn main() -> ExitCode {
     };
     let shared = SharedCatalog::new(catalog);
     if let Some(path) = config.catalog.clone() {
-        let stats = Arc::new(ReloadStats::default());
-        let poll = config.catalog_poll;
-        tokio::spawn(reload::watch(path, shared.clone(), poll, stats));
+        tokio::spawn(reload::watch(path, shared.clone(), config.catalog_poll));
     }
     match server::run(listeners, shared, server_config, shutdown).await {
         Ok(stopped) => {

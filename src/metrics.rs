@@ -20,14 +20,16 @@ use crate::pb::google::rpc::Code;
 use crate::service::Observer;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
-use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::metrics::info::Info;
+use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use top::TopCodes;
@@ -296,6 +298,20 @@ impl Collector for CatalogMetrics {
             None,
             entries.metric_type(),
         )?)?;
+        let reloads = self.0.reloads();
+        let mut family = encoder.encode_descriptor(
+            "catalog_reloads",
+            "Reloads of the --catalog file by outcome; a failed one leaves the last good catalog serving.",
+            None,
+            MetricType::Counter,
+        )?;
+        for (result, count) in [
+            ("ok", reloads.succeeded.load(Ordering::Relaxed)),
+            ("error", reloads.failed.load(Ordering::Relaxed)),
+        ] {
+            let labels = [("result", result)];
+            ConstCounter::new(count).encode(family.encode_family(&labels)?)?;
+        }
         let info = Info::new([("version", catalog.version().to_owned())]);
         info.encode(encoder.encode_descriptor(
             "catalog",

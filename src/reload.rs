@@ -9,39 +9,12 @@
 use crate::catalog::{Catalog, SharedCatalog, Source};
 use notify::{RecursiveMode, Watcher};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// Quiet time after a file event before reading: editors and kubelet write
 /// in several steps.
 const SETTLE: Duration = Duration::from_millis(100);
-
-/// Counts of reload outcomes, for metrics and logs.
-#[derive(Debug, Default)]
-pub struct ReloadStats {
-    pub succeeded: AtomicU64,
-    pub failed: AtomicU64,
-    last_error: Mutex<String>,
-}
-
-impl ReloadStats {
-    /// Why the last failed reload failed, if one has.
-    pub fn last_error(&self) -> String {
-        self.last_error
-            .lock()
-            .map(|e| e.clone())
-            .unwrap_or_default()
-    }
-
-    fn fail(&self, why: String) {
-        self.failed.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut last) = self.last_error.lock() {
-            *last = why;
-        }
-    }
-}
 
 /// Reads and validates the file laid over the embedded catalog.
 pub fn load_file(path: &Path) -> Result<Catalog, String> {
@@ -57,7 +30,7 @@ pub fn load_file(path: &Path) -> Result<Catalog, String> {
 
 /// Reloads once: swaps in the file's catalog if it is valid and differs
 /// from the one serving.
-pub fn reload_once(path: &Path, shared: &SharedCatalog, stats: &ReloadStats) {
+pub fn reload_once(path: &Path, shared: &SharedCatalog) {
     match load_file(path) {
         Ok(catalog) if catalog.version() == shared.snapshot().version() => {}
         Ok(catalog) => {
@@ -68,17 +41,16 @@ pub fn reload_once(path: &Path, shared: &SharedCatalog, stats: &ReloadStats) {
                 path.display()
             );
             shared.replace(catalog);
-            stats.succeeded.fetch_add(1, Ordering::Relaxed);
         }
         Err(why) => {
             tracing::warn!("catalog reload failed; the last good catalog keeps serving: {why}");
-            stats.fail(why);
+            shared.reload_failed(why);
         }
     }
 }
 
 /// Watches the file until the task is dropped.
-pub async fn watch(path: PathBuf, shared: SharedCatalog, poll: Duration, stats: Arc<ReloadStats>) {
+pub async fn watch(path: PathBuf, shared: SharedCatalog, poll: Duration) {
     let (tx, mut rx) = mpsc::unbounded_channel::<()>();
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
         if event.is_ok() {
@@ -114,6 +86,6 @@ pub async fn watch(path: PathBuf, shared: SharedCatalog, poll: Duration, stats: 
             }
             _ = ticks.tick() => {}
         }
-        reload_once(&path, &shared, &stats);
+        reload_once(&path, &shared);
     }
 }

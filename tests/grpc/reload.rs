@@ -1,12 +1,12 @@
 //! Hot reload of the --catalog file: atomic swaps under load, bad files
 //! ignored, Kubernetes-style symlink swaps noticed.
 
-use crate::support::{Client, TestServer};
+use crate::support::{http_get, Client, TestServer};
 use errmap::catalog::SharedCatalog;
 use errmap::pb::errmap::v1::batch_query::Query;
 use errmap::pb::errmap::v1::batch_result::Result as Outcome;
 use errmap::pb::errmap::v1::{BatchQuery, BatchResolveRequest, ResolveGatewayErrorRequest};
-use errmap::reload::{self, ReloadStats};
+use errmap::reload;
 use errmap::server::ServerConfig;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -34,15 +34,13 @@ fn write_atomically(path: &Path, text: &str) {
 struct Reloading {
     server: TestServer,
     shared: SharedCatalog,
-    stats: Arc<ReloadStats>,
     watcher: JoinHandle<()>,
 }
 
 async fn start(path: PathBuf, poll: Duration) -> Reloading {
     let catalog = reload::load_file(&path).expect("the first file is valid");
     let shared = SharedCatalog::new(catalog);
-    let stats = Arc::new(ReloadStats::default());
-    let watcher = tokio::spawn(reload::watch(path, shared.clone(), poll, stats.clone()));
+    let watcher = tokio::spawn(reload::watch(path, shared.clone(), poll));
     let config = ServerConfig {
         shutdown_grace: Duration::from_secs(5),
         service: Default::default(),
@@ -51,7 +49,6 @@ async fn start(path: PathBuf, poll: Duration) -> Reloading {
     Reloading {
         server,
         shared,
-        stats,
         watcher,
     }
 }
@@ -166,7 +163,7 @@ async fn replacing_the_file_under_load_fails_no_call_and_mixes_no_versions() {
             "version {version} answered with {messages:?}"
         );
     }
-    assert!(running.stats.succeeded.load(Ordering::Relaxed) >= 8);
+    assert!(running.shared.reloads().succeeded.load(Ordering::Relaxed) >= 8);
     running.stop().await;
 }
 
@@ -186,16 +183,16 @@ async fn a_broken_or_missing_file_changes_nothing_and_a_later_good_one_is_taken(
         "entries { code: \"X\" }".to_owned(),
     ];
     for (i, text) in broken.iter().enumerate() {
-        let before = running.stats.failed.load(Ordering::Relaxed);
+        let before = running.shared.reloads().failed.load(Ordering::Relaxed);
         std::fs::write(&path, text).expect("write");
         for _ in 0..100 {
-            if running.stats.failed.load(Ordering::Relaxed) > before {
+            if running.shared.reloads().failed.load(Ordering::Relaxed) > before {
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert!(
-            running.stats.failed.load(Ordering::Relaxed) > before,
+            running.shared.reloads().failed.load(Ordering::Relaxed) > before,
             "broken file {i} noticed"
         );
         assert_eq!(
@@ -204,7 +201,15 @@ async fn a_broken_or_missing_file_changes_nothing_and_a_later_good_one_is_taken(
         );
         assert_eq!(running.shared.snapshot().version(), version);
     }
-    assert!(!running.stats.last_error().is_empty());
+    assert!(!running.shared.reloads().last_error().is_empty());
+    let metrics = http_get(running.server.admin_addr, "/metrics").await.body;
+    let failed = running.shared.reloads().failed.load(Ordering::Relaxed);
+    assert!(
+        metrics.contains(&format!(
+            "errmap_catalog_reloads_total{{result=\"error\"}} {failed}"
+        )),
+        "{metrics}"
+    );
 
     std::fs::remove_file(&path).expect("delete");
     tokio::time::sleep(Duration::from_millis(300)).await;
@@ -214,9 +219,13 @@ async fn a_broken_or_missing_file_changes_nothing_and_a_later_good_one_is_taken(
         "deleted file: old catalog serves"
     );
     assert!(
-        running.stats.last_error().contains("cannot read"),
+        running
+            .shared
+            .reloads()
+            .last_error()
+            .contains("cannot read"),
         "{}",
-        running.stats.last_error()
+        running.shared.reloads().last_error()
     );
 
     write_atomically(&path, &catalog_text("better"));
