@@ -4,6 +4,7 @@
 use crate::locale::Locale;
 use crate::present::DEFAULT_ERROR_DOMAIN;
 use crate::service::{self, DEFAULT_MAX_BATCH};
+use clap::builder::TypedValueParser;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,9 +21,17 @@ pub const DEFAULT_SHUTDOWN_GRACE: &str = "10s";
 pub const DEFAULT_LOG: &str = "info";
 pub const DEFAULT_LOCALE: &str = "zh-CN";
 pub const DEFAULT_CATALOG_POLL: &str = "30s";
-/// The largest `--max-batch` accepted: a batch is answered in one message,
-/// and its answer must stay well under the 4 MiB default message limit.
-pub const MAX_BATCH_LIMIT: usize = 10_000;
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
+pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 256;
+pub const DEFAULT_CALL_TIMEOUT: &str = "5s";
+pub const DEFAULT_KEEPALIVE_INTERVAL: &str = "30s";
+pub const DEFAULT_KEEPALIVE_TIMEOUT: &str = "10s";
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// The largest `--max-batch` accepted. A batch is answered in one message
+/// of about 1 KiB a result, 3.5 KiB at most (statuses included), which
+/// must stay under the 4 MiB receive limit most gRPC clients apply by
+/// default.
+pub const MAX_BATCH_LIMIT: usize = 1_000;
 
 /// Exit code for a bad setting (EX_USAGE from sysexits.h).
 pub const EXIT_USAGE: i32 = 64;
@@ -79,7 +88,7 @@ pub struct Config {
           value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,
 
-    /// Most queries one BatchResolve call may carry (1-10000); a larger
+    /// Most queries one BatchResolve call may carry (1-1000); a larger
     /// batch is refused with INVALID_ARGUMENT.
     #[arg(long, env = "ERRMAP_MAX_BATCH", default_value_t = DEFAULT_MAX_BATCH,
           value_name = "N", value_parser = parse_max_batch)]
@@ -95,6 +104,41 @@ pub struct Config {
     #[arg(long, env = "ERRMAP_ERROR_DOMAIN", default_value = DEFAULT_ERROR_DOMAIN,
           value_name = "DOMAIN", value_parser = parse_domain)]
     pub error_domain: String,
+
+    /// Largest request message the API accepts, in bytes (1024-67108864);
+    /// a larger one is refused with RESOURCE_EXHAUSTED.
+    #[arg(long, env = "ERRMAP_MAX_MESSAGE_SIZE", default_value_t = DEFAULT_MAX_MESSAGE_SIZE,
+          value_name = "BYTES", value_parser = clap::value_parser!(u32).range(1024..=67_108_864).map(|n| n as usize))]
+    pub max_message_size: usize,
+
+    /// HTTP/2 streams (calls) one connection may have open at once
+    /// (1-65535); a client's further calls wait for one to finish.
+    #[arg(long, env = "ERRMAP_MAX_CONCURRENT_STREAMS", default_value_t = DEFAULT_MAX_CONCURRENT_STREAMS,
+          value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65_535))]
+    pub max_concurrent_streams: u32,
+
+    /// How long one call may take before it is answered DEADLINE_EXCEEDED,
+    /// such as "5s" (at least 1ms).
+    #[arg(long, env = "ERRMAP_CALL_TIMEOUT", default_value = DEFAULT_CALL_TIMEOUT,
+          value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub call_timeout: Duration,
+
+    /// How often the API pings an idle HTTP/2 connection to find dead peers.
+    #[arg(long, env = "ERRMAP_KEEPALIVE_INTERVAL", default_value = DEFAULT_KEEPALIVE_INTERVAL,
+          value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub keepalive_interval: Duration,
+
+    /// How long a keep-alive ping may go unanswered before the connection
+    /// is closed.
+    #[arg(long, env = "ERRMAP_KEEPALIVE_TIMEOUT", default_value = DEFAULT_KEEPALIVE_TIMEOUT,
+          value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub keepalive_timeout: Duration,
+
+    /// Connections the API listener keeps open at once (1-65536); further
+    /// ones are closed on accept, and their clients see UNAVAILABLE.
+    #[arg(long, env = "ERRMAP_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS,
+          value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65_536).map(|n| n as usize))]
+    pub max_connections: usize,
 
     /// Log filter, in tracing's EnvFilter syntax, such as "info" or
     /// "errmap=debug".
@@ -151,6 +195,14 @@ fn parse_max_batch(value: &str) -> Result<usize, String> {
     } else {
         Err(format!("must be between 1 and {MAX_BATCH_LIMIT}, got {n}"))
     }
+}
+
+fn parse_positive_duration(value: &str) -> Result<Duration, String> {
+    let duration = humantime::parse_duration(value).map_err(|e| e.to_string())?;
+    if duration < Duration::from_millis(1) {
+        return Err("must be at least 1ms".to_owned());
+    }
+    Ok(duration)
 }
 
 fn parse_poll(value: &str) -> Result<Duration, String> {
@@ -263,6 +315,18 @@ fn parse_domain(value: &str) -> Result<String, String> {
 }
 
 impl Config {
+    /// The hard limits of the API listener.
+    pub fn limits(&self) -> crate::server::Limits {
+        crate::server::Limits {
+            max_message_bytes: self.max_message_size,
+            max_concurrent_streams: self.max_concurrent_streams,
+            call_timeout: self.call_timeout,
+            keepalive_interval: self.keepalive_interval,
+            keepalive_timeout: self.keepalive_timeout,
+            max_connections: self.max_connections,
+        }
+    }
+
     /// The settings of the API service.
     pub fn service_options(&self) -> service::Options {
         service::Options {

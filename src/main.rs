@@ -47,6 +47,7 @@ async fn main() -> ExitCode {
     let server_config = ServerConfig {
         shutdown_grace: config.shutdown_grace,
         service: config.service_options(),
+        limits: config.limits(),
     };
     let shared = SharedCatalog::new(catalog);
     if let Some(path) = config.catalog.clone() {

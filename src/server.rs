@@ -26,6 +26,12 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
+use tower::util::MapResponseLayer;
+
+mod limits;
+
+use limits::DeadlineLayer;
+pub use limits::Limits;
 
 /// The name health checks use for the API, besides the server-wide "".
 pub const SERVICE_NAME: &str = "errmap.v1.ErrorMapService";
@@ -37,6 +43,18 @@ pub struct ServerConfig {
     pub shutdown_grace: Duration,
     /// Settings of the API service.
     pub service: service::Options,
+    /// Hard limits of the API listener.
+    pub limits: Limits,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            shutdown_grace: Duration::from_secs(10),
+            service: service::Options::default(),
+            limits: Limits::default(),
+        }
+    }
 }
 
 /// The bound listeners to serve on. Only the gRPC API is required.
@@ -105,14 +123,25 @@ pub async fn run(
     let (draining, drain_signal) = watch::channel(false);
     let (closing, close_signal) = watch::channel(false);
 
+    let limits = &config.limits;
     let grpc = Server::builder()
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .http2_keepalive_interval(Some(limits.keepalive_interval))
+        .http2_keepalive_timeout(Some(limits.keepalive_timeout))
         .layer(CallMetricsLayer::new(metrics.clone()))
+        .layer(MapResponseLayer::new(
+            limits::oversize_is_resource_exhausted,
+        ))
+        .layer(DeadlineLayer(limits.call_timeout))
         .add_service(health_service.clone())
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(ErrorMapServiceServer::new(api.clone()))
+        .add_service(
+            ErrorMapServiceServer::new(api.clone())
+                .max_decoding_message_size(limits.max_message_bytes),
+        )
         .serve_with_incoming_shutdown(
-            TcpListenerStream::new(listeners.grpc),
+            limits::capped(listeners.grpc, limits.max_connections),
             signalled(drain_signal.clone()),
         );
     let http = match listeners.http {

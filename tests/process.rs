@@ -231,12 +231,12 @@ async fn bad_settings_exit_64_naming_the_setting() {
         assert!(stderr.contains(named), "{env}={value}: {stderr}");
     }
     let output = errmap()
-        .args(["--max-batch", "20000"])
+        .args(["--max-batch", "1001"])
         .output()
         .await
         .expect("run errmap");
     assert_eq!(output.status.code(), Some(64));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("between 1 and 10000"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("between 1 and 1000"));
 }
 
 #[tokio::test]

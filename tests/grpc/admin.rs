@@ -48,7 +48,7 @@ async fn grpc_health_on_the_admin_port_mirrors_the_api() {
 async fn shutdown_turns_readyz_503_and_admin_health_not_serving() {
     let mut server = TestServer::start_with(ServerConfig {
         shutdown_grace: Duration::from_secs(30),
-        service: errmap::service::Options::default(),
+        ..Default::default()
     })
     .await;
     // An open watch on the API is an in-flight call: it holds the drain

@@ -158,6 +158,7 @@ async fn the_limit_is_configurable() {
             max_batch: 2,
             ..Default::default()
         },
+        ..Default::default()
     })
     .await;
     let mut client = server.client();

@@ -140,6 +140,7 @@ async fn shutdown_flips_health_to_not_serving_and_stops_within_the_grace() {
             max_batch: 10,
             ..Default::default()
         },
+        ..Default::default()
     })
     .await;
     let mut health = HealthClient::new(server.channel.clone());

@@ -10,6 +10,7 @@ mod gateway;
 mod grpc_codes;
 mod health_reflection;
 mod http_api;
+mod limits;
 mod list_get;
 mod profiles;
 mod reload;

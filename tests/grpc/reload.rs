@@ -43,7 +43,7 @@ async fn start(path: PathBuf, poll: Duration) -> Reloading {
     let watcher = tokio::spawn(reload::watch(path, shared.clone(), poll));
     let config = ServerConfig {
         shutdown_grace: Duration::from_secs(5),
-        service: Default::default(),
+        ..Default::default()
     };
     let server = TestServer::start_shared(shared.clone(), config).await;
     Reloading {

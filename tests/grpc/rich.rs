@@ -168,6 +168,7 @@ async fn the_error_domain_is_configurable() {
             error_domain: "errors.example.com".into(),
             ..Default::default()
         },
+        ..Default::default()
     })
     .await;
     let r = resolve(&mut server.client(), key("UNAVAILABLE", 503)).await;
@@ -249,6 +250,7 @@ async fn the_server_default_locale_is_configurable() {
             default_locale: errmap::locale::Locale::EnUs,
             ..Default::default()
         },
+        ..Default::default()
     })
     .await;
     let r = locale_of(&mut server.client(), "", None).await;

@@ -22,6 +22,7 @@ pub type Client = ErrorMapServiceClient<Channel>;
 pub struct TestServer {
     pub channel: Channel,
     /// The admin listener: probes, metrics and gRPC health.
+    pub grpc_addr: SocketAddr,
     pub admin_addr: SocketAddr,
     /// The HTTP/JSON face.
     pub http_addr: SocketAddr,
@@ -33,7 +34,7 @@ impl TestServer {
     pub async fn start() -> Self {
         Self::start_with(ServerConfig {
             shutdown_grace: Duration::from_secs(5),
-            service: errmap::service::Options::default(),
+            ..Default::default()
         })
         .await
     }
@@ -59,6 +60,7 @@ impl TestServer {
         }));
         Self {
             channel: connect(addr).await,
+            grpc_addr: addr,
             admin_addr,
             http_addr,
             shutdown: Some(tx),

@@ -1,0 +1,295 @@
+//! The API listener's hard limits, and the pieces tonic does not provide:
+//! a cap on open connections, a per-call deadline answered with
+//! DEADLINE_EXCEEDED, and RESOURCE_EXHAUSTED for oversized messages.
+
+use futures_util::stream::{self, Stream};
+use pin_project_lite::pin_project;
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tonic::transport::server::{Connected, TcpConnectInfo};
+
+/// Limits of the API listener. Defaults are in [`crate::config`].
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest request message, encoded, in bytes.
+    pub max_message_bytes: usize,
+    /// HTTP/2 streams one connection may have open at once; a client that
+    /// opens more waits for one to finish (the HTTP/2 SETTINGS contract).
+    pub max_concurrent_streams: u32,
+    /// How long one call may take before it is answered DEADLINE_EXCEEDED.
+    pub call_timeout: Duration,
+    /// How often an idle connection is pinged, and how long a ping may go
+    /// unanswered before the connection is closed.
+    pub keepalive_interval: Duration,
+    pub keepalive_timeout: Duration,
+    /// Connections open at once; more are closed as soon as they are
+    /// accepted, and their clients see UNAVAILABLE and may retry.
+    pub max_connections: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        use crate::config as c;
+        Self {
+            max_message_bytes: c::DEFAULT_MAX_MESSAGE_SIZE,
+            max_concurrent_streams: c::DEFAULT_MAX_CONCURRENT_STREAMS,
+            call_timeout: Duration::from_secs(5),
+            keepalive_interval: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(10),
+            max_connections: c::DEFAULT_MAX_CONNECTIONS,
+        }
+    }
+}
+
+pin_project! {
+    /// A connection that holds one of the listener's permits while open.
+    pub struct Capped {
+        #[pin]
+        io: TcpStream,
+        _permit: OwnedSemaphorePermit,
+    }
+}
+
+impl Connected for Capped {
+    type ConnectInfo = TcpConnectInfo;
+
+    fn connect_info(&self) -> Self::ConnectInfo {
+        self.io.connect_info()
+    }
+}
+
+impl AsyncRead for Capped {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        self.project().io.poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Capped {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.project().io.poll_write(cx, buf)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().io.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().io.poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.project().io.poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+}
+
+/// Connections over the cap that are still told why, at most.
+const MAX_REFUSING: usize = 64;
+/// How long a refused connection stays open to answer its calls.
+const REFUSAL_WINDOW: Duration = Duration::from_secs(1);
+
+/// Accepted connections, at most `max` open at once. The listener closes
+/// when the stream is dropped, which is when the server begins draining.
+pub fn capped(listener: TcpListener, max: usize) -> impl Stream<Item = io::Result<Capped>> {
+    let permits = Arc::new(Semaphore::new(max));
+    let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
+    stream::unfold((listener, permits), move |(listener, permits)| {
+        let refusing = refusing.clone();
+        async move {
+            loop {
+                let io = match listener.accept().await {
+                    Ok((io, _)) => io,
+                    Err(err) => {
+                        // Out of file descriptors and the like: let the
+                        // condition pass rather than spin.
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                        return Some((Err(err), (listener, permits)));
+                    }
+                };
+                if let Err(err) = io.set_nodelay(true) {
+                    tracing::debug!("cannot set TCP_NODELAY: {err}");
+                }
+                match permits.clone().try_acquire_owned() {
+                    Ok(permit) => {
+                        let capped = Capped {
+                            io,
+                            _permit: permit,
+                        };
+                        return Some((Ok(capped), (listener, permits)));
+                    }
+                    Err(_) => {
+                        tracing::warn!(max, "connection refused: the connection cap is reached");
+                        if let Ok(permit) = refusing.clone().try_acquire_owned() {
+                            tokio::spawn(refuse(io, max, permit));
+                        }
+                    }
+                }
+            }
+        }
+    })
+}
+
+/// Answers every call on an over-the-cap connection RESOURCE_EXHAUSTED for
+/// a moment, then closes it: a client learns why, rather than seeing the
+/// connection vanish.
+async fn refuse(io: TcpStream, max: usize, _permit: OwnedSemaphorePermit) {
+    let service =
+        hyper::service::service_fn(move |_: http::Request<hyper::body::Incoming>| async move {
+            let status = tonic::Status::resource_exhausted(format!(
+                "the server's connection cap ({max}) is reached; retry later"
+            ));
+            Ok::<_, std::convert::Infallible>(status.into_http::<tonic::body::Body>())
+        });
+    let connection = hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+        .serve_connection(hyper_util::rt::TokioIo::new(io), service);
+    let _ = tokio::time::timeout(REFUSAL_WINDOW, connection).await;
+}
+
+/// Answers DEADLINE_EXCEEDED when a call outlives the per-call timeout.
+/// (tonic's own timeout answers CANCELLED, which tells the client the
+/// wrong story.)
+#[derive(Debug, Clone)]
+pub struct DeadlineLayer(pub Duration);
+
+impl<S> tower::Layer<S> for DeadlineLayer {
+    type Service = Deadline<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Deadline {
+            inner,
+            timeout: self.0,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Deadline<S> {
+    inner: S,
+    timeout: Duration,
+}
+
+type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+impl<S, B> tower::Service<http::Request<B>> for Deadline<S>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let timeout = self.timeout;
+        let started = tokio::time::Instant::now();
+        let call = self.inner.call(request);
+        let late = move || {
+            Ok(tonic::Status::deadline_exceeded(format!(
+                "the call took longer than the server's per-call timeout of {timeout:?}"
+            ))
+            .into_http())
+        };
+        Box::pin(async move {
+            match tokio::time::timeout(timeout, call).await {
+                // A handler that computes without yielding finishes in one
+                // poll however long it takes; its answer is late all the same.
+                Ok(_) if started.elapsed() > timeout => late(),
+                Ok(answer) => answer,
+                Err(_) => late(),
+            }
+        })
+    }
+}
+
+/// tonic reports a request message over the size limit as OUT_OF_RANGE;
+/// the gRPC specification and the other implementations report
+/// RESOURCE_EXHAUSTED, which is what clients check for.
+pub fn oversize_is_resource_exhausted<B>(mut response: http::Response<B>) -> http::Response<B> {
+    let oversize = response
+        .headers()
+        .get("grpc-message")
+        .and_then(|m| m.to_str().ok())
+        .is_some_and(|m| m.starts_with("Error,%20decoded%20message%20length%20too%20large"));
+    let out_of_range = response
+        .headers()
+        .get("grpc-status")
+        .is_some_and(|s| s.as_bytes() == b"11");
+    if oversize && out_of_range {
+        response
+            .headers_mut()
+            .insert("grpc-status", http::HeaderValue::from_static("8"));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::convert::Infallible;
+    use tower::{Layer, Service, ServiceExt};
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_call_is_answered_deadline_exceeded() {
+        let slow = tower::service_fn(|_: http::Request<()>| async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Ok::<_, Infallible>(http::Response::new(tonic::body::Body::empty()))
+        });
+        let mut service = DeadlineLayer(Duration::from_secs(1)).layer(slow);
+        let response = service
+            .ready()
+            .await
+            .expect("ready")
+            .call(http::Request::new(()))
+            .await
+            .expect("answered");
+        let status = tonic::Status::from_header_map(response.headers()).expect("a status");
+        assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
+        assert!(status.message().contains("1s"), "{}", status.message());
+    }
+
+    #[test]
+    fn only_tonics_oversize_status_is_rewritten() {
+        let response = |status: &'static str, message: &'static str| {
+            let mut r = http::Response::new(());
+            r.headers_mut()
+                .insert("grpc-status", http::HeaderValue::from_static(status));
+            r.headers_mut()
+                .insert("grpc-message", http::HeaderValue::from_static(message));
+            oversize_is_resource_exhausted(r)
+        };
+        let oversize = "Error,%20decoded%20message%20length%20too%20large:%20found%202000%20bytes";
+        assert_eq!(response("11", oversize).headers()["grpc-status"], "8");
+        assert_eq!(
+            response("11", "out%20of%20range").headers()["grpc-status"],
+            "11"
+        );
+        assert_eq!(response("3", oversize).headers()["grpc-status"], "3");
+    }
+}
