@@ -270,3 +270,166 @@ async fn a_busy_port_is_a_clear_start_up_error() {
         );
     }
 }
+
+fn write_temp(text: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::Builder::new()
+        .suffix(".textproto")
+        .tempfile()
+        .expect("temp file");
+    std::io::Write::write_all(&mut file, text.as_bytes()).expect("write");
+    file
+}
+
+#[tokio::test]
+async fn catalog_check_reports_every_problem_with_its_place() {
+    let good = write_temp(
+        "entries {\n  code: \"MY_CODE\"\n  http_status: 418\n  table: TABLE_CONSOLE\n  \
+         grpc_code: FAILED_PRECONDITION\n  message: \"茶壶\"\n  message_en: \"Teapot\"\n}\n",
+    );
+    let output = errmap()
+        .args(["catalog", "check"])
+        .arg(good.path())
+        .output()
+        .await
+        .expect("run");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("ok (83 entries in effect"));
+
+    let bad = write_temp(
+        "# two problems in the second entry\nentries {\n  code: \"A\"\n  http_status: 400\n  \
+         table: TABLE_SDK\n  grpc_code: OK\n  message: \"m\"\n  message_en: \"m\"\n}\n\
+         entries {\n  code: \"B\"\n  http_status: 700\n  table: TABLE_SDK\n  grpc_code: 42\n  \
+         message: \"资源 resource\"\n  message_en: \"Object resource\"\n}\n",
+    );
+    let output = errmap()
+        .args(["catalog", "check"])
+        .arg(bad.path())
+        .output()
+        .await
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let report = String::from_utf8_lossy(&output.stdout);
+    let place = format!("{}:10:1: \"B\"", bad.path().display());
+    for rule in [
+        "[status-out-of-range]",
+        "[unknown-grpc-code]",
+        "[undeclared-placeholder]",
+    ] {
+        assert!(
+            report
+                .lines()
+                .any(|l| l.starts_with(&place) && l.ends_with(rule)),
+            "{rule} at {place}:\n{report}"
+        );
+    }
+    assert!(report.contains("4 problem(s)"), "{report}");
+
+    let syntax = write_temp("entries {\n  code: \"A\"\n  http_status: 4OO\n}\n");
+    let output = errmap()
+        .args(["catalog", "check"])
+        .arg(syntax.path())
+        .output()
+        .await
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let report = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        report.starts_with(&format!("{}:3:16: ", syntax.path().display())),
+        "{report}"
+    );
+}
+
+#[tokio::test]
+async fn catalog_export_prints_the_effective_catalog() {
+    let output = errmap()
+        .args(["catalog", "export", "--format", "json"])
+        .output()
+        .await
+        .expect("run");
+    assert!(output.status.success());
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let entries = json["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 82);
+    assert_eq!(entries[1]["code"], "APIGW_KEY_NOT_EXITST");
+    assert_eq!(entries[1]["grpcCode"], "UNAUTHENTICATED");
+
+    let extra = write_temp(
+        "entries {\n  code: \"MY_CODE\"\n  http_status: 418\n  table: TABLE_CONSOLE\n  \
+         grpc_code: FAILED_PRECONDITION\n  message: \"茶壶\"\n  message_en: \"Teapot\"\n}\n",
+    );
+    let output = errmap()
+        .args(["catalog", "export", "--format", "markdown", "--catalog"])
+        .arg(extra.path())
+        .output()
+        .await
+        .expect("run");
+    assert!(output.status.success());
+    let table = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(table.lines().count(), 2 + 83);
+    assert!(table
+        .lines()
+        .last()
+        .is_some_and(|l| l.starts_with("| `MY_CODE` | 418 |")));
+}
+
+#[tokio::test]
+async fn resolve_answers_one_query_without_a_server() {
+    let output = errmap()
+        .args([
+            "resolve",
+            "gateway",
+            "--code",
+            " http_forbidden ",
+            "--param",
+            "resource=vpc-1",
+        ])
+        .args(["--param", "permission=write", "--locale", "en-US"])
+        .output()
+        .await
+        .expect("run");
+    assert!(output.status.success(), "{output:?}");
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(json["grpcCode"], "PERMISSION_DENIED");
+    assert_eq!(json["message"], "No write access to vpc-1");
+
+    let output = errmap()
+        .args([
+            "resolve",
+            "grpc",
+            "--code",
+            "resource_exhausted",
+            "--reason",
+            "RATE_LIMIT_EXCEEDED",
+        ])
+        .output()
+        .await
+        .expect("run");
+    let json: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(json["entry"]["code"], "RATE_LIMIT_EXCEEDED");
+    assert_eq!(json["httpStatus"], 429);
+
+    let output = errmap()
+        .args(["resolve", "gateway", "--code", "NO_SUCH_CODE"])
+        .output()
+        .await
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("NotFound"));
+}
+
+#[tokio::test]
+async fn a_bad_catalog_file_stops_start_up() {
+    let bad = write_temp("entries { code: \"A\" }\n");
+    let output = errmap()
+        .args(["--listen", "127.0.0.1:0", "--catalog"])
+        .arg(bad.path())
+        .output()
+        .await
+        .expect("run");
+    assert_eq!(output.status.code(), Some(1));
+    let log = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        log.contains("no catalog to serve") && log.contains("unknown-table"),
+        "{log}"
+    );
+}
