@@ -16,3 +16,4 @@ mod profiles;
 mod reload;
 mod rich;
 mod round_trip;
+mod shutdown;
