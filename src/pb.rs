@@ -21,3 +21,12 @@ pub mod google {
 /// they import, for the reflection service and for parsing the catalog.
 pub const FILE_DESCRIPTOR_SET: &[u8] =
     include_bytes!(concat!(env!("OUT_DIR"), "/errmap_descriptor.bin"));
+
+/// The descriptors above, decoded once: for the catalog's text format and
+/// for proto3 JSON. `None` only if the build produced a broken set.
+pub fn descriptor_pool() -> Option<&'static prost_reflect::DescriptorPool> {
+    static POOL: std::sync::OnceLock<Option<prost_reflect::DescriptorPool>> =
+        std::sync::OnceLock::new();
+    POOL.get_or_init(|| prost_reflect::DescriptorPool::decode(FILE_DESCRIPTOR_SET).ok())
+        .as_ref()
+}

@@ -4,7 +4,7 @@
 use crate::catalog::CatalogError;
 use crate::pb::errmap::v1::{Catalog as CatalogProto, CatalogEntry};
 use miette::Diagnostic;
-use prost_reflect::{DescriptorPool, DynamicMessage};
+use prost_reflect::DynamicMessage;
 use std::fmt;
 
 /// The protobuf message a catalog file holds.
@@ -47,8 +47,8 @@ impl Source<'_> {
 
     /// Parses the entries; a syntax error says where it is.
     pub fn parse(&self) -> Result<Vec<CatalogEntry>, CatalogError> {
-        let pool = DescriptorPool::decode(crate::pb::FILE_DESCRIPTOR_SET)
-            .map_err(|e| CatalogError::Descriptors(e.to_string()))?;
+        let pool = crate::pb::descriptor_pool()
+            .ok_or_else(|| CatalogError::Descriptors("the built-in set does not decode".into()))?;
         let descriptor = pool
             .get_message_by_name(CATALOG_MESSAGE)
             .ok_or_else(|| CatalogError::Descriptors(format!("{CATALOG_MESSAGE} is missing")))?;

@@ -5,9 +5,7 @@
 use crate::pb::google::rpc::Status as StatusProto;
 use crate::service::error::ApiError;
 use prost::Message;
-use prost_reflect::{
-    DescriptorPool, DynamicMessage, Kind, MessageDescriptor, MethodDescriptor, ServiceDescriptor,
-};
+use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, MethodDescriptor, ServiceDescriptor};
 use serde_json::{Map, Value};
 use tonic::Status;
 
@@ -15,8 +13,6 @@ const STATUS_MESSAGE: &str = "google.rpc.Status";
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
-    #[error("the built-in descriptors do not decode: {0}")]
-    Descriptors(#[from] prost_reflect::DescriptorError),
     #[error("the built-in descriptors lack {0}")]
     Missing(String),
 }
@@ -30,7 +26,8 @@ pub struct Codec {
 
 impl Codec {
     pub fn new(service: &str) -> Result<Self, CodecError> {
-        let pool = DescriptorPool::decode(crate::pb::FILE_DESCRIPTOR_SET)?;
+        let pool = crate::pb::descriptor_pool()
+            .ok_or_else(|| CodecError::Missing("decodable built-in descriptors".into()))?;
         let missing = |name: &str| CodecError::Missing(name.to_owned());
         Ok(Self {
             service: pool
