@@ -21,6 +21,19 @@ pub const MAX_REQUEST_ID: usize = 128;
 /// The longest param name accepted, in bytes.
 pub const MAX_PARAM_NAME: usize = 64;
 
+/// A client's value as quoted in an error: short, because errors travel in
+/// response headers (grpc-message, grpc-status-details-bin), which clients
+/// cap at a few KiB.
+pub fn quoted(value: &str) -> String {
+    const MAX_CHARS: usize = 40;
+    if value.chars().count() <= MAX_CHARS {
+        format!("{value:?}")
+    } else {
+        let head: String = value.chars().take(MAX_CHARS).collect();
+        format!("{head:?}... ({} bytes)", value.len())
+    }
+}
+
 /// Joins a batch prefix ("queries[3].gateway_error") and a field name.
 pub fn path(prefix: &str, field: &str) -> String {
     if prefix.is_empty() {
@@ -175,9 +188,15 @@ pub fn locale(
     default: Locale,
 ) -> Result<Locale, ApiError> {
     if !requested.trim().is_empty() {
-        return requested
-            .parse()
-            .map_err(|why: String| ApiError::invalid(path(prefix, "locale"), why));
+        return requested.parse().map_err(|_| {
+            ApiError::invalid(
+                path(prefix, "locale"),
+                format!(
+                    "must be zh-CN or en-US (or another zh-* or en-* tag), got {}",
+                    quoted(requested)
+                ),
+            )
+        });
     }
     Ok(accept_language
         .and_then(|header| Locale::from_accept_language(header, default))
@@ -207,7 +226,8 @@ pub fn params(
             return Err(ApiError::invalid(
                 path(prefix, "params"),
                 format!(
-                    "names must be 1-{MAX_PARAM_NAME} ASCII letters, digits or '_', got {key:?}"
+                    "names must be 1-{MAX_PARAM_NAME} ASCII letters, digits or '_', got {}",
+                    quoted(key)
                 ),
             ));
         }

@@ -9,6 +9,7 @@ mod catalog_rows;
 mod gateway;
 mod grpc_codes;
 mod health_reflection;
+mod hostile;
 mod http_api;
 mod limits;
 mod list_get;
