@@ -18,6 +18,7 @@ pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
 pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_LOG_FORMAT: &str = "text";
 pub const DEFAULT_SHUTDOWN_GRACE: &str = "10s";
+pub const DEFAULT_SHUTDOWN_DELAY: &str = "0s";
 pub const DEFAULT_LOG: &str = "info";
 pub const DEFAULT_LOCALE: &str = "zh-CN";
 pub const DEFAULT_CATALOG_POLL: &str = "30s";
@@ -82,8 +83,16 @@ pub struct Config {
           value_name = "ADDR", value_parser = parse_endpoint)]
     pub http_listen: Endpoint,
 
-    /// How long in-flight calls may finish after SIGTERM or SIGINT, such as
-    /// "10s" or "500ms"; after it the process exits anyway.
+    /// How long to keep serving after SIGTERM or SIGINT, with health
+    /// NOT_SERVING and /readyz 503, before draining: time for callers to
+    /// notice, such as "5s". Draining and its grace come after it.
+    #[arg(long, env = "ERRMAP_SHUTDOWN_DELAY", default_value = DEFAULT_SHUTDOWN_DELAY,
+          value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub shutdown_delay: Duration,
+
+    /// How long in-flight calls may finish once draining begins (after
+    /// SIGTERM or SIGINT and the shutdown delay), such as "10s" or "500ms";
+    /// after it the process exits anyway.
     #[arg(long, env = "ERRMAP_SHUTDOWN_GRACE", default_value = DEFAULT_SHUTDOWN_GRACE,
           value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub shutdown_grace: Duration,

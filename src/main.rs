@@ -45,6 +45,7 @@ async fn main() -> ExitCode {
     };
     log_addresses(&listeners, &catalog);
     let server_config = ServerConfig {
+        shutdown_delay: config.shutdown_delay,
         shutdown_grace: config.shutdown_grace,
         service: config.service_options(),
         limits: config.limits(),

@@ -39,7 +39,9 @@ pub const SERVICE_NAME: &str = "errmap.v1.ErrorMapService";
 /// What the server needs beyond its listeners and catalog.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
-    /// How long in-flight calls may run on after shutdown begins.
+    /// How long to keep serving, unready, after the shutdown signal.
+    pub shutdown_delay: Duration,
+    /// How long in-flight calls may run on once draining begins.
     pub shutdown_grace: Duration,
     /// Settings of the API service.
     pub service: service::Options,
@@ -50,6 +52,7 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
+            shutdown_delay: Duration::ZERO,
             shutdown_grace: Duration::from_secs(10),
             service: service::Options::default(),
             limits: Limits::default(),
@@ -175,6 +178,19 @@ pub async fn run(
     }
 
     begin_drain(&readiness, &health).await;
+    // Unready but still serving: callers that have not yet noticed (a
+    // Service's endpoints, an application container stopping alongside)
+    // are not turned away mid-stride.
+    if !config.shutdown_delay.is_zero() {
+        tokio::select! {
+            result = &mut serving => {
+                let _ = closing.send(true);
+                result?;
+                return Ok(Stopped::Drained);
+            }
+            () = tokio::time::sleep(config.shutdown_delay) => {}
+        }
+    }
     let deadline = Instant::now() + config.shutdown_grace;
     let _ = draining.send(true);
     let stopped = drain(serving, deadline, config.shutdown_grace).await?;

@@ -143,3 +143,42 @@ async fn sigterm_under_load_drops_no_accepted_call() {
         .expect("stops within the grace period");
     assert_eq!(stopped, Stopped::Drained, "every accepted call finished");
 }
+
+#[tokio::test]
+async fn the_shutdown_delay_keeps_serving_while_unready() {
+    let mut server = TestServer::start_with(ServerConfig {
+        shutdown_delay: Duration::from_millis(500),
+        shutdown_grace: Duration::from_secs(5),
+        ..Default::default()
+    })
+    .await;
+    let mut health = HealthClient::new(server.channel.clone());
+    let mut watch = health
+        .watch(HealthCheckRequest {
+            service: String::new(),
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    assert_eq!(
+        watch.next().await.expect("status").expect("ok").status(),
+        ServingStatus::Serving
+    );
+    server.begin_stop();
+    let flipped = watch.next().await.expect("status").expect("ok");
+    assert_eq!(flipped.status(), ServingStatus::NotServing);
+    drop((watch, health));
+
+    // Unready, yet a new connection and its call are still served.
+    let addr = format!("http://{}", server.grpc_addr);
+    let mut late = ErrorMapServiceClient::connect(addr)
+        .await
+        .expect("still accepting");
+    late.batch_resolve(batch()).await.expect("still serving");
+    drop(late);
+
+    let stopped = tokio::time::timeout(Duration::from_secs(10), server.stop())
+        .await
+        .expect("stops after the delay and the drain");
+    assert_eq!(stopped, Stopped::Drained);
+}
