@@ -1,6 +1,6 @@
 //! gRPC → gateway for all 17 codes, and the reason that picks an entry.
 
-use crate::support::{bad_fields, seed_rows, TestServer};
+use crate::support::{bad_fields, resolve_gateway, seed_rows, TestServer};
 use errmap::pb::errmap::v1::{
     ListErrorsRequest, MatchKind, Resolution, ResolveGatewayErrorRequest, ResolveGrpcStatusRequest,
 };
@@ -161,17 +161,15 @@ async fn grpc_to_gateway_and_back_round_trips() {
     for (code, _, _) in EXPECTED {
         let there = resolve(&mut client, code as i32, "").await;
         let entry = there.entry.expect("entry");
-        let back = client
-            .resolve_gateway_error(ResolveGatewayErrorRequest {
+        let back = resolve_gateway(
+            &mut client,
+            ResolveGatewayErrorRequest {
                 code: entry.code.clone(),
                 http_status: Some(entry.http_status),
                 ..Default::default()
-            })
-            .await
-            .expect("resolves")
-            .into_inner()
-            .resolution
-            .expect("resolution");
+            },
+        )
+        .await;
         let expected = if code == Code::DataLoss {
             Code::Internal
         } else {
@@ -190,17 +188,15 @@ async fn entries_that_follow_code_proto_get_their_status_back() {
     let mut client = server.client();
     let mut followed = 0;
     for row in seed_rows() {
-        let entry = client
-            .resolve_gateway_error(ResolveGatewayErrorRequest {
+        let entry = resolve_gateway(
+            &mut client,
+            ResolveGatewayErrorRequest {
                 code: row.code.clone(),
                 http_status: Some(row.http_status),
                 ..Default::default()
-            })
-            .await
-            .expect("resolves")
-            .into_inner()
-            .resolution
-            .expect("resolution");
+            },
+        )
+        .await;
         let status_of_code = EXPECTED
             .iter()
             .find(|(c, _, _)| *c as i32 == entry.grpc_code)

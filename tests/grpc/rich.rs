@@ -1,6 +1,6 @@
 //! Ready-to-attach statuses: details, locales, templates, the gateway body.
 
-use crate::support::{bad_fields, Client, TestServer};
+use crate::support::{bad_fields, resolve_gateway, Client, TestServer};
 use errmap::pb::errmap::v1::{
     GetErrorRequest, ListErrorsRequest, MatchKind, Resolution, ResolveGatewayErrorRequest,
 };
@@ -26,16 +26,6 @@ pub async fn all_entries(client: &mut Client) -> Vec<errmap::pb::errmap::v1::Cat
         .entries
 }
 
-pub async fn resolve(client: &mut Client, request: ResolveGatewayErrorRequest) -> Resolution {
-    client
-        .resolve_gateway_error(request)
-        .await
-        .expect("resolves")
-        .into_inner()
-        .resolution
-        .expect("a resolution")
-}
-
 fn details<T: Message + Default>(status: &Status, name: &str) -> Vec<T> {
     status
         .details
@@ -59,7 +49,7 @@ async fn every_entry_carries_a_status_built_as_aip_193_asks() {
     let mut client = server.client();
     let mut retryable = Vec::new();
     for entry in all_entries(&mut client).await {
-        let r = resolve(&mut client, key(&entry.code, entry.http_status)).await;
+        let r = resolve_gateway(&mut client, key(&entry.code, entry.http_status)).await;
         let status = r.status.clone().expect("a status");
         assert_eq!(status.code, entry.grpc_code, "{}", entry.code);
         assert_eq!(status.message, entry.message_en, "{}", entry.code);
@@ -134,7 +124,7 @@ async fn the_largest_status_fits_the_byte_budget() {
                 .iter()
                 .map(|p| (p.clone(), "值".repeat(256 / 3)))
                 .collect();
-            let r = resolve(
+            let r = resolve_gateway(
                 &mut client,
                 ResolveGatewayErrorRequest {
                     params,
@@ -171,7 +161,7 @@ async fn the_error_domain_is_configurable() {
         ..Default::default()
     })
     .await;
-    let r = resolve(&mut server.client(), key("UNAVAILABLE", 503)).await;
+    let r = resolve_gateway(&mut server.client(), key("UNAVAILABLE", 503)).await;
     let infos: Vec<ErrorInfo> = details(&r.status.expect("status"), "ErrorInfo");
     assert_eq!(infos[0].domain, "errors.example.com");
     server.stop().await;
@@ -187,13 +177,7 @@ async fn locale_of(client: &mut Client, field: &str, header: Option<&str>) -> Re
             .metadata_mut()
             .insert("accept-language", header.parse().expect("ascii header"));
     }
-    client
-        .resolve_gateway_error(request)
-        .await
-        .expect("resolves")
-        .into_inner()
-        .resolution
-        .expect("resolution")
+    resolve_gateway(client, request).await
 }
 
 #[tokio::test]
@@ -355,7 +339,7 @@ async fn templates_fill_in_both_languages() {
     ];
     for (code, status, params, zh, en) in cases {
         for (locale, expected) in [("zh-CN", zh), ("en-US", en)] {
-            let r = resolve(
+            let r = resolve_gateway(
                 &mut client,
                 ResolveGatewayErrorRequest {
                     params: params.clone(),
@@ -387,7 +371,7 @@ async fn without_params_every_message_is_the_catalog_text() {
     let mut client = server.client();
     for entry in all_entries(&mut client).await {
         for (locale, text) in [("zh-CN", &entry.message), ("en-US", &entry.message_en)] {
-            let r = resolve(
+            let r = resolve_gateway(
                 &mut client,
                 ResolveGatewayErrorRequest {
                     locale: locale.into(),
@@ -414,7 +398,7 @@ async fn unknown_params_are_ignored_and_reported_and_values_are_bounded() {
         .iter()
         .map(|(k, v)| ((*k).into(), (*v).into()))
         .collect();
-    let r = resolve(
+    let r = resolve_gateway(
         &mut client,
         ResolveGatewayErrorRequest {
             params,
@@ -474,7 +458,7 @@ async fn unknown_params_are_ignored_and_reported_and_values_are_bounded() {
 async fn every_resolution_renders_the_gateway_body() {
     let server = TestServer::start().await;
     let mut client = server.client();
-    let r = resolve(
+    let r = resolve_gateway(
         &mut client,
         ResolveGatewayErrorRequest {
             request_id: "req-42".into(),
@@ -488,7 +472,7 @@ async fn every_resolution_renders_the_gateway_body() {
         body,
         serde_json::json!({"requestId": "req-42", "error": {"code": 403, "status": "APIGW_NONCE_CONFLICT", "message": "Duplicate access"}})
     );
-    let r = resolve(
+    let r = resolve_gateway(
         &mut client,
         ResolveGatewayErrorRequest {
             http_status: Some(418),
@@ -512,7 +496,7 @@ async fn gateway_bodies_are_read_and_bad_ones_fall_back_to_the_status() {
         ..Default::default()
     };
     let good = r#"{"requestId":"c2f1","error":{"code":403,"status":"APIGW_NONCE_CONFLICT","message":"重复访问"}}"#.as_bytes();
-    let r = resolve(&mut client, with_body(Some(403), good)).await;
+    let r = resolve_gateway(&mut client, with_body(Some(403), good)).await;
     assert_eq!(r.match_kind(), MatchKind::Code);
     assert_eq!(r.entry.expect("entry").code, "APIGW_NONCE_CONFLICT");
     assert!(
@@ -521,7 +505,7 @@ async fn gateway_bodies_are_read_and_bad_ones_fall_back_to_the_status() {
         r.gateway_error_body
     );
     // The body alone is enough: its error.code is the status.
-    let r = resolve(
+    let r = resolve_gateway(
         &mut client,
         with_body(
             None,
@@ -539,7 +523,7 @@ async fn gateway_bodies_are_read_and_bad_ones_fall_back_to_the_status() {
         br#"[1,2,3]"#,
         &[0xff, 0x00, 0x13][..],
     ] {
-        let r = resolve(&mut client, with_body(Some(502), bad)).await;
+        let r = resolve_gateway(&mut client, with_body(Some(502), bad)).await;
         assert_eq!(r.match_kind(), MatchKind::StatusOnly, "{bad:?}");
         assert_eq!((r.http_status, r.grpc_code), (502, 14));
         assert!(r.note.contains("resolved without it"), "{}", r.note);

@@ -2,7 +2,7 @@
 //! the same rendered message, in both locales.
 
 use crate::rich::all_entries;
-use crate::support::{Client, TestServer};
+use crate::support::{resolve_gateway, resolve_grpc, Client, TestServer};
 use errmap::pb::errmap::v1::{
     CatalogEntry, MatchKind, Resolution, ResolveGatewayErrorRequest, ResolveGrpcStatusRequest,
 };
@@ -18,19 +18,17 @@ async fn there_and_back(
     locale: &str,
     as_message: bool,
 ) -> (Resolution, Resolution) {
-    let there = client
-        .resolve_gateway_error(ResolveGatewayErrorRequest {
+    let there = resolve_gateway(
+        client,
+        ResolveGatewayErrorRequest {
             code: entry.code.clone(),
             http_status: Some(entry.http_status),
             params,
             locale: locale.into(),
             ..Default::default()
-        })
-        .await
-        .expect("gateway → gRPC")
-        .into_inner()
-        .resolution
-        .expect("resolution");
+        },
+    )
+    .await;
     let mut request = ResolveGrpcStatusRequest {
         code: there.grpc_code,
         locale: locale.into(),
@@ -41,13 +39,7 @@ async fn there_and_back(
     } else {
         request.status_details_bin = there.status_details_bin.clone();
     }
-    let back = client
-        .resolve_grpc_status(request)
-        .await
-        .expect("gRPC → gateway")
-        .into_inner()
-        .resolution
-        .expect("resolution");
+    let back = resolve_grpc(client, request).await;
     (there, back)
 }
 
@@ -109,8 +101,9 @@ async fn undecodable_details_are_invalid_arguments() {
         status.message()
     );
     // Details without an ErrorInfo are no error: the code decides.
-    let r = client
-        .resolve_grpc_status(ResolveGrpcStatusRequest {
+    let r = resolve_grpc(
+        &mut client,
+        ResolveGrpcStatusRequest {
             code: 14,
             status: Some(Status {
                 code: 14,
@@ -118,12 +111,9 @@ async fn undecodable_details_are_invalid_arguments() {
                 details: vec![],
             }),
             ..Default::default()
-        })
-        .await
-        .expect("resolves")
-        .into_inner()
-        .resolution
-        .expect("resolution");
+        },
+    )
+    .await;
     assert_eq!(r.match_kind(), MatchKind::GrpcCode);
     server.stop().await;
 }

@@ -228,3 +228,31 @@ pub fn bad_fields(status: &tonic::Status) -> Vec<String> {
         .map(|b| b.field_violations.into_iter().map(|v| v.field).collect())
         .unwrap_or_default()
 }
+
+/// Resolves a gateway error; the call must succeed.
+pub async fn resolve_gateway(
+    client: &mut Client,
+    request: impl tonic::IntoRequest<errmap::pb::errmap::v1::ResolveGatewayErrorRequest>,
+) -> errmap::pb::errmap::v1::Resolution {
+    client
+        .resolve_gateway_error(request)
+        .await
+        .unwrap_or_else(|status| panic!("ResolveGatewayError failed: {status:?}"))
+        .into_inner()
+        .resolution
+        .expect("a resolution")
+}
+
+/// Resolves a gRPC status; the call must succeed.
+pub async fn resolve_grpc(
+    client: &mut Client,
+    request: impl tonic::IntoRequest<errmap::pb::errmap::v1::ResolveGrpcStatusRequest>,
+) -> errmap::pb::errmap::v1::Resolution {
+    client
+        .resolve_grpc_status(request)
+        .await
+        .unwrap_or_else(|status| panic!("ResolveGrpcStatus failed: {status:?}"))
+        .into_inner()
+        .resolution
+        .expect("a resolution")
+}
