@@ -5,7 +5,8 @@
 //! - `GET /readyz`: 200 once the catalog is loaded and the API accepts
 //!   calls; 503 from the moment shutdown begins.
 //! - `GET /metrics`: Prometheus text format (see [`crate::metrics`]).
-//! - `grpc.health.v1.Health`: the same statuses as on the API listener.
+//! - `grpc.health.v1.Health`: the same statuses as on the API listener,
+//!   with server reflection describing it, so `grpcurl` needs no files.
 //!
 //! Kubernetes probes belong here, not on the API listener: the kubelet
 //! dials the pod IP, never loopback, while the API stays on 127.0.0.1 for
@@ -22,7 +23,6 @@ use axum::routing::get;
 use axum::Router;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
-use tonic::server::NamedService;
 use tonic::service::Routes;
 
 /// Where the server is in its life, as `/readyz` reports it.
@@ -58,23 +58,14 @@ struct AdminState {
     metrics: Arc<Metrics>,
 }
 
-/// The admin routes, with `health` served beside them for gRPC probes.
-pub fn router<H>(
-    health: H,
+/// The admin routes, with the gRPC services of `grpc` (health, and
+/// reflection over it so grpcurl works here too) served beside them.
+pub fn router(
+    grpc: Routes,
     readiness: Readiness,
     catalog: SharedCatalog,
     metrics: Arc<Metrics>,
-) -> Router
-where
-    H: tower::Service<axum::http::Request<tonic::body::Body>, Error = std::convert::Infallible>
-        + NamedService
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    H::Response: IntoResponse,
-    H::Future: Send + 'static,
-{
+) -> Router {
     let probes = Router::new()
         .route("/livez", get(livez))
         .route("/readyz", get(readyz))
@@ -84,10 +75,7 @@ where
             catalog,
             metrics,
         });
-    Routes::new(health)
-        .into_axum_router()
-        .merge(probes)
-        .fallback(not_found)
+    grpc.into_axum_router().merge(probes).fallback(not_found)
 }
 
 async fn livez() -> &'static str {

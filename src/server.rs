@@ -156,8 +156,9 @@ pub async fn run(
         )),
         None => None,
     };
+    let admin_grpc = admin_services(health_service)?;
     let admin = listeners.admin.map(|listener| {
-        let router = admin::router(health_service, readiness.clone(), catalog, metrics);
+        let router = admin::router(admin_grpc, readiness.clone(), catalog, metrics);
         tokio::spawn(serve_router(listener, router, signalled(close_signal)))
     });
     let serving = async move {
@@ -276,6 +277,28 @@ fn descriptor_sets() -> [&'static [u8]; 4] {
         tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
         tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
     ]
+}
+
+/// The admin listener's gRPC side: health, and reflection that describes
+/// only what is served there.
+fn admin_services(
+    health: tonic_health::pb::health_server::HealthServer<
+        impl tonic_health::pb::health_server::Health,
+    >,
+) -> Result<tonic::service::Routes, ServerError> {
+    let builder = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let v1 = builder()
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let v1alpha = builder()
+        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    Ok(tonic::service::Routes::new(health)
+        .add_service(v1)
+        .add_service(v1alpha))
 }
 
 /// Reflection over every file a response can mention: errmap's own, the
