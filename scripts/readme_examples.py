@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Checks the grpcurl examples of README.md against a running errmap.
+"""Checks the grpcurl and curl examples of README.md against a running errmap.
 
 An example is a fenced block with info string `sh` holding one command line
-that starts with `grpcurl`, followed (after at most one blank line) by a
+that starts with `grpcurl` (the gRPC API) or `curl` (the HTTP/JSON face),
+followed (after at most one blank line) by a
 fenced block with the expected output:
 
 - `json`: the call must succeed (exit 0) and its stdout, parsed as JSON, must
@@ -12,8 +13,8 @@ fenced block with the expected output:
   starts with "ERROR:" expects grpcurl to fail (non-zero exit); any other
   text block expects it to succeed.
 
-Commands are run with the shell after replacing `localhost:50051` with the
-address to test. Usage:
+Commands are run with the shell after replacing `localhost:50051` and
+`localhost:8080` with the addresses to test. Usage:
 
     scripts/readme_examples.py --addr 127.0.0.1:50151   # a running server
     scripts/readme_examples.py --binary target/release/errmap
@@ -48,6 +49,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 README_ADDR = "localhost:50051"
+README_HTTP_ADDR = "localhost:8080"
 COMMAND_TIMEOUT = 60.0
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
@@ -102,11 +104,11 @@ def find_examples(lines: list[str]) -> list[Example]:
         if block.info != "sh":
             continue
         body = [line for line in block.body if line.strip()]
-        if not body or not body[0].lstrip().startswith("grpcurl"):
+        if not body or not body[0].lstrip().startswith(("grpcurl ", "curl ")):
             continue
         where = f"README line {block.open_line + 2}"
         if len(body) != 1:
-            raise ReadmeError(f"{where}: a grpcurl example must be one command line")
+            raise ReadmeError(f"{where}: an example must be one command line")
         if body[0].rstrip().endswith("\\"):
             raise ReadmeError(f"{where}: line continuations are not supported")
         nxt = blocks[k + 1] if k + 1 < len(blocks) else None
@@ -132,7 +134,10 @@ class Outcome:
 
 
 def run(command: str, addr: str) -> Outcome:
-    cmd = command.replace(README_ADDR, addr)
+    """Runs a command; `addr` is "GRPC_ADDR HTTP_ADDR", the addresses that
+    stand in for the README's localhost:50051 and localhost:8080."""
+    grpc_addr, http_addr = addr.split(" ")
+    cmd = command.replace(README_ADDR, grpc_addr).replace(README_HTTP_ADDR, http_addr)
     try:
         proc = subprocess.run(
             cmd,
@@ -243,7 +248,7 @@ def show_log(log) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(
-        description="Run README.md's grpcurl examples against errmap and compare outputs."
+        description="Run README.md's grpcurl and curl examples against errmap and compare outputs."
     )
     target = parser.add_mutually_exclusive_group()
     target.add_argument(
@@ -251,6 +256,12 @@ def main() -> int:
         default=README_ADDR,
         metavar="HOST:PORT",
         help=f"address of a running errmap (default {README_ADDR})",
+    )
+    parser.add_argument(
+        "--http-addr",
+        default=README_HTTP_ADDR,
+        metavar="HOST:PORT",
+        help=f"with --addr, the running errmap's HTTP/JSON address (default {README_HTTP_ADDR})",
     )
     target.add_argument(
         "--binary",
@@ -279,14 +290,15 @@ def main() -> int:
         print(f"FAIL {readme}: {err}")
         return 1
     if not examples:
-        print(f"FAIL {readme}: no grpcurl examples found")
+        print(f"FAIL {readme}: no examples found")
         return 1
     if shutil.which("grpcurl") is None:
         print("FAIL grpcurl is not on PATH")
         return 1
 
     if not args.binary:
-        failed = run_examples(readme, text, lines, examples, args.addr, args.update)
+        addrs = f"{args.addr} {args.http_addr}"
+        failed = run_examples(readme, text, lines, examples, addrs, args.update)
         return summary(len(examples), failed, args.update)
 
     binary = Path(args.binary)
@@ -294,6 +306,7 @@ def main() -> int:
         print(f"FAIL {binary} is not an executable file")
         return 1
     port = free_port()
+    http_port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ERRMAP_")}
     env["NO_COLOR"] = "1"
     with tempfile.TemporaryFile() as log:
@@ -306,7 +319,7 @@ def main() -> int:
                 "--admin-listen",
                 "127.0.0.1:0",
                 "--http-listen",
-                "127.0.0.1:0",
+                f"127.0.0.1:{http_port}",
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -325,9 +338,8 @@ def main() -> int:
                 show_log(log)
                 return 1
             print(f"started {binary} on 127.0.0.1:{port} (pid {proc.pid})")
-            failed = run_examples(
-                readme, text, lines, examples, f"127.0.0.1:{port}", args.update
-            )
+            addrs = f"127.0.0.1:{port} 127.0.0.1:{http_port}"
+            failed = run_examples(readme, text, lines, examples, addrs, args.update)
             proc.send_signal(signal.SIGTERM)
             try:
                 code = proc.wait(timeout=STOP_TIMEOUT)

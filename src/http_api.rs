@@ -43,11 +43,6 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnFailure, TraceLayer};
 use tracing::Level;
 
-/// The largest request body: the gRPC API's default message limit.
-pub const MAX_BODY_BYTES: usize = 4 * 1024 * 1024;
-/// How long one request may take before it is answered 504.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
-
 const JSON: &str = "application/json";
 
 #[derive(Debug, Clone)]
@@ -59,7 +54,14 @@ struct HttpState {
 
 /// The routes, behind request ids (`x-request-id`, made when absent and
 /// echoed), a tracing span per request, a timeout, a body limit and gzip.
-pub fn router(api: ErrorMap, metrics: Arc<Metrics>) -> Result<Router, CodecError> {
+/// The timeout and the body limit are the gRPC API's own (`--call-timeout`,
+/// `--max-message-size`), so both faces hold clients to the same bounds.
+pub fn router(
+    api: ErrorMap,
+    metrics: Arc<Metrics>,
+    request_timeout: Duration,
+    max_body_bytes: usize,
+) -> Result<Router, CodecError> {
     let state = HttpState {
         api,
         metrics,
@@ -90,10 +92,10 @@ pub fn router(api: ErrorMap, metrics: Arc<Metrics>) -> Result<Router, CodecError
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::GATEWAY_TIMEOUT,
-            REQUEST_TIMEOUT,
+            request_timeout,
         ))
         .layer(CompressionLayer::new())
-        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES));
+        .layer(RequestBodyLimitLayer::new(max_body_bytes));
     Ok(Router::new()
         .route("/v1/errors", get(list_errors))
         .route("/v1/errors/{code}", get(get_error))

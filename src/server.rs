@@ -151,7 +151,12 @@ pub async fn run(
     let http = match listeners.http {
         Some(listener) => Some(serve_router(
             listener,
-            http_api::router(api, metrics.clone())?,
+            http_api::router(
+                api,
+                metrics.clone(),
+                config.limits.call_timeout,
+                config.limits.max_message_bytes,
+            )?,
             signalled(drain_signal),
         )),
         None => None,
