@@ -1,6 +1,6 @@
 //! The admin listener: probes, metrics and gRPC health on one port.
 
-use crate::support::{http_get, http_post, TestServer};
+use crate::support::{http_get, http_post, reflected_services_v1alpha, TestServer};
 use errmap::catalog::Catalog;
 use errmap::pb::errmap::v1::{
     GetErrorRequest, ResolveGatewayErrorRequest, ResolveGrpcStatusRequest,
@@ -176,43 +176,14 @@ async fn metrics_count_calls_resolutions_and_unknown_codes() {
 
 #[tokio::test]
 async fn reflection_on_the_admin_port_describes_health_only() {
-    use tokio_stream::StreamExt;
-    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
-
     let server = TestServer::start().await;
-    let mut client = ServerReflectionClient::new(server.admin_channel().await);
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut responses = client
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .expect("reflection on the admin port")
-        .into_inner();
-    match responses
-        .next()
-        .await
-        .expect("a response")
-        .expect("ok")
-        .message_response
-    {
-        Some(MessageResponse::ListServicesResponse(list)) => {
-            let mut names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-            names.sort();
-            assert_eq!(
-                names,
-                [
-                    "grpc.health.v1.Health",
-                    "grpc.reflection.v1.ServerReflection",
-                    "grpc.reflection.v1alpha.ServerReflection"
-                ]
-            );
-        }
-        other => panic!("expected a service list, got {other:?}"),
-    }
+    assert_eq!(
+        reflected_services_v1alpha(server.admin_channel().await).await,
+        [
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection"
+        ]
+    );
     server.stop().await;
 }

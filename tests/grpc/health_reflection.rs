@@ -1,6 +1,6 @@
 //! Health, reflection (v1 and v1alpha) and graceful shutdown.
 
-use crate::support::TestServer;
+use crate::support::{reflected_services_v1alpha, TestServer};
 use errmap::pb::errmap::v1::ResolveGrpcStatusRequest;
 use errmap::server::{ServerConfig, Stopped};
 use std::time::Duration;
@@ -98,37 +98,11 @@ async fn reflection_v1_lists_every_service_and_describes_details() {
 
 #[tokio::test]
 async fn reflection_v1alpha_lists_every_service() {
-    use tonic_reflection::pb::v1alpha::server_reflection_client::ServerReflectionClient;
-    use tonic_reflection::pb::v1alpha::server_reflection_request::MessageRequest;
-    use tonic_reflection::pb::v1alpha::server_reflection_response::MessageResponse;
-    use tonic_reflection::pb::v1alpha::ServerReflectionRequest;
-
     let server = TestServer::start().await;
-    let mut client = ServerReflectionClient::new(server.channel.clone());
-    let request = ServerReflectionRequest {
-        host: String::new(),
-        message_request: Some(MessageRequest::ListServices(String::new())),
-    };
-    let mut responses = client
-        .server_reflection_info(tokio_stream::iter([request]))
-        .await
-        .expect("reflection stream")
-        .into_inner();
-    match responses
-        .next()
-        .await
-        .expect("a response")
-        .expect("ok")
-        .message_response
-    {
-        Some(MessageResponse::ListServicesResponse(list)) => {
-            let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-            for service in SERVICES {
-                assert!(names.iter().any(|n| n == service), "{service} in {names:?}");
-            }
-        }
-        other => panic!("expected a service list, got {other:?}"),
-    }
+    assert_eq!(
+        reflected_services_v1alpha(server.channel.clone()).await,
+        SERVICES
+    );
     server.stop().await;
 }
 
