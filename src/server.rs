@@ -120,7 +120,10 @@ pub async fn run(
         .set_serving::<ErrorMapServiceServer<ErrorMap>>()
         .await;
     let readiness = Readiness::default();
-    let (reflection_v1, reflection_v1alpha) = reflection()?;
+    let (reflection_v1, reflection_v1alpha) = reflection(&[
+        crate::pb::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+    ])?;
     let api = ErrorMap::new(catalog.clone(), config.service).with_observer(metrics.clone());
 
     // `draining` stops the API and HTTP listeners; `closing` the admin one.
@@ -291,25 +294,19 @@ fn admin_services(
         impl tonic_health::pb::health_server::Health,
     >,
 ) -> Result<tonic::service::Routes, ServerError> {
-    let builder = || {
-        tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-    };
-    let v1 = builder()
-        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET)
-        .build_v1()?;
-    let v1alpha = builder()
-        .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
-        .build_v1alpha()?;
+    let (v1, v1alpha) = reflection(&[tonic_health::pb::FILE_DESCRIPTOR_SET])?;
     Ok(tonic::service::Routes::new(health)
         .add_service(v1)
         .add_service(v1alpha))
 }
 
-/// Reflection over every file a response can mention: errmap's own, the
+/// Reflection, v1 and v1alpha, over the given descriptor sets. The API
+/// listener passes every file a response can mention: errmap's own, the
 /// `google.rpc` details it sends, and the health service.
 #[allow(clippy::type_complexity)]
-fn reflection() -> Result<
+fn reflection(
+    sets: &[&'static [u8]],
+) -> Result<
     (
         tonic_reflection::server::v1::ServerReflectionServer<
             impl tonic_reflection::server::v1::ServerReflection,
@@ -321,9 +318,10 @@ fn reflection() -> Result<
     ServerError,
 > {
     let builder = || {
-        tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(crate::pb::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        sets.iter().fold(
+            tonic_reflection::server::Builder::configure(),
+            |builder, set| builder.register_encoded_file_descriptor_set(set),
+        )
     };
     // Each builder adds its own reflection file; add the other's too, so
     // both versions list both reflection services.
