@@ -22,6 +22,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         // Sorted metadata encodes the same bytes every time, so a status's
         // grpc-status-details-bin is stable for equal answers.
         .btree_map(".google.rpc.ErrorInfo.metadata")
+        // Encoded by hand, for speed; same wire format (src/wire.rs).
+        .extern_path(
+            ".errmap.v1.ResolveGatewayErrorResponse",
+            "crate::wire::ResolveGatewayErrorResponse",
+        )
+        .extern_path(
+            ".errmap.v1.ResolveGrpcStatusResponse",
+            "crate::wire::ResolveGrpcStatusResponse",
+        )
+        .extern_path(
+            ".errmap.v1.BatchResolveRequest",
+            "crate::wire::BatchResolveRequest",
+        )
+        .extern_path(
+            ".errmap.v1.BatchResolveResponse",
+            "crate::wire::BatchResolveResponse",
+        )
         .build_client(true)
         .build_server(true)
         .compile_fds(fds)?;

@@ -137,6 +137,8 @@ pub fn resolve(config: &Config, command: &ResolveCommand) -> ExitCode {
         accept_language: None,
         options: &options,
         observer: None,
+        basic: false,
+        prepared: None,
     };
     let answer = match command {
         ResolveCommand::Gateway {

@@ -149,6 +149,18 @@ pub struct Config {
           value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65_536).map(|n| n as usize))]
     pub max_connections: usize,
 
+    /// Threads that serve calls (1-1024). Default: the CPUs errmap may use,
+    /// as its cgroup CPU quota and affinity allow. One thread runs tokio's
+    /// current-thread runtime, the fastest on one CPU.
+    #[arg(long, env = "ERRMAP_WORKER_THREADS", value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=1024).map(|n| n as usize))]
+    pub worker_threads: Option<usize>,
+
+    /// Compute every answer per call instead of sending the answers
+    /// prepared for plain queries; for benchmarks (BENCHMARKS.md).
+    #[arg(long, env = "ERRMAP_NO_PREPARED_ANSWERS", hide = true)]
+    pub no_prepared_answers: bool,
+
     /// Log filter, in tracing's EnvFilter syntax, such as "info" or
     /// "errmap=debug".
     #[arg(long, env = "ERRMAP_LOG", default_value = DEFAULT_LOG, value_name = "FILTER")]
@@ -342,6 +354,7 @@ impl Config {
             max_batch: self.max_batch,
             default_locale: self.default_locale,
             error_domain: self.error_domain.clone(),
+            prepare_answers: !self.no_prepared_answers,
         }
     }
 

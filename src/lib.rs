@@ -21,9 +21,11 @@
 //! - [`config`]: command-line flags and their `ERRMAP_*` environment twins.
 //! - [`cli`]: the commands besides serving (`catalog check|export`,
 //!   `resolve`).
+//! - [`runtime`]: the tokio runtime, sized to the CPUs errmap may use.
 //! - [`reload`]: watching the catalog file and swapping in good versions.
 //! - [`json`]: messages as proto3 JSON.
-//! - [`pb`]: code generated from `proto/`.
+//! - [`pb`]: code generated from `proto/`, and [`wire`]: the few messages
+//!   encoded by hand so prepared answers go out as ready-made bytes.
 
 #![forbid(unsafe_code)]
 
@@ -41,5 +43,7 @@ pub mod pb;
 pub mod present;
 pub mod reload;
 pub mod render;
+pub mod runtime;
 pub mod server;
 pub mod service;
+pub mod wire;

@@ -14,6 +14,14 @@ pub enum Locale {
 impl Locale {
     pub const ALL: [Locale; 2] = [Locale::ZhCn, Locale::EnUs];
 
+    /// The position in [`Locale::ALL`].
+    pub const fn index(self) -> usize {
+        match self {
+            Locale::ZhCn => 0,
+            Locale::EnUs => 1,
+        }
+    }
+
     /// The BCP 47 tag.
     pub const fn tag(self) -> &'static str {
         match self {
@@ -25,11 +33,13 @@ impl Locale {
     /// The supported locale a language tag falls back to: any Chinese tag
     /// ("zh", "zh-TW", "zh-Hans-CN") to zh-CN, any English one to en-US.
     pub fn from_tag(tag: &str) -> Option<Locale> {
-        let primary = tag.trim().split(['-', '_']).next()?.to_ascii_lowercase();
-        match primary.as_str() {
-            "zh" => Some(Locale::ZhCn),
-            "en" => Some(Locale::EnUs),
-            _ => None,
+        let primary = tag.trim().split(['-', '_']).next()?;
+        if primary.eq_ignore_ascii_case("zh") {
+            Some(Locale::ZhCn)
+        } else if primary.eq_ignore_ascii_case("en") {
+            Some(Locale::EnUs)
+        } else {
+            None
         }
     }
 

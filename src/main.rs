@@ -11,14 +11,23 @@ use tokio::net::TcpListener;
 use tokio::signal::unix::{signal, Signal, SignalKind};
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let config = Config::from_env_and_args();
     match &config.command {
         Some(Command::Catalog(command)) => return errmap::cli::catalog(&config, command),
         Some(Command::Resolve(command)) => return errmap::cli::resolve(&config, command),
         None => {}
     }
+    match errmap::runtime::build(config.worker_threads) {
+        Ok(runtime) => runtime.block_on(serve(config)),
+        Err(err) => {
+            eprintln!("errmap: cannot start the runtime (--worker-threads / ERRMAP_WORKER_THREADS): {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> ExitCode {
     let filter = match EnvFilter::try_new(&config.log) {
         Ok(filter) => filter,
         Err(err) => {
@@ -44,6 +53,10 @@ async fn main() -> ExitCode {
         return ExitCode::FAILURE;
     };
     log_addresses(&listeners, &catalog);
+    tracing::info!(
+        "runtime: {}",
+        errmap::runtime::describe(config.worker_threads)
+    );
     let server_config = ServerConfig {
         shutdown_delay: config.shutdown_delay,
         shutdown_grace: config.shutdown_grace,

@@ -7,6 +7,10 @@ pub mod errmap {
         // client write Box::new for little gain.
         #![allow(clippy::large_enum_variant)]
         tonic::include_proto!("errmap.v1");
+        pub use crate::wire::{
+            BatchResolveRequest, BatchResolveResponse, ResolveGatewayErrorResponse,
+            ResolveGrpcStatusResponse,
+        };
     }
 }
 

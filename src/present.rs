@@ -47,6 +47,11 @@ pub fn message_in(
     }
 }
 
+/// The message of an answer with no catalog entry, in either locale.
+pub fn status_only_message(http_status: i32) -> String {
+    format!("HTTP status {http_status}")
+}
+
 fn solution_in(entry: &CatalogEntry, locale: Locale) -> &str {
     match locale {
         Locale::ZhCn => &entry.solution,
@@ -66,7 +71,7 @@ pub fn present(resolution: &Resolution<'_>, how: Presentation<'_>) -> Presented 
             // No entry: the gRPC code's name is the reason, as the common
             // table names its rows after gRPC codes.
             let name = resolution.grpc_code.as_str_name().to_owned();
-            let text = format!("HTTP status {}", resolution.http_status);
+            let text = status_only_message(resolution.http_status);
             (name, text.clone(), text)
         }
     };

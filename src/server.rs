@@ -131,10 +131,7 @@ pub async fn run(
     let (closing, close_signal) = watch::channel(false);
 
     let limits = &config.limits;
-    let grpc = Server::builder()
-        .max_concurrent_streams(limits.max_concurrent_streams)
-        .http2_keepalive_interval(Some(limits.keepalive_interval))
-        .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+    let grpc = transport(limits)
         .layer(CallMetricsLayer::new(metrics.clone()))
         .layer(MapResponseLayer::new(
             limits::oversize_is_resource_exhausted,
@@ -207,6 +204,15 @@ pub async fn run(
     let _ = closing.send(true);
     close_admin(admin, deadline).await?;
     Ok(stopped)
+}
+
+/// The API listener's HTTP/2 settings. `benches/load` serves its baseline
+/// with the same ones, so the two differ only in the work done per call.
+pub fn transport(limits: &Limits) -> Server {
+    Server::builder()
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .http2_keepalive_interval(Some(limits.keepalive_interval))
+        .http2_keepalive_timeout(Some(limits.keepalive_timeout))
 }
 
 /// Tells probes first, so that no new traffic is sent while calls drain.

@@ -6,6 +6,7 @@ mod convert;
 pub mod error;
 mod observe;
 mod page;
+pub mod prepared;
 pub mod resolve;
 pub mod validate;
 
@@ -15,8 +16,12 @@ use crate::mapping;
 use crate::pb::errmap::v1::error_map_service_server::ErrorMapService;
 use crate::pb::errmap::v1::{self as pb, batch_query::Query, batch_result::Result as BatchOutcome};
 use crate::present::DEFAULT_ERROR_DOMAIN;
+use crate::wire::BatchBuilder;
+use arc_swap::ArcSwapOption;
 use error::ApiError;
 pub use observe::Observer;
+use prepared::Prepared;
+use prost::Message;
 use resolve::CallContext;
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
@@ -33,6 +38,10 @@ pub struct Options {
     pub default_locale: Locale,
     /// The `ErrorInfo.domain` of the statuses errmap builds.
     pub error_domain: String,
+    /// Answer plain queries from answers prepared when a catalog first
+    /// serves ([`prepared`]). Off, every answer is computed per call; the
+    /// bytes are the same either way.
+    pub prepare_answers: bool,
 }
 
 impl Default for Options {
@@ -41,6 +50,7 @@ impl Default for Options {
             max_batch: DEFAULT_MAX_BATCH,
             default_locale: Locale::ZhCn,
             error_domain: DEFAULT_ERROR_DOMAIN.to_owned(),
+            prepare_answers: true,
         }
     }
 }
@@ -59,15 +69,37 @@ pub struct ErrorMap {
     catalog: SharedCatalog,
     options: Options,
     observer: Option<Arc<dyn Observer>>,
+    prepared: Arc<ArcSwapOption<Prepared>>,
 }
 
 impl ErrorMap {
+    /// The service; with `prepare_answers`, the catalog's answers are
+    /// prepared now, so the first call is as fast as the rest.
     pub fn new(catalog: SharedCatalog, options: Options) -> Self {
-        Self {
+        let service = Self {
             catalog,
             options,
             observer: None,
+            prepared: Arc::default(),
+        };
+        service.prepared(&service.catalog.snapshot());
+        service
+    }
+
+    /// The prepared answers of this snapshot, prepared now if the catalog
+    /// was replaced since (about a millisecond, once per reload).
+    fn prepared(&self, catalog: &Arc<Catalog>) -> Option<Arc<Prepared>> {
+        if !self.options.prepare_answers {
+            return None;
         }
+        if let Some(prepared) = self.prepared.load_full() {
+            if prepared.is_for(catalog) {
+                return Some(prepared);
+            }
+        }
+        let prepared = Arc::new(Prepared::build(catalog.clone(), &self.options));
+        self.prepared.store(Some(prepared.clone()));
+        Some(prepared)
     }
 
     /// Tells `observer` of every resolution and unknown code from now on.
@@ -76,16 +108,46 @@ impl ErrorMap {
         self
     }
 
-    fn context<'a>(&'a self, catalog: &'a Catalog, accept: Option<&'a str>) -> CallContext<'a> {
+    fn context<'a>(
+        &'a self,
+        catalog: &'a Catalog,
+        prepared: Option<&'a Prepared>,
+        accept: Option<&'a str>,
+    ) -> CallContext<'a> {
         CallContext {
             catalog,
             accept_language: accept,
             options: &self.options,
             observer: self.observer.as_deref(),
+            basic: false,
+            prepared,
         }
     }
 
-    fn batch_item(ctx: &CallContext<'_>, index: usize, query: &pb::BatchQuery) -> pb::BatchResult {
+    /// One query of a batch, appended to the response: prepared if it is
+    /// plain, else computed.
+    fn batch_item(
+        ctx: &CallContext<'_>,
+        index: usize,
+        query: &pb::BatchQuery,
+        out: &mut BatchBuilder,
+    ) {
+        let prepared = match &query.query {
+            Some(Query::GatewayError(q)) => resolve::prepared_gateway(ctx, q),
+            Some(Query::GrpcStatus(q)) => resolve::prepared_grpc(ctx, q),
+            None => None,
+        };
+        match prepared {
+            Some(answer) => out.push_encoded(&answer.encoded),
+            None => out.push(&Self::batch_result(ctx, index, query)),
+        }
+    }
+
+    fn batch_result(
+        ctx: &CallContext<'_>,
+        index: usize,
+        query: &pb::BatchQuery,
+    ) -> pb::BatchResult {
         let outcome = match &query.query {
             Some(Query::GatewayError(q)) => {
                 resolve::gateway(ctx, &format!("queries[{index}].gateway_error"), q)
@@ -153,6 +215,42 @@ impl ErrorMap {
     }
 }
 
+/// Decodes one query of a batch into `scratch`, keeping the buffers of the
+/// query before it, so a batch of plain queries allocates nothing per query.
+fn decode_query(scratch: &mut pb::BatchQuery, raw: &bytes::Bytes) -> Result<(), String> {
+    match &mut scratch.query {
+        Some(Query::GatewayError(q)) => q.clear(),
+        Some(Query::GrpcStatus(q)) => q.clear(),
+        None => {}
+    }
+    scratch
+        .merge(raw.clone())
+        .map_err(|err| format!("must be an encoded BatchQuery ({err})"))?;
+    // The reused message keeps its last kind; a query that set neither
+    // must still read as unset.
+    if !sets_a_query(raw) {
+        scratch.query = None;
+    }
+    Ok(())
+}
+
+/// Whether an encoded `BatchQuery` holds field 1 or 2 (the oneof).
+fn sets_a_query(mut raw: &[u8]) -> bool {
+    use prost::encoding::{decode_key, skip_field, DecodeContext};
+    while !raw.is_empty() {
+        let Ok((tag, wire_type)) = decode_key(&mut raw) else {
+            return false;
+        };
+        if tag == 1 || tag == 2 {
+            return true;
+        }
+        if skip_field(wire_type, tag, &mut raw, DecodeContext::default()).is_err() {
+            return false;
+        }
+    }
+    false
+}
+
 #[tonic::async_trait]
 impl ErrorMapService for ErrorMap {
     async fn resolve_gateway_error(
@@ -160,11 +258,18 @@ impl ErrorMapService for ErrorMap {
         request: Request<pb::ResolveGatewayErrorRequest>,
     ) -> Result<Response<pb::ResolveGatewayErrorResponse>, Status> {
         let catalog = self.catalog.snapshot();
-        let ctx = self.context(&catalog, accept_language(&request));
+        let prepared = self.prepared(&catalog);
+        let ctx = self.context(&catalog, prepared.as_deref(), accept_language(&request));
+        if let Some(answer) = resolve::prepared_gateway(&ctx, request.get_ref()) {
+            let encoded = answer.encoded.clone();
+            return Ok(Response::new(pb::ResolveGatewayErrorResponse::prepared(
+                encoded,
+            )));
+        }
         let resolution = resolve::gateway(&ctx, "", request.get_ref())?;
-        Ok(Response::new(pb::ResolveGatewayErrorResponse {
-            resolution: Some(resolution),
-        }))
+        Ok(Response::new(pb::ResolveGatewayErrorResponse::new(
+            resolution,
+        )))
     }
 
     async fn resolve_grpc_status(
@@ -172,41 +277,76 @@ impl ErrorMapService for ErrorMap {
         request: Request<pb::ResolveGrpcStatusRequest>,
     ) -> Result<Response<pb::ResolveGrpcStatusResponse>, Status> {
         let catalog = self.catalog.snapshot();
-        let ctx = self.context(&catalog, accept_language(&request));
+        let prepared = self.prepared(&catalog);
+        let ctx = self.context(&catalog, prepared.as_deref(), accept_language(&request));
+        if let Some(answer) = resolve::prepared_grpc(&ctx, request.get_ref()) {
+            let encoded = answer.encoded.clone();
+            return Ok(Response::new(pb::ResolveGrpcStatusResponse::prepared(
+                encoded,
+            )));
+        }
         let resolution = resolve::grpc(&ctx, "", request.get_ref())?;
-        Ok(Response::new(pb::ResolveGrpcStatusResponse {
-            resolution: Some(resolution),
-        }))
+        Ok(Response::new(pb::ResolveGrpcStatusResponse::new(
+            resolution,
+        )))
     }
 
     async fn batch_resolve(
         &self,
         request: Request<pb::BatchResolveRequest>,
     ) -> Result<Response<pb::BatchResolveResponse>, Status> {
-        let queries = &request.get_ref().queries;
+        let batch = request.get_ref();
         let max_batch = self.options.max_batch;
-        if queries.len() > max_batch {
+        if batch.len() > max_batch {
             return Err(ApiError::invalid(
                 "queries",
                 format!(
                     "must hold at most {} queries (the server's batch limit), got {}",
                     max_batch,
-                    queries.len()
+                    batch.len()
                 ),
             )
             .into());
         }
+        let basic = match pb::ResolutionView::try_from(batch.view) {
+            Ok(pb::ResolutionView::Basic) => true,
+            Ok(pb::ResolutionView::Full | pb::ResolutionView::Unspecified) => false,
+            Err(_) => {
+                return Err(ApiError::invalid(
+                    "view",
+                    format!(
+                        "must be RESOLUTION_VIEW_BASIC (1) or RESOLUTION_VIEW_FULL (2), got {}",
+                        batch.view
+                    ),
+                )
+                .into())
+            }
+        };
         let catalog = self.catalog.snapshot();
-        let ctx = self.context(&catalog, accept_language(&request));
-        let results = queries
-            .iter()
-            .enumerate()
-            .map(|(i, q)| Self::batch_item(&ctx, i, q))
-            .collect();
-        Ok(Response::new(pb::BatchResolveResponse {
-            results,
-            catalog_version: catalog.version().to_owned(),
-        }))
+        let prepared = self.prepared(&catalog);
+        let ctx = CallContext {
+            basic,
+            ..self.context(&catalog, prepared.as_deref(), accept_language(&request))
+        };
+        let mut out = pb::BatchResolveResponse::builder(batch.len());
+        for (index, query) in batch.queries.iter().enumerate() {
+            Self::batch_item(&ctx, index, query, &mut out);
+        }
+        // Decoded queries are read one at a time into one reused message.
+        let mut scratch = pb::BatchQuery::default();
+        let offset = batch.queries.len();
+        for (i, raw) in batch.received.iter().enumerate() {
+            let index = offset + i;
+            match decode_query(&mut scratch, raw) {
+                Ok(()) => Self::batch_item(&ctx, index, &scratch, &mut out),
+                Err(why) => out.push(&pb::BatchResult {
+                    result: Some(BatchOutcome::Error(
+                        ApiError::invalid(format!("queries[{index}]"), why).into_status_proto(),
+                    )),
+                }),
+            }
+        }
+        Ok(Response::new(out.finish(catalog.version())))
     }
 
     async fn get_error(

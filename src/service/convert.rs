@@ -3,7 +3,9 @@
 use crate::locale::Locale;
 use crate::mapping::{MatchKind, Profile, Resolution};
 use crate::pb::errmap::v1 as pb;
-use crate::present::Presented;
+use crate::present::{self, Presented};
+use crate::render::Params;
+use std::collections::BTreeMap;
 
 impl From<Profile> for pb::Profile {
     fn from(profile: Profile) -> Self {
@@ -57,5 +59,31 @@ pub fn resolution(
         ignored_params: presented.ignored_params,
         profile: profile as i32,
         catalog_version: String::new(),
+    }
+}
+
+/// The basic view (`RESOLUTION_VIEW_BASIC`): what a bulk caller acts on.
+pub fn basic(
+    resolution: &Resolution<'_>,
+    locale: Locale,
+    params: &BTreeMap<String, String>,
+) -> pb::Resolution {
+    let (entry, message) = match resolution.entry {
+        Some(entry) => (
+            Some(pb::CatalogEntry {
+                code: entry.code.clone(),
+                ..Default::default()
+            }),
+            present::message_in(entry, locale, &Params::for_entry(Some(entry), params).used),
+        ),
+        None => (None, present::status_only_message(resolution.http_status)),
+    };
+    pb::Resolution {
+        match_kind: match_kind(resolution.match_kind) as i32,
+        grpc_code: resolution.grpc_code as i32,
+        http_status: resolution.http_status,
+        entry,
+        message,
+        ..Default::default()
     }
 }

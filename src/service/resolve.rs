@@ -7,6 +7,7 @@ use crate::mapping::{resolve_gateway, resolve_grpc, ReasonFrom, Resolution};
 use crate::pb::errmap::v1 as pb;
 use crate::present::{self, present, Presentation};
 use crate::service::error::ApiError;
+use crate::service::prepared::{Answer, Prepared, View};
 use crate::service::{convert, observe, validate, Observer, Options};
 use std::collections::BTreeMap;
 
@@ -18,6 +19,10 @@ pub struct CallContext<'a> {
     pub options: &'a Options,
     /// Told how each query resolved (metrics).
     pub observer: Option<&'a dyn Observer>,
+    /// Answer with the basic view: no status, body or entry text.
+    pub basic: bool,
+    /// Answers prepared for this catalog, if any.
+    pub prepared: Option<&'a Prepared>,
 }
 
 impl CallContext<'_> {
@@ -38,6 +43,9 @@ impl CallContext<'_> {
         request_id: &str,
         profile: pb::Profile,
     ) -> pb::Resolution {
+        if self.basic {
+            return convert::basic(&resolution, locale, params);
+        }
         let presented = present(
             &resolution,
             Presentation {
@@ -51,6 +59,78 @@ impl CallContext<'_> {
         answer.catalog_version = self.catalog.version().to_owned();
         answer
     }
+}
+
+impl<'a> CallContext<'a> {
+    fn view(&self) -> View {
+        if self.basic {
+            View::Basic
+        } else {
+            View::Full
+        }
+    }
+
+    fn answered(&self, answer: &'a Answer) -> &'a Answer {
+        if let Some(observer) = self.observer {
+            observer.resolved(answer.match_kind);
+        }
+        answer
+    }
+}
+
+/// The prepared answer to a plain gateway query, if this is one: a code
+/// (not an alias) with at most its own HTTP status, and no params, request
+/// id or body. Anything else, errors included, takes [`gateway`].
+pub fn prepared_gateway<'a>(
+    ctx: &CallContext<'a>,
+    request: &pb::ResolveGatewayErrorRequest,
+) -> Option<&'a Answer> {
+    let prepared = ctx.prepared?;
+    if !request.params.is_empty() || !request.request_id.is_empty() || !request.body.is_empty() {
+        return None;
+    }
+    let locale = ctx.locale("", &request.locale).ok()?;
+    let profile = match pb::Profile::try_from(request.profile).ok()? {
+        pb::Profile::Unspecified | pb::Profile::Google => pb::Profile::Google,
+        pb::Profile::GrpcProxy => pb::Profile::GrpcProxy,
+    };
+    validate::code_text("", "code", &request.code).ok()?;
+    let found = ctx.catalog.lookup(&request.code)?;
+    if found.alias {
+        return None;
+    }
+    let row = match request.http_status {
+        None => *found.rows.first()?,
+        Some(status) => *found
+            .rows
+            .iter()
+            .find(|&&row| ctx.catalog.entry(row).http_status == status)?,
+    };
+    let answer = prepared.gateway(row, profile, locale, ctx.view())?;
+    Some(ctx.answered(answer))
+}
+
+/// The prepared answer to a bare gRPC code, if this is one: no reason,
+/// params, request id or details. Anything else takes [`grpc`].
+pub fn prepared_grpc<'a>(
+    ctx: &CallContext<'a>,
+    request: &pb::ResolveGrpcStatusRequest,
+) -> Option<&'a Answer> {
+    let prepared = ctx.prepared?;
+    if !request.params.is_empty()
+        || !request.request_id.is_empty()
+        || !request.status_details_bin.is_empty()
+        || request.status.is_some()
+    {
+        return None;
+    }
+    let locale = ctx.locale("", &request.locale).ok()?;
+    let query = validate::grpc_query("", request).ok()?;
+    if query.reason.is_some() {
+        return None;
+    }
+    let answer = prepared.grpc(query.code, locale, ctx.view())?;
+    Some(ctx.answered(answer))
 }
 
 pub fn gateway(

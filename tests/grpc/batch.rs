@@ -46,7 +46,7 @@ async fn results_come_in_request_order_with_per_item_errors() {
         gateway("", Some(504)),
     ];
     let results = client
-        .batch_resolve(BatchResolveRequest { queries })
+        .batch_resolve(BatchResolveRequest::new(queries))
         .await
         .expect("batch succeeds as a whole")
         .into_inner()
@@ -104,7 +104,7 @@ async fn an_empty_batch_is_an_empty_answer() {
     let server = TestServer::start().await;
     let results = server
         .client()
-        .batch_resolve(BatchResolveRequest { queries: vec![] })
+        .batch_resolve(BatchResolveRequest::new(vec![]))
         .await
         .expect("empty batch")
         .into_inner()
@@ -119,9 +119,7 @@ async fn the_default_limit_is_1000_queries() {
     let mut client = server.client();
     let full: Vec<BatchQuery> = (0..1000).map(|i| grpc(i % 17, "")).collect();
     let results = client
-        .batch_resolve(BatchResolveRequest {
-            queries: full.clone(),
-        })
+        .batch_resolve(BatchResolveRequest::new(full.clone()))
         .await
         .expect("1000 queries fit")
         .into_inner()
@@ -136,7 +134,7 @@ async fn the_default_limit_is_1000_queries() {
     let mut over = full;
     over.push(grpc(0, ""));
     let status = client
-        .batch_resolve(BatchResolveRequest { queries: over })
+        .batch_resolve(BatchResolveRequest::new(over))
         .await
         .expect_err("1001 queries are too many");
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
@@ -163,9 +161,11 @@ async fn the_limit_is_configurable() {
     .await;
     let mut client = server.client();
     let status = client
-        .batch_resolve(BatchResolveRequest {
-            queries: vec![grpc(0, ""), grpc(1, ""), grpc(2, "")],
-        })
+        .batch_resolve(BatchResolveRequest::new(vec![
+            grpc(0, ""),
+            grpc(1, ""),
+            grpc(2, ""),
+        ]))
         .await
         .expect_err("three is over two");
     assert!(

@@ -672,7 +672,7 @@ proptest! {
         accept in accept_language(),
     ) {
         let mut client = client("batch");
-        let request = BatchResolveRequest { queries: queries.clone() };
+        let request = BatchResolveRequest::new(queries.clone());
         let response = block_on(client.batch_resolve(with_accept_language(request, accept)));
         let results = match response {
             Ok(response) => response.into_inner().results,
@@ -794,7 +794,7 @@ proptest! {
             })
             .collect();
         let mut client = client("spelling");
-        let results = block_on(client.batch_resolve(BatchResolveRequest { queries }))
+        let results = block_on(client.batch_resolve(BatchResolveRequest::new(queries)))
             .expect("the batch resolves")
             .into_inner()
             .results;

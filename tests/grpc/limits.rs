@@ -70,7 +70,7 @@ async fn a_call_over_the_timeout_is_deadline_exceeded() {
         })
         .collect();
     let status = client
-        .batch_resolve(BatchResolveRequest { queries })
+        .batch_resolve(BatchResolveRequest::new(queries))
         .await
         .expect_err("a thousand resolutions take more than a millisecond");
     assert_eq!(status.code(), tonic::Code::DeadlineExceeded, "{status:?}");

@@ -115,7 +115,7 @@ async fn replacing_the_file_under_load_fails_no_call_and_mixes_no_versions() {
                     })
                     .collect();
                 let batch = client
-                    .batch_resolve(BatchResolveRequest { queries })
+                    .batch_resolve(BatchResolveRequest::new(queries))
                     .await
                     .expect("no batch fails during reloads")
                     .into_inner();

@@ -16,8 +16,8 @@ use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
 
 fn batch() -> BatchResolveRequest {
-    BatchResolveRequest {
-        queries: (0..200)
+    BatchResolveRequest::new(
+        (0..200)
             .map(|i| BatchQuery {
                 query: Some(Query::GrpcStatus(ResolveGrpcStatusRequest {
                     code: i % 17,
@@ -25,7 +25,7 @@ fn batch() -> BatchResolveRequest {
                 })),
             })
             .collect(),
-    }
+    )
 }
 
 /// What a client saw of one call.

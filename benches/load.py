@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+"""errmap against the limit of its own stack, side by side, with h2load.
+
+Runs each scenario on errmap and on the baseline server (benches/load/kit.rs:
+the same generated service, runtime and HTTP/2 settings, handlers that return
+a prepared reply), interleaved, ROUNDS times. The server is pinned to CPU 0
+and h2load to CPU 1 when the machine has two. Every run is a fixed number of
+calls, and afterwards the server's own count of OK answers must equal it:
+that is the check that every reply carried grpc-status 0.
+
+Prints, per scenario and server, the median over rounds of: calls/s, items/s
+(batches), latency percentiles from h2load's per-request log, server CPU per
+call, reply bytes per item, and errmap/baseline. Then the latency at half of
+errmap's measured maximum, and resident memory over a long run.
+
+    benches/load.sh              # builds, then runs this with the defaults
+    python3 benches/load.py --help
+"""
+
+import argparse
+import os
+import re
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+SERVICE = "errmap.v1.ErrorMapService"
+
+# name, method, body file, connections, streams per connection, calls,
+# items per call
+SCENARIOS = [
+    ("unary gateway by code", "ResolveGatewayError", "gateway.bin", 8, 16, 400_000, 1),
+    ("unary gRPC status", "ResolveGrpcStatus", "grpc.bin", 8, 16, 400_000, 1),
+    ("100 connections x 2 streams", "ResolveGatewayError", "gateway.bin", 100, 2, 300_000, 1),
+    ("batch 100, full view", "BatchResolve", "batch100-full.bin", 4, 4, 20_000, 100),
+    ("batch 100, basic view", "BatchResolve", "batch100-basic.bin", 4, 4, 40_000, 100),
+    ("batch 1000, full view", "BatchResolve", "batch1000-full.bin", 2, 2, 2_000, 1000),
+    ("batch 1000, basic view", "BatchResolve", "batch1000-basic.bin", 2, 2, 10_000, 1000),
+]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def pinned(cpu, argv):
+    if cpu is None:
+        return argv
+    return ["taskset", "-c", str(cpu)] + argv
+
+
+def cpu_ticks(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def rss_kib(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def wait_port(port, proc, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"server exited early with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.01)
+    raise SystemExit(f"server did not listen on {port}")
+
+
+class Server:
+    """errmap or the baseline, started fresh for each run."""
+
+    def __init__(self, kind, args):
+        self.kind = kind
+        self.args = args
+        self.port = free_port()
+        self.admin = free_port()
+        if kind == "errmap":
+            argv = [args.errmap, "--listen", f"127.0.0.1:{self.port}",
+                    "--admin-listen", f"127.0.0.1:{self.admin}",
+                    "--http-listen", "off", "--log", "warn"]
+            if args.workers:
+                argv += ["--worker-threads", str(args.workers)]
+        else:
+            argv = [args.kit, "baseline", f"127.0.0.1:{self.port}"]
+            if args.workers:
+                argv.append(str(args.workers))
+        self.proc = subprocess.Popen(pinned(args.server_cpu, argv),
+                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        wait_port(self.port, self.proc)
+        if kind == "errmap":
+            wait_port(self.admin, self.proc)
+
+    def ok_calls(self, method):
+        """Stops the server if needed; returns (OK answers, other answers)."""
+        if self.kind == "errmap":
+            url = f"http://127.0.0.1:{self.admin}/metrics"
+            text = urllib.request.urlopen(url, timeout=5).read().decode()
+            ok = other = 0
+            for line in text.splitlines():
+                if line.startswith("errmap_calls_total{") and f'method="{method}"' in line:
+                    value = int(float(line.rsplit(" ", 1)[1]))
+                    if 'code="OK"' in line:
+                        ok += value
+                    else:
+                        other += value
+            return ok, other
+        self.stop()
+        out = self.output
+        m = re.search(r"baseline answered (\d+) calls", out)
+        if not m:
+            raise SystemExit(f"baseline printed no count:\n{out}")
+        return int(m.group(1)), 0
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.output, _ = self.proc.communicate(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.output, _ = self.proc.communicate()
+            if self.proc.returncode != 0:
+                raise SystemExit(f"{self.kind} exited with {self.proc.returncode}:\n{self.output}")
+
+
+def percentile(sorted_values, q):
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, round(q * (len(sorted_values) - 1))))
+    return sorted_values[index]
+
+
+def h2load(args, server, scenario, work, rps=None, counted_before=0):
+    name, method, body, conns, streams, calls, items = scenario
+    log = os.path.join(work, "requests.log")
+    if os.path.exists(log):
+        os.remove(log)  # h2load appends
+    argv = ["h2load", "-t", "1", "-n", str(calls), "-c", str(conns), "-m", str(streams),
+            f"--data={os.path.join(work, body)}", "--log-file", log,
+            "-H", "content-type: application/grpc", "-H", "te: trailers"]
+    if rps:
+        argv += ["--rps", str(rps)]
+    argv.append(f"http://127.0.0.1:{server.port}/{SERVICE}/{method}")
+    before = cpu_ticks(server.proc.pid)
+    run = subprocess.run(pinned(args.client_cpu, argv), capture_output=True, text=True)
+    after = cpu_ticks(server.proc.pid)
+    rss = rss_kib(server.proc.pid)
+    out = run.stdout
+    if run.returncode != 0:
+        raise SystemExit(f"h2load failed:\n{out}\n{run.stderr}")
+    m = re.search(r"finished in ([\d.]+)(m?s), ([\d.]+) req/s", out)
+    done = re.search(r"requests: (\d+) total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored", out)
+    traffic = re.search(r"traffic: .*?\((\d+)\) total, .*?\((\d+)\) headers.*?, .*?\((\d+)\) data", out)
+    if not (m and done and traffic):
+        raise SystemExit(f"cannot read h2load's output:\n{out}")
+    seconds = float(m.group(1)) / (1000 if m.group(2) == "ms" else 1)
+    succeeded = int(done.group(3))
+    if succeeded != calls:
+        raise SystemExit(f"{server.kind} {name}: {succeeded} of {calls} calls succeeded:\n{out}")
+    ok, other = server.ok_calls(method)
+    ok -= counted_before
+    if ok != calls or other != 0:
+        raise SystemExit(f"{server.kind} {name}: the server counted {ok} OK and {other} other answers for {calls} calls")
+    latencies = []
+    with open(log) as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 3:
+                latencies.append(int(parts[2]))
+    latencies.sort()
+    return {
+        "rps": calls / seconds,
+        "items": calls * items / seconds,
+        "p50": percentile(latencies, 0.50) / 1000,
+        "p99": percentile(latencies, 0.99) / 1000,
+        "p999": percentile(latencies, 0.999) / 1000,
+        "cpu_us": (after - before) / os.sysconf("SC_CLK_TCK") * 1e6 / calls,
+        "bytes_item": int(traffic.group(3)) / calls / items,
+        "rss": rss,
+    }
+
+
+def one_run(args, kind, scenario, work, rps=None):
+    server = Server(kind, args)
+    try:
+        return h2load(args, server, scenario, work, rps)
+    finally:
+        server.stop()
+
+
+def median_of(runs, key):
+    return statistics.median(r[key] for r in runs)
+
+
+def report_line(name, kind, runs, ratio=None):
+    m = {k: median_of(runs, k) for k in runs[0]}
+    rate = f"{m['rps']:>10,.0f}"
+    items = f"{m['items']:>12,.0f}"
+    tail = f"  {ratio:5.3f}" if ratio is not None else ""
+    print(f"{name:<29} {kind:<8} {rate} {items} {m['p50']:7.3f} {m['p99']:7.3f} {m['p999']:7.3f}"
+          f" {m['cpu_us']:7.2f} {m['bytes_item']:8.1f}{tail}", flush=True)
+    return m
+
+
+def compare(args, work):
+    print(f"{'scenario':<29} {'server':<8} {'calls/s':>10} {'items/s':>12} {'p50 ms':>7} {'p99 ms':>7}"
+          f" {'p999 ms':>7} {'cpu us':>7} {'B/item':>8}  ratio", flush=True)
+    chosen = [s for s in SCENARIOS if not args.only or any(o in s[0] for o in args.only)]
+    results = {}
+    for scenario in chosen:
+        scaled = scenario[:5] + (max(1, int(scenario[5] * args.scale)),) + scenario[6:]
+        runs = {"baseline": [], "errmap": []}
+        for _ in range(args.rounds):
+            for kind in ("baseline", "errmap"):
+                runs[kind].append(one_run(args, kind, scaled, work))
+        base = report_line(scenario[0], "baseline", runs["baseline"])
+        ratio = median_of(runs["errmap"], "rps") / base["rps"]
+        results[scenario[0]] = report_line(scenario[0], "errmap", runs["errmap"], ratio)
+    return results
+
+
+def half_load(args, work, results):
+    name = SCENARIOS[0][0]
+    if name not in results:
+        return
+    scenario = SCENARIOS[0]
+    conns = scenario[3]
+    per_client = max(1, int(results[name]["rps"] / 2 / conns))
+    calls = max(1, int(results[name]["rps"] / 2 * 10 * args.scale))
+    scaled = scenario[:5] + (calls,) + scenario[6:]
+    print(f"\nhalf of errmap's maximum ({per_client * conns:,} calls/s, {conns} connections at"
+          f" {per_client:,}/s each, {calls:,} calls):", flush=True)
+    for kind in ("baseline", "errmap"):
+        runs = [one_run(args, kind, scaled, work, rps=per_client) for _ in range(args.rounds)]
+        report_line(name + " @ half", kind, runs)
+
+
+def memory(args, work):
+    """Resident size after one long run, and after a second one as long."""
+    scenario = SCENARIOS[0]
+    calls = int(args.memory_calls)
+    scaled = scenario[:5] + (calls,) + scenario[6:]
+    server = Server("errmap", args)
+    try:
+        start = rss_kib(server.proc.pid)
+        first = h2load(args, server, scaled, work)
+        second = h2load(args, server, scaled, work, counted_before=calls)
+    finally:
+        server.stop()
+    print(f"\nmemory (errmap, {calls:,} + {calls:,} unary calls): RSS at start {start / 1024:.1f} MiB,"
+          f" after the first {calls:,} {first['rss'] / 1024:.1f} MiB, after the second"
+          f" {second['rss'] / 1024:.1f} MiB ({first['rps']:,.0f} and {second['rps']:,.0f} calls/s)", flush=True)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--errmap", default="target/release/errmap")
+    parser.add_argument("--kit", default="target/release/examples/kit")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--scale", type=float, default=1.0, help="multiplies every call count")
+    parser.add_argument("--workers", type=int, help="worker threads for both servers (default: their own)")
+    parser.add_argument("--only", nargs="*", help="scenarios whose name contains any of these")
+    parser.add_argument("--memory-calls", type=float, default=1e6)
+    parser.add_argument("--skip", nargs="*", default=[], choices=["compare", "half", "memory"])
+    args = parser.parse_args()
+    for tool in ("h2load",):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} is missing (Debian: apt-get install nghttp2-client)")
+    two = (os.cpu_count() or 1) >= 2 and shutil.which("taskset")
+    args.server_cpu, args.client_cpu = (0, 1) if two else (None, None)
+    print(f"server on CPU {args.server_cpu}, h2load on CPU {args.client_cpu}; "
+          f"{args.rounds} interleaved rounds, medians", flush=True)
+    work = tempfile.mkdtemp(prefix="errmap-load-")
+    try:
+        subprocess.run([args.kit, "bodies", work], check=True)
+        results = compare(args, work) if "compare" not in args.skip else {}
+        if "half" not in args.skip:
+            half_load(args, work, results)
+        if "memory" not in args.skip:
+            memory(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,238 @@
+//! What `benches/load.sh` needs besides errmap itself:
+//!
+//! - `kit bodies DIR` writes the request bodies h2load sends, as gRPC
+//!   messages (a flag byte, a 4-byte big-endian length, the protobuf).
+//! - `kit baseline ADDR [WORKERS]` serves the limit of errmap's own stack:
+//!   the same generated service, runtime and HTTP/2 settings, but handlers
+//!   that do no work. Each returns the reply errmap gives to the same
+//!   request, prepared once at start-up, so both servers send the same
+//!   bytes. On SIGTERM or SIGINT it prints how many calls it answered.
+
+use errmap::catalog::{Catalog, SharedCatalog};
+use errmap::pb::errmap::v1::error_map_service_server::{ErrorMapService, ErrorMapServiceServer};
+use errmap::pb::errmap::v1::{self as pb, batch_query::Query};
+use errmap::pb::google::rpc::Code;
+use errmap::server::{self, Limits};
+use errmap::service::{ErrorMap, Options};
+use prost::Message;
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use tonic::transport::server::TcpIncoming;
+use tonic::{Request, Response, Status};
+
+/// The batch sizes the load script sends.
+const BATCH_SIZES: [usize; 2] = [100, 1000];
+
+fn gateway_request() -> pb::ResolveGatewayErrorRequest {
+    pb::ResolveGatewayErrorRequest {
+        code: "APIGW_NONCE_CONFLICT".into(),
+        ..Default::default()
+    }
+}
+
+fn grpc_request() -> pb::ResolveGrpcStatusRequest {
+    pb::ResolveGrpcStatusRequest {
+        code: Code::Unavailable as i32,
+        ..Default::default()
+    }
+}
+
+/// A batch that walks the whole catalog: three gateway codes, then one gRPC
+/// code, over and over.
+fn batch_request(
+    catalog: &Catalog,
+    size: usize,
+    view: pb::ResolutionView,
+) -> pb::BatchResolveRequest {
+    let entries = catalog.entries();
+    let queries = (0..size)
+        .map(|i| {
+            let query = if i % 4 == 3 {
+                Query::GrpcStatus(pb::ResolveGrpcStatusRequest {
+                    code: (i % 17) as i32,
+                    ..Default::default()
+                })
+            } else {
+                Query::GatewayError(pb::ResolveGatewayErrorRequest {
+                    code: entries[i % entries.len()].code.clone(),
+                    ..Default::default()
+                })
+            };
+            pb::BatchQuery { query: Some(query) }
+        })
+        .collect();
+    pb::BatchResolveRequest {
+        queries,
+        view: view as i32,
+        ..Default::default()
+    }
+}
+
+fn framed(message: &impl Message) -> Vec<u8> {
+    let body = message.encode_to_vec();
+    let mut framed = Vec::with_capacity(body.len() + 5);
+    framed.push(0);
+    framed.extend_from_slice(&(body.len() as u32).to_be_bytes());
+    framed.extend_from_slice(&body);
+    framed
+}
+
+fn views() -> [(pb::ResolutionView, &'static str); 2] {
+    [
+        (pb::ResolutionView::Full, "full"),
+        (pb::ResolutionView::Basic, "basic"),
+    ]
+}
+
+fn write_bodies(dir: &str) -> std::io::Result<()> {
+    let catalog = Catalog::embedded().map_err(std::io::Error::other)?;
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(format!("{dir}/gateway.bin"), framed(&gateway_request()))?;
+    std::fs::write(format!("{dir}/grpc.bin"), framed(&grpc_request()))?;
+    for size in BATCH_SIZES {
+        for (view, name) in views() {
+            let request = batch_request(&catalog, size, view);
+            std::fs::write(format!("{dir}/batch{size}-{name}.bin"), framed(&request))?;
+        }
+    }
+    Ok(())
+}
+
+/// Replies prepared at start-up; handlers only clone them.
+struct Baseline {
+    gateway: pb::ResolveGatewayErrorResponse,
+    grpc: pb::ResolveGrpcStatusResponse,
+    batches: HashMap<(usize, i32), pb::BatchResolveResponse>,
+    calls: Arc<AtomicU64>,
+}
+
+impl Baseline {
+    async fn prepare(calls: Arc<AtomicU64>) -> Result<Self, Box<dyn std::error::Error>> {
+        let shared = SharedCatalog::new(Catalog::embedded()?);
+        let catalog = shared.snapshot();
+        let errmap = ErrorMap::new(shared, Options::default());
+        let gateway = errmap
+            .resolve_gateway_error(Request::new(gateway_request()))
+            .await?
+            .into_inner();
+        let grpc = errmap
+            .resolve_grpc_status(Request::new(grpc_request()))
+            .await?
+            .into_inner();
+        let mut batches = HashMap::new();
+        for size in BATCH_SIZES {
+            for (view, _) in views() {
+                let request = batch_request(&catalog, size, view);
+                let reply = errmap.batch_resolve(Request::new(request)).await?;
+                batches.insert((size, view as i32), reply.into_inner());
+            }
+        }
+        Ok(Self {
+            gateway,
+            grpc,
+            batches,
+            calls,
+        })
+    }
+
+    fn answered<T>(&self, reply: T) -> Result<Response<T>, Status> {
+        self.calls.fetch_add(1, Ordering::Relaxed);
+        Ok(Response::new(reply))
+    }
+}
+
+#[tonic::async_trait]
+impl ErrorMapService for Baseline {
+    async fn resolve_gateway_error(
+        &self,
+        _: Request<pb::ResolveGatewayErrorRequest>,
+    ) -> Result<Response<pb::ResolveGatewayErrorResponse>, Status> {
+        self.answered(self.gateway.clone())
+    }
+
+    async fn resolve_grpc_status(
+        &self,
+        _: Request<pb::ResolveGrpcStatusRequest>,
+    ) -> Result<Response<pb::ResolveGrpcStatusResponse>, Status> {
+        self.answered(self.grpc.clone())
+    }
+
+    async fn batch_resolve(
+        &self,
+        request: Request<pb::BatchResolveRequest>,
+    ) -> Result<Response<pb::BatchResolveResponse>, Status> {
+        let key = (request.get_ref().queries.len(), request.get_ref().view);
+        match self.batches.get(&key) {
+            Some(reply) => self.answered(reply.clone()),
+            None => Err(Status::unimplemented(
+                "the baseline knows only the load script's batches",
+            )),
+        }
+    }
+
+    async fn get_error(
+        &self,
+        _: Request<pb::GetErrorRequest>,
+    ) -> Result<Response<pb::GetErrorResponse>, Status> {
+        Err(Status::unimplemented("not part of the load test"))
+    }
+
+    async fn list_errors(
+        &self,
+        _: Request<pb::ListErrorsRequest>,
+    ) -> Result<Response<pb::ListErrorsResponse>, Status> {
+        Err(Status::unimplemented("not part of the load test"))
+    }
+}
+
+async fn baseline(addr: &str, workers: Option<usize>) -> Result<(), Box<dyn std::error::Error>> {
+    let calls = Arc::new(AtomicU64::new(0));
+    let service = Baseline::prepare(calls.clone()).await?;
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    println!(
+        "baseline listening on {addr} ({})",
+        errmap::runtime::describe(workers)
+    );
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let stop = async move {
+        tokio::select! {
+            _ = terminate.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+    };
+    let limits = Limits::default();
+    server::transport(&limits)
+        .add_service(
+            ErrorMapServiceServer::new(service).max_decoding_message_size(limits.max_message_bytes),
+        )
+        .serve_with_incoming_shutdown(incoming, stop)
+        .await?;
+    println!("baseline answered {} calls", calls.load(Ordering::Relaxed));
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let outcome = match args.as_slice() {
+        ["bodies", dir] => write_bodies(dir).map_err(Into::into),
+        ["baseline", addr, rest @ ..] => {
+            let workers = rest.first().and_then(|w| w.parse().ok());
+            match errmap::runtime::build(workers) {
+                Ok(runtime) => runtime.block_on(baseline(addr, workers)),
+                Err(err) => Err(err.into()),
+            }
+        }
+        _ => Err("usage: kit bodies DIR | kit baseline ADDR [WORKERS]".into()),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("kit: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
