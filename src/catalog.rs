@@ -7,8 +7,9 @@ pub mod validate;
 
 use crate::pb::errmap::v1::CatalogEntry;
 use arc_swap::ArcSwap;
+use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -61,10 +62,16 @@ pub struct CodeMatch<'c> {
 #[derive(Debug)]
 pub struct Catalog {
     entries: Vec<CatalogEntry>,
-    names: HashMap<String, Name>,
+    /// Codes and aliases, folded. FxHash: the keys are the catalog's own,
+    /// so there is no flooding to defend against, and it hashes a short
+    /// code several times faster than SipHash.
+    names: FxHashMap<String, Name>,
     by_status: BTreeMap<i32, Vec<usize>>,
     version: String,
 }
+
+/// Codes up to this long are folded to upper case without allocating.
+const FOLD_ON_STACK: usize = 128;
 
 /// Folds a code the way every lookup does: surrounding white space and
 /// letter case do not matter.
@@ -147,7 +154,7 @@ impl Catalog {
             }
             return Err(CatalogError::Invalid(problems));
         }
-        let mut names: HashMap<String, Name> = HashMap::new();
+        let mut names: FxHashMap<String, Name> = FxHashMap::default();
         let mut by_status: BTreeMap<i32, Vec<usize>> = BTreeMap::new();
         for (row, entry) in entries.iter().enumerate() {
             names
@@ -194,7 +201,25 @@ impl Catalog {
 
     /// Looks a code or alias up, ignoring surrounding white space and case.
     pub fn lookup(&self, code: &str) -> Option<CodeMatch<'_>> {
-        self.names.get(&normalize_code(code)).map(|name| CodeMatch {
+        let code = code.trim();
+        // Codes are upper case as callers usually send them; fold a copy
+        // only when they are not, on the stack when they fit.
+        let found = if code.bytes().any(|b| b.is_ascii_lowercase()) {
+            let mut folded = [0u8; FOLD_ON_STACK];
+            match folded.get_mut(..code.len()) {
+                Some(slot) => {
+                    slot.copy_from_slice(code.as_bytes());
+                    slot.make_ascii_uppercase();
+                    std::str::from_utf8(slot)
+                        .ok()
+                        .and_then(|folded| self.names.get(folded))
+                }
+                None => self.names.get(&code.to_ascii_uppercase()),
+            }
+        } else {
+            self.names.get(code)
+        };
+        found.map(|name| CodeMatch {
             rows: &name.rows,
             alias: name.alias,
         })

@@ -139,6 +139,7 @@ pub fn resolve(config: &Config, command: &ResolveCommand) -> ExitCode {
         observer: None,
         basic: false,
         prepared: None,
+        tally: None,
     };
     let answer = match command {
         ResolveCommand::Gateway {

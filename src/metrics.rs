@@ -30,12 +30,18 @@ use prometheus_client::registry::{Registry, Unit};
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 use top::TopCodes;
 
 /// The `Content-Type` of `/metrics`.
 pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CONTENT_TYPE;
+
+/// Values of `errmap.v1.MatchKind`, UNSPECIFIED included.
+const MATCH_KINDS: usize = 9;
+
+/// Gross statuses of gRPC: OK (0) to UNAUTHENTICATED (16).
+const CODES: usize = 17;
 
 /// Latency buckets: 100 µs doubling to about 3.3 s. A lookup takes
 /// microseconds; the upper buckets catch a starved process.
@@ -46,8 +52,8 @@ const LATENCY_BUCKETS: u16 = 16;
 /// How a call reached errmap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Protocol {
-    Grpc,
-    Http,
+    Grpc = 0,
+    Http = 1,
 }
 
 impl Protocol {
@@ -60,29 +66,48 @@ impl Protocol {
 }
 
 /// An RPC as metrics label it. Paths no served service defines share one
-/// "unknown" label, so clients cannot grow the label set.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Rpc {
-    pub service: String,
-    pub method: String,
+/// "unknown" label, so clients cannot grow the label set. Clones share the
+/// RPC's counters and histograms, found in their families on first use, so
+/// recording a call neither allocates nor hashes labels.
+#[derive(Debug, Clone)]
+pub struct Rpc(Arc<RpcMetrics>);
+
+#[derive(Debug)]
+struct RpcMetrics {
+    service: String,
+    method: String,
+    /// By protocol, then gRPC code.
+    calls: [[OnceLock<Counter>; CODES]; 2],
+    /// By protocol.
+    latency: [OnceLock<Histogram>; 2],
 }
 
 impl Rpc {
     pub fn new(service: impl Into<String>, method: impl Into<String>) -> Self {
-        Self {
+        Self(Arc::new(RpcMetrics {
             service: service.into(),
             method: method.into(),
-        }
+            calls: Default::default(),
+            latency: Default::default(),
+        }))
     }
 
     fn unknown() -> Self {
         Self::new("unknown", "unknown")
     }
+
+    pub fn service(&self) -> &str {
+        &self.0.service
+    }
+
+    pub fn method(&self) -> &str {
+        &self.0.method
+    }
 }
 
 impl fmt::Display for Rpc {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.service, self.method)
+        write!(f, "{}/{}", self.0.service, self.0.method)
     }
 }
 
@@ -113,6 +138,9 @@ pub struct Metrics {
     calls: Family<CallLabels, Counter>,
     latency: Family<RpcLabels, Histogram, fn() -> Histogram>,
     resolutions: Family<ResolutionLabels, Counter>,
+    /// The counter of each match kind, once first used: a resolution then
+    /// costs one atomic add, not a lock and a hash of its labels.
+    by_match_kind: [OnceLock<Counter>; MATCH_KINDS],
     unknown_codes: Counter,
     top_unknown: Arc<TopCodes>,
     rpcs: HashMap<String, Rpc>,
@@ -161,6 +189,7 @@ impl Metrics {
             calls,
             latency,
             resolutions,
+            by_match_kind: Default::default(),
             unknown_codes,
             top_unknown,
             rpcs: rpcs_of(descriptor_sets),
@@ -180,30 +209,51 @@ impl Metrics {
     }
 
     fn record_call(&self, protocol: Protocol, rpc: &Rpc, code: Code, elapsed: Duration) {
-        let call = CallLabels {
-            protocol: protocol.as_str(),
-            service: rpc.service.clone(),
-            method: rpc.method.clone(),
-            code: code.as_str_name(),
-        };
-        self.calls.get_or_create(&call).inc();
-        let rpc = RpcLabels {
-            protocol: call.protocol,
-            service: call.service,
-            method: call.method,
-        };
-        self.latency
-            .get_or_create(&rpc)
+        let p = protocol as usize;
+        let counter = rpc.0.calls[p].get(code as usize).map(|slot| {
+            slot.get_or_init(|| {
+                let labels = CallLabels {
+                    protocol: protocol.as_str(),
+                    service: rpc.0.service.clone(),
+                    method: rpc.0.method.clone(),
+                    code: code.as_str_name(),
+                };
+                self.calls.get_or_create(&labels).clone()
+            })
+        });
+        if let Some(counter) = counter {
+            counter.inc();
+        }
+        rpc.0.latency[p]
+            .get_or_init(|| {
+                let labels = RpcLabels {
+                    protocol: protocol.as_str(),
+                    service: rpc.0.service.clone(),
+                    method: rpc.0.method.clone(),
+                };
+                self.latency.get_or_create(&labels).clone()
+            })
             .observe(elapsed.as_secs_f64());
     }
 }
 
 impl Observer for Metrics {
     fn resolved(&self, kind: MatchKind) {
-        let labels = ResolutionLabels {
-            match_kind: kind.as_str_name(),
-        };
-        self.resolutions.get_or_create(&labels).inc();
+        self.resolved_many(kind, 1);
+    }
+
+    fn resolved_many(&self, kind: MatchKind, count: u64) {
+        let counter = self.by_match_kind.get(kind as usize).map(|slot| {
+            slot.get_or_init(|| {
+                let labels = ResolutionLabels {
+                    match_kind: kind.as_str_name(),
+                };
+                self.resolutions.get_or_create(&labels).clone()
+            })
+        });
+        if let Some(counter) = counter {
+            counter.inc_by(count);
+        }
     }
 
     fn unknown_code(&self, code: &str) {

@@ -121,6 +121,7 @@ impl ErrorMap {
             observer: self.observer.as_deref(),
             basic: false,
             prepared,
+            tally: None,
         }
     }
 
@@ -217,14 +218,14 @@ impl ErrorMap {
 
 /// Decodes one query of a batch into `scratch`, keeping the buffers of the
 /// query before it, so a batch of plain queries allocates nothing per query.
-fn decode_query(scratch: &mut pb::BatchQuery, raw: &bytes::Bytes) -> Result<(), String> {
+fn decode_query(scratch: &mut pb::BatchQuery, raw: &[u8]) -> Result<(), String> {
     match &mut scratch.query {
         Some(Query::GatewayError(q)) => q.clear(),
         Some(Query::GrpcStatus(q)) => q.clear(),
         None => {}
     }
     scratch
-        .merge(raw.clone())
+        .merge(raw)
         .map_err(|err| format!("must be an encoded BatchQuery ({err})"))?;
     // The reused message keeps its last kind; a query that set neither
     // must still read as unset.
@@ -324,8 +325,10 @@ impl ErrorMapService for ErrorMap {
         };
         let catalog = self.catalog.snapshot();
         let prepared = self.prepared(&catalog);
+        let tally = observe::Tally::default();
         let ctx = CallContext {
             basic,
+            tally: Some(&tally),
             ..self.context(&catalog, prepared.as_deref(), accept_language(&request))
         };
         let mut out = pb::BatchResolveResponse::builder(batch.len());
@@ -346,6 +349,7 @@ impl ErrorMapService for ErrorMap {
                 }),
             }
         }
+        tally.report(self.observer.as_deref());
         Ok(Response::new(out.finish(catalog.version())))
     }
 

@@ -119,7 +119,55 @@ pub struct BatchResolveRequest {
     pub view: i32,
     /// The queries of a decoded request, each still an encoded
     /// `BatchQuery` (sent after `queries` when encoding).
-    pub received: Vec<Bytes>,
+    pub received: Received,
+}
+
+/// Encoded queries, back to back in one buffer: copying a few dozen bytes
+/// is cheaper than counting references to slices of the request.
+#[derive(Clone, PartialEq, Default, Debug)]
+pub struct Received {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Received {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    /// Each query's encoding, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts
+            .zip(self.ends.iter().copied())
+            .map(|(start, end)| self.bytes.get(start..end).unwrap_or_default())
+    }
+
+    /// Reads one length-delimited field from `buf`, straight into the
+    /// shared buffer (prost's own `bytes` merge would first cut a
+    /// reference-counted slice for each query).
+    fn merge(&mut self, wire_type: WireType, buf: &mut impl Buf) -> Result<(), DecodeError> {
+        encoding::check_wire_type(WireType::LengthDelimited, wire_type)?;
+        let len = encoding::decode_varint(buf)?;
+        let Some(len) = usize::try_from(len)
+            .ok()
+            .filter(|&len| len <= buf.remaining())
+        else {
+            // prost keeps its error kinds to itself; this is the message its
+            // own decoder gives for the same fault.
+            #[allow(deprecated)]
+            return Err(DecodeError::new("buffer underflow"));
+        };
+        let start = self.bytes.len();
+        self.bytes.resize(start + len, 0);
+        buf.copy_to_slice(&mut self.bytes[start..]);
+        self.ends.push(self.bytes.len());
+        Ok(())
+    }
 }
 
 impl BatchResolveRequest {
@@ -146,8 +194,10 @@ impl Message for BatchResolveRequest {
         for query in &self.queries {
             encoding::message::encode(1, query, buf);
         }
-        for query in &self.received {
-            encoding::bytes::encode(1, query, buf);
+        for query in self.received.iter() {
+            encoding::encode_key(1, WireType::LengthDelimited, buf);
+            encoding::encode_varint(query.len() as u64, buf);
+            buf.put_slice(query);
         }
         if self.view != 0 {
             encoding::int32::encode(2, &self.view, buf);
@@ -162,13 +212,7 @@ impl Message for BatchResolveRequest {
         ctx: DecodeContext,
     ) -> Result<(), DecodeError> {
         match tag {
-            1 => {
-                // A slice of the request's own buffer: no copy.
-                let mut query = Bytes::new();
-                encoding::bytes::merge(wire_type, &mut query, buf, ctx)?;
-                self.received.push(query);
-                Ok(())
-            }
+            1 => self.received.merge(wire_type, buf),
             2 => encoding::int32::merge(wire_type, &mut self.view, buf, ctx),
             _ => encoding::skip_field(wire_type, tag, buf, ctx),
         }
@@ -183,7 +227,7 @@ impl Message for BatchResolveRequest {
         let received: usize = self
             .received
             .iter()
-            .map(|q| encoding::bytes::encoded_len(1, q))
+            .map(|q| encoding::key_len(1) + encoding::encoded_len_varint(q.len() as u64) + q.len())
             .sum();
         let view = if self.view != 0 {
             encoding::int32::encoded_len(2, &self.view)

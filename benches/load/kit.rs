@@ -163,7 +163,7 @@ impl ErrorMapService for Baseline {
         &self,
         request: Request<pb::BatchResolveRequest>,
     ) -> Result<Response<pb::BatchResolveResponse>, Status> {
-        let key = (request.get_ref().queries.len(), request.get_ref().view);
+        let key = (request.get_ref().len(), request.get_ref().view);
         match self.batches.get(&key) {
             Some(reply) => self.answered(reply.clone()),
             None => Err(Status::unimplemented(

@@ -11,6 +11,12 @@ use crate::pb::errmap::v1 as pb;
 pub trait Observer: std::fmt::Debug + Send + Sync {
     /// A query resolved, by this kind of match.
     fn resolved(&self, kind: pb::MatchKind);
+    /// `count` queries resolved by this kind of match.
+    fn resolved_many(&self, kind: pb::MatchKind, count: u64) {
+        for _ in 0..count {
+            self.resolved(kind);
+        }
+    }
     /// A gateway code (or a gRPC reason) named no catalog entry.
     fn unknown_code(&self, code: &str);
 }
@@ -59,5 +65,35 @@ pub(super) fn grpc(
 pub(super) fn lookup<T>(observer: Option<&dyn Observer>, found: &Result<T, ResolveError>) {
     if let (Some(observer), Err(ResolveError::UnknownCode { code, .. })) = (observer, found) {
         observer.unknown_code(code);
+    }
+}
+
+/// Prepared answers of one batch, counted by match kind and told to the
+/// observer once at the end: one atomic add per kind, not per query.
+#[derive(Debug, Default)]
+pub struct Tally([std::cell::Cell<u64>; MATCH_KINDS]);
+
+const MATCH_KINDS: usize = 9;
+
+impl Tally {
+    pub fn add(&self, kind: pb::MatchKind) {
+        if let Some(cell) = self.0.get(kind as usize) {
+            cell.set(cell.get() + 1);
+        }
+    }
+
+    pub fn report(&self, observer: Option<&dyn Observer>) {
+        let Some(observer) = observer else {
+            return;
+        };
+        for (i, cell) in self.0.iter().enumerate() {
+            let count = cell.get();
+            let kind = i32::try_from(i)
+                .ok()
+                .and_then(|i| pb::MatchKind::try_from(i).ok());
+            if let (Some(kind), true) = (kind, count > 0) {
+                observer.resolved_many(kind, count);
+            }
+        }
     }
 }

@@ -58,6 +58,7 @@ impl Prepared {
                 observer: None,
                 basic,
                 prepared: None,
+                tally: None,
             };
             let resolution = match query {
                 Query::Gateway(code, status, profile) => {

@@ -7,6 +7,7 @@ use crate::mapping::{resolve_gateway, resolve_grpc, ReasonFrom, Resolution};
 use crate::pb::errmap::v1 as pb;
 use crate::present::{self, present, Presentation};
 use crate::service::error::ApiError;
+use crate::service::observe::Tally;
 use crate::service::prepared::{Answer, Prepared, View};
 use crate::service::{convert, observe, validate, Observer, Options};
 use std::collections::BTreeMap;
@@ -23,6 +24,9 @@ pub struct CallContext<'a> {
     pub basic: bool,
     /// Answers prepared for this catalog, if any.
     pub prepared: Option<&'a Prepared>,
+    /// Where a batch counts its prepared answers; without one, each is
+    /// told to the observer at once.
+    pub tally: Option<&'a Tally>,
 }
 
 impl CallContext<'_> {
@@ -71,8 +75,10 @@ impl<'a> CallContext<'a> {
     }
 
     fn answered(&self, answer: &'a Answer) -> &'a Answer {
-        if let Some(observer) = self.observer {
-            observer.resolved(answer.match_kind);
+        match (self.tally, self.observer) {
+            (Some(tally), _) => tally.add(answer.match_kind),
+            (None, Some(observer)) => observer.resolved(answer.match_kind),
+            (None, None) => {}
         }
         answer
     }

@@ -52,7 +52,13 @@ pub fn code_text(prefix: &str, field: &str, value: &str) -> Result<(), ApiError>
         ));
     }
     // Surrounding white space (tabs and newlines too) is ignored by lookups.
-    if value.trim().chars().any(char::is_control) {
+    let value = value.trim();
+    let control = if value.is_ascii() {
+        value.bytes().any(|b| b.is_ascii_control())
+    } else {
+        value.chars().any(char::is_control)
+    };
+    if control {
         return Err(ApiError::invalid(
             path(prefix, field),
             "must not contain control characters",
