@@ -139,6 +139,13 @@ impl Received {
         self.ends.is_empty()
     }
 
+    /// Adds a query that is already encoded, such as one relayed from
+    /// another request, as it is.
+    pub fn push(&mut self, encoded: &[u8]) {
+        self.bytes.extend_from_slice(encoded);
+        self.ends.push(self.bytes.len());
+    }
+
     /// Each query's encoding, in order.
     pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
         let starts = std::iter::once(0).chain(self.ends.iter().copied());

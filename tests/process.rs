@@ -151,6 +151,63 @@ async fn sigterm_exits_zero_within_the_grace_period() {
     assert_eq!(status.code(), Some(0));
 }
 
+/// The runtime line of the start-up log.
+async fn runtime_line(errmap: &mut Errmap) -> String {
+    errmap.address("runtime: ").await;
+    errmap
+        .log
+        .iter()
+        .find(|line| line.contains("runtime: "))
+        .cloned()
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn worker_threads_choose_the_runtime() {
+    let mut one = Errmap::start(&["--worker-threads", "1"]).await;
+    assert!(runtime_line(&mut one)
+        .await
+        .contains("runtime: current-thread"));
+    assert_eq!(one.terminate().await.0.code(), Some(0));
+    let mut three = Errmap::start(&["--worker-threads", "3"]).await;
+    assert!(runtime_line(&mut three)
+        .await
+        .contains("runtime: multi-thread, 3 workers"));
+    assert_eq!(three.terminate().await.0.code(), Some(0));
+}
+
+/// Without the flag, errmap runs on as many threads as it may use CPUs:
+/// pinned to one CPU, it picks the one-thread runtime.
+#[tokio::test]
+async fn by_default_the_runtime_fits_the_cpus_errmap_may_use() {
+    let mut child = Command::new("taskset")
+        .args(["-c", "0", env!("CARGO_BIN_EXE_errmap")])
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--admin-listen",
+            "off",
+            "--http-listen",
+            "off",
+        ])
+        .env_remove("ERRMAP_WORKER_THREADS")
+        .kill_on_drop(true)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("taskset (util-linux) runs errmap");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut errmap = Errmap {
+        grpc: String::new(),
+        child,
+        lines: BufReader::new(stdout).lines(),
+        log: Vec::new(),
+    };
+    assert!(runtime_line(&mut errmap)
+        .await
+        .contains("runtime: current-thread"));
+    assert_eq!(errmap.terminate().await.0.code(), Some(0));
+}
+
 #[tokio::test]
 async fn json_logs_are_one_object_a_line() {
     let mut errmap = Errmap::start(&["--log-format", "json"]).await;
@@ -224,6 +281,8 @@ async fn bad_settings_exit_64_naming_the_setting() {
         ("ERRMAP_HTTP_LISTEN", "localhost", "--http-listen"),
         ("ERRMAP_LOG_FORMAT", "xml", "--log-format"),
         ("ERRMAP_LOG", "errmap=loud", "--log"),
+        ("ERRMAP_WORKER_THREADS", "0", "--worker-threads"),
+        ("ERRMAP_WORKER_THREADS", "many", "--worker-threads"),
     ] {
         let output = errmap().env(env, value).output().await.expect("run errmap");
         assert_eq!(output.status.code(), Some(64), "{env}={value}");
