@@ -44,18 +44,43 @@ impl Locale {
     }
 
     /// The best supported locale of an `accept-language` value, honouring
-    /// q-values (q=0 means "not this one"); `*` means the default.
+    /// q-values (q=0 means "not this one"; a malformed one counts as 0);
+    /// `*` means the default. Among equal q-values the first listed wins.
+    /// Read in place, without allocating: it runs on every call that sets
+    /// no locale of its own.
     pub fn from_accept_language(header: &str, default: Locale) -> Option<Locale> {
-        accept_language::parse_with_quality(header)
-            .into_iter()
-            .filter(|(_, quality)| *quality > 0.0)
-            .find_map(|(tag, _)| {
-                if tag == "*" {
-                    Some(default)
-                } else {
-                    Locale::from_tag(&tag)
+        let mut best: Option<(f32, Locale)> = None;
+        for item in header.split(',') {
+            let mut parts = item.split(';');
+            let tag = parts.next().unwrap_or_default().trim();
+            let quality = parts.next().map_or(1.0, quality);
+            let acceptable = quality > 0.0; // false for NaN too
+            if tag.is_empty() || !acceptable {
+                continue;
+            }
+            let locale = if tag == "*" {
+                Some(default)
+            } else {
+                Locale::from_tag(tag)
+            };
+            if let Some(locale) = locale {
+                if best.is_none_or(|(q, _)| quality > q) {
+                    best = Some((quality, locale));
                 }
-            })
+            }
+        }
+        best.map(|(_, locale)| locale)
+    }
+}
+
+/// The value of a `q=0.5` parameter; 0 when it is not one.
+fn quality(parameter: &str) -> f32 {
+    let mut sides = parameter.split('=');
+    match (sides.next(), sides.next(), sides.next()) {
+        (Some(name), Some(value), None) if name.trim().eq_ignore_ascii_case("q") => {
+            value.trim().parse().unwrap_or(0.0)
+        }
+        _ => 0.0,
     }
 }
 
@@ -72,5 +97,32 @@ impl FromStr for Locale {
         Locale::from_tag(s).ok_or_else(|| {
             format!("must be zh-CN or en-US (or another zh-* or en-* tag), got {s:?}")
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Locale::{self, EnUs, ZhCn};
+
+    #[test]
+    fn accept_language_takes_the_best_supported_q_value() {
+        let cases: [(&str, Option<Locale>); 9] = [
+            ("en;q=0.5, zh", Some(ZhCn)),
+            ("fr, en-GB;q=0.8, zh-TW;q=0.8", Some(EnUs)),
+            ("fr, en;q=0", None),
+            ("fr;q=0.9, *;q=0.1", Some(EnUs)),
+            ("en;q=abc, zh;q=0.1", Some(ZhCn)),
+            ("en;level=1, zh;q=0.2", Some(ZhCn)),
+            (" ZH-cn ; Q=1 ", Some(ZhCn)),
+            ("", None),
+            (",,;", None),
+        ];
+        for (header, expected) in cases {
+            assert_eq!(
+                Locale::from_accept_language(header, EnUs),
+                expected,
+                "{header:?}"
+            );
+        }
     }
 }
