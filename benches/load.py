@@ -100,7 +100,9 @@ class Server:
                 argv += ["--worker-threads", str(args.workers)]
         else:
             argv = [args.kit, "baseline", f"127.0.0.1:{self.port}"]
-            if args.workers:
+            if args.baseline_runtime:
+                argv.append(args.baseline_runtime)
+            elif args.workers:
                 argv.append(str(args.workers))
         self.proc = subprocess.Popen(pinned(args.server_cpu, argv),
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -229,28 +231,63 @@ def compare(args, work):
         scaled = scenario[:5] + (max(1, int(scenario[5] * args.scale)),) + scenario[6:]
         runs = {"baseline": [], "errmap": []}
         for _ in range(args.rounds):
-            for kind in ("baseline", "errmap"):
+            for kind in args.servers:
                 runs[kind].append(one_run(args, kind, scaled, work))
-        base = report_line(scenario[0], "baseline", runs["baseline"])
-        ratio = median_of(runs["errmap"], "rps") / base["rps"]
-        results[scenario[0]] = report_line(scenario[0], "errmap", runs["errmap"], ratio)
+        base = report_line(scenario[0], "baseline", runs["baseline"]) if runs["baseline"] else None
+        if runs["errmap"]:
+            ratio = median_of(runs["errmap"], "rps") / base["rps"] if base else None
+            results[scenario[0]] = report_line(scenario[0], "errmap", runs["errmap"], ratio)
     return results
 
 
 def half_load(args, work, results):
+    """Latency at half of errmap's measured maximum, paced by h2load's --rps.
+    One stream per connection: with more, h2load sends each tick's calls in
+    a burst, and the figure would measure the burst, not the server."""
     name = SCENARIOS[0][0]
     if name not in results:
         return
-    scenario = SCENARIOS[0]
-    conns = scenario[3]
-    per_client = max(1, int(results[name]["rps"] / 2 / conns))
-    calls = max(1, int(results[name]["rps"] / 2 * 10 * args.scale))
-    scaled = scenario[:5] + (calls,) + scenario[6:]
-    print(f"\nhalf of errmap's maximum ({per_client * conns:,} calls/s, {conns} connections at"
-          f" {per_client:,}/s each, {calls:,} calls):", flush=True)
-    for kind in ("baseline", "errmap"):
-        runs = [one_run(args, kind, scaled, work, rps=per_client) for _ in range(args.rounds)]
-        report_line(name + " @ half", kind, runs)
+    conns = 16
+    target = results[name]["rps"] / 2
+    per_client = max(1, int(target / conns))
+    calls = max(1, int(per_client * conns * 10 * args.scale))
+    scenario = (name + " @ half", SCENARIOS[0][1], SCENARIOS[0][2], conns, 1, calls, 1)
+    print(f"\nhalf of errmap's maximum: {per_client * conns:,} calls/s ({conns} connections,"
+          f" one stream each, {per_client:,}/s each), {calls:,} calls:", flush=True)
+    for kind in args.servers:
+        runs = [one_run(args, kind, scenario, work, rps=per_client) for _ in range(args.rounds)]
+        report_line(scenario[0], kind, runs)
+
+
+def startup(args):
+    """Time from starting the process to /readyz answering 200, which errmap
+    does once health reports SERVING and every listener is bound."""
+    times = []
+    for _ in range(args.startups):
+        port, admin = free_port(), free_port()
+        argv = [args.errmap, "--listen", f"127.0.0.1:{port}", "--admin-listen",
+                f"127.0.0.1:{admin}", "--http-listen", "off", "--log", "warn"]
+        start = time.perf_counter()
+        proc = subprocess.Popen(pinned(args.server_cpu, argv))
+        try:
+            while True:
+                if proc.poll() is not None:
+                    raise SystemExit(f"errmap exited with {proc.returncode}")
+                try:
+                    with socket.create_connection(("127.0.0.1", admin), timeout=1) as s:
+                        s.sendall(b"GET /readyz HTTP/1.1\r\nHost: errmap\r\nConnection: close\r\n\r\n")
+                        if s.recv(64).startswith(b"HTTP/1.1 200"):
+                            times.append(time.perf_counter() - start)
+                            break
+                except OSError:
+                    time.sleep(0.0002)
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout=15)
+    times.sort()
+    print(f"\nstart-up to ready (embedded catalog, {len(times)} starts): median"
+          f" {statistics.median(times) * 1000:.1f} ms, p90 {percentile(times, 0.9) * 1000:.1f} ms,"
+          f" max {times[-1] * 1000:.1f} ms", flush=True)
 
 
 def memory(args, work):
@@ -278,13 +315,17 @@ def main():
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies every call count")
     parser.add_argument("--workers", type=int, help="worker threads for both servers (default: their own)")
     parser.add_argument("--only", nargs="*", help="scenarios whose name contains any of these")
+    parser.add_argument("--servers", nargs="*", default=["baseline", "errmap"], choices=["baseline", "errmap"])
+    parser.add_argument("--baseline-runtime", help="the baseline's runtime: a worker count or multi:N")
     parser.add_argument("--memory-calls", type=float, default=1e6)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["compare", "half", "memory"])
+    parser.add_argument("--startups", type=int, default=20)
+    parser.add_argument("--no-pin", action="store_true", help="let the kernel place server and h2load")
+    parser.add_argument("--skip", nargs="*", default=[], choices=["compare", "half", "memory", "startup"])
     args = parser.parse_args()
     for tool in ("h2load",):
         if not shutil.which(tool):
             raise SystemExit(f"{tool} is missing (Debian: apt-get install nghttp2-client)")
-    two = (os.cpu_count() or 1) >= 2 and shutil.which("taskset")
+    two = (os.cpu_count() or 1) >= 2 and shutil.which("taskset") and not args.no_pin
     args.server_cpu, args.client_cpu = (0, 1) if two else (None, None)
     print(f"server on CPU {args.server_cpu}, h2load on CPU {args.client_cpu}; "
           f"{args.rounds} interleaved rounds, medians", flush=True)
@@ -296,6 +337,8 @@ def main():
             half_load(args, work, results)
         if "memory" not in args.skip:
             memory(args, work)
+        if "startup" not in args.skip:
+            startup(args)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -2,11 +2,16 @@
 //!
 //! - `kit bodies DIR` writes the request bodies h2load sends, as gRPC
 //!   messages (a flag byte, a 4-byte big-endian length, the protobuf).
-//! - `kit baseline ADDR [WORKERS]` serves the limit of errmap's own stack:
+//! - `kit baseline ADDR [RUNTIME]` serves the limit of errmap's own stack:
 //!   the same generated service, runtime and HTTP/2 settings, but handlers
 //!   that do no work. Each returns the reply errmap gives to the same
 //!   request, prepared once at start-up, so both servers send the same
 //!   bytes. On SIGTERM or SIGINT it prints how many calls it answered.
+//!   RUNTIME is a worker count as errmap's `--worker-threads` takes it, or
+//!   `multi:N` for a multi-thread runtime even with one worker.
+//!   `KIT_H2` tries other settings, for BENCHMARKS.md's tuning table: a
+//!   comma-separated list of `adaptive-window`, `frame-64k`,
+//!   `window-64k`, `no-nodelay`.
 
 use errmap::catalog::{Catalog, SharedCatalog};
 use errmap::pb::errmap::v1::error_map_service_server::{ErrorMapService, ErrorMapServiceServer};
@@ -187,15 +192,14 @@ impl ErrorMapService for Baseline {
     }
 }
 
-async fn baseline(addr: &str, workers: Option<usize>) -> Result<(), Box<dyn std::error::Error>> {
+async fn baseline(addr: &str, runtime: &str) -> Result<(), Box<dyn std::error::Error>> {
     let calls = Arc::new(AtomicU64::new(0));
     let service = Baseline::prepare(calls.clone()).await?;
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    println!(
-        "baseline listening on {addr} ({})",
-        errmap::runtime::describe(workers)
-    );
+    let tries = std::env::var("KIT_H2").unwrap_or_default();
+    let tried = |name: &str| tries.split(',').any(|t| t == name);
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(!tried("no-nodelay")));
+    println!("baseline listening on {addr} ({runtime})");
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let stop = async move {
         tokio::select! {
@@ -204,7 +208,19 @@ async fn baseline(addr: &str, workers: Option<usize>) -> Result<(), Box<dyn std:
         }
     };
     let limits = Limits::default();
-    server::transport(&limits)
+    let mut transport = server::transport(&limits);
+    if tried("adaptive-window") {
+        transport = transport.http2_adaptive_window(Some(true));
+    }
+    if tried("frame-64k") {
+        transport = transport.max_frame_size(Some(64 * 1024));
+    }
+    if tried("window-64k") {
+        transport = transport
+            .initial_stream_window_size(Some(64 * 1024))
+            .initial_connection_window_size(Some(64 * 1024));
+    }
+    transport
         .add_service(
             ErrorMapServiceServer::new(service).max_decoding_message_size(limits.max_message_bytes),
         )
@@ -220,13 +236,29 @@ fn main() -> ExitCode {
     let outcome = match args.as_slice() {
         ["bodies", dir] => write_bodies(dir).map_err(Into::into),
         ["baseline", addr, rest @ ..] => {
-            let workers = rest.first().and_then(|w| w.parse().ok());
-            match errmap::runtime::build(workers) {
-                Ok(runtime) => runtime.block_on(baseline(addr, workers)),
+            let choice = rest.first().copied().unwrap_or_default();
+            let (runtime, described) = match choice.strip_prefix("multi:") {
+                Some(n) => (
+                    tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(n.parse().unwrap_or(1))
+                        .enable_all()
+                        .build(),
+                    format!("multi-thread, {n} workers"),
+                ),
+                None => {
+                    let workers = choice.parse().ok();
+                    (
+                        errmap::runtime::build(workers),
+                        errmap::runtime::describe(workers),
+                    )
+                }
+            };
+            match runtime {
+                Ok(runtime) => runtime.block_on(baseline(addr, &described)),
                 Err(err) => Err(err.into()),
             }
         }
-        _ => Err("usage: kit bodies DIR | kit baseline ADDR [WORKERS]".into()),
+        _ => Err("usage: kit bodies DIR | kit baseline ADDR [WORKERS | multi:N]".into()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
