@@ -17,7 +17,7 @@
 pub mod json;
 
 use crate::mapping::http_status_for;
-use crate::metrics::{Call, Metrics, Protocol, Rpc};
+use crate::metrics::{Call, Metrics, Protocol};
 use crate::pb::errmap::v1::error_map_service_server::ErrorMapService;
 use crate::pb::google::rpc::Code;
 use crate::server::SERVICE_NAME;
@@ -216,11 +216,8 @@ where
     F: FnOnce(ErrorMap, tonic::Request<Req>) -> Fut,
     Fut: Future<Output = Result<tonic::Response<Res>, Status>>,
 {
-    let call = Call::start(
-        state.metrics.clone(),
-        Protocol::Http,
-        Rpc::new(SERVICE_NAME, method),
-    );
+    let path = format!("/{SERVICE_NAME}/{method}");
+    let call = Call::start(Protocol::Http, state.metrics.rpc_for_path(&path));
     let outcome = match state.codec.method(method) {
         Some(desc) => answer(state, &desc, headers, input, rpc).await,
         None => Err(Status::unimplemented(format!(

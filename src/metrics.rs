@@ -27,7 +27,7 @@ use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::fmt;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
@@ -76,24 +76,29 @@ pub struct Rpc(Arc<RpcMetrics>);
 struct RpcMetrics {
     service: String,
     method: String,
+    families: Families,
     /// By protocol, then gRPC code.
     calls: [[OnceLock<Counter>; CODES]; 2],
     /// By protocol.
     latency: [OnceLock<Histogram>; 2],
 }
 
+/// The families every RPC's metrics live in (handles to shared data).
+#[derive(Debug, Clone)]
+struct Families {
+    calls: Family<CallLabels, Counter>,
+    latency: Family<RpcLabels, Histogram, fn() -> Histogram>,
+}
+
 impl Rpc {
-    pub fn new(service: impl Into<String>, method: impl Into<String>) -> Self {
+    fn new(service: &str, method: &str, families: Families) -> Self {
         Self(Arc::new(RpcMetrics {
-            service: service.into(),
-            method: method.into(),
+            service: service.to_owned(),
+            method: method.to_owned(),
+            families,
             calls: Default::default(),
             latency: Default::default(),
         }))
-    }
-
-    fn unknown() -> Self {
-        Self::new("unknown", "unknown")
     }
 
     pub fn service(&self) -> &str {
@@ -102,6 +107,36 @@ impl Rpc {
 
     pub fn method(&self) -> &str {
         &self.0.method
+    }
+
+    /// Counts and times one call.
+    fn record(&self, protocol: Protocol, code: Code, elapsed: Duration) {
+        let rpc = &self.0;
+        let p = protocol as usize;
+        let counter = rpc.calls[p].get(code as usize).map(|slot| {
+            slot.get_or_init(|| {
+                let labels = CallLabels {
+                    protocol: protocol.as_str(),
+                    service: rpc.service.clone(),
+                    method: rpc.method.clone(),
+                    code: code.as_str_name(),
+                };
+                rpc.families.calls.get_or_create(&labels).clone()
+            })
+        });
+        if let Some(counter) = counter {
+            counter.inc();
+        }
+        rpc.latency[p]
+            .get_or_init(|| {
+                let labels = RpcLabels {
+                    protocol: protocol.as_str(),
+                    service: rpc.service.clone(),
+                    method: rpc.method.clone(),
+                };
+                rpc.families.latency.get_or_create(&labels).clone()
+            })
+            .observe(elapsed.as_secs_f64());
     }
 }
 
@@ -135,15 +170,15 @@ struct ResolutionLabels {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    calls: Family<CallLabels, Counter>,
-    latency: Family<RpcLabels, Histogram, fn() -> Histogram>,
     resolutions: Family<ResolutionLabels, Counter>,
     /// The counter of each match kind, once first used: a resolution then
     /// costs one atomic add, not a lock and a hash of its labels.
     by_match_kind: [OnceLock<Counter>; MATCH_KINDS],
     unknown_codes: Counter,
     top_unknown: Arc<TopCodes>,
-    rpcs: HashMap<String, Rpc>,
+    /// By request path ("/package.Service/Method").
+    rpcs: FxHashMap<String, Rpc>,
+    unknown_rpc: Rpc,
 }
 
 impl Metrics {
@@ -163,6 +198,10 @@ impl Metrics {
         let unknown_codes = Counter::default();
         let top_unknown = Arc::new(TopCodes::new(top::CAPACITY));
 
+        let families = Families {
+            calls: calls.clone(),
+            latency: latency.clone(),
+        };
         let mut registry = Registry::with_prefix("errmap");
         registry.register("calls", "Calls by RPC and gRPC status code", calls.clone());
         registry.register_with_unit(
@@ -186,13 +225,12 @@ impl Metrics {
 
         Self {
             registry,
-            calls,
-            latency,
             resolutions,
             by_match_kind: Default::default(),
             unknown_codes,
             top_unknown,
-            rpcs: rpcs_of(descriptor_sets),
+            rpcs: rpcs_of(descriptor_sets, &families),
+            unknown_rpc: Rpc::new("unknown", "unknown", families.clone()),
         }
     }
 
@@ -205,35 +243,7 @@ impl Metrics {
 
     /// The RPC a gRPC request path names, or "unknown".
     pub fn rpc_for_path(&self, path: &str) -> Rpc {
-        self.rpcs.get(path).cloned().unwrap_or_else(Rpc::unknown)
-    }
-
-    fn record_call(&self, protocol: Protocol, rpc: &Rpc, code: Code, elapsed: Duration) {
-        let p = protocol as usize;
-        let counter = rpc.0.calls[p].get(code as usize).map(|slot| {
-            slot.get_or_init(|| {
-                let labels = CallLabels {
-                    protocol: protocol.as_str(),
-                    service: rpc.0.service.clone(),
-                    method: rpc.0.method.clone(),
-                    code: code.as_str_name(),
-                };
-                self.calls.get_or_create(&labels).clone()
-            })
-        });
-        if let Some(counter) = counter {
-            counter.inc();
-        }
-        rpc.0.latency[p]
-            .get_or_init(|| {
-                let labels = RpcLabels {
-                    protocol: protocol.as_str(),
-                    service: rpc.0.service.clone(),
-                    method: rpc.0.method.clone(),
-                };
-                self.latency.get_or_create(&labels).clone()
-            })
-            .observe(elapsed.as_secs_f64());
+        self.rpcs.get(path).unwrap_or(&self.unknown_rpc).clone()
     }
 }
 
@@ -267,8 +277,8 @@ impl Observer for Metrics {
 /// "/package.Service/Method" for every method of every service in the
 /// descriptor sets. A set that does not decode adds nothing: its calls are
 /// still counted, as "unknown".
-fn rpcs_of(descriptor_sets: &[&[u8]]) -> HashMap<String, Rpc> {
-    let mut rpcs = HashMap::new();
+fn rpcs_of(descriptor_sets: &[&[u8]], families: &Families) -> FxHashMap<String, Rpc> {
+    let mut rpcs = FxHashMap::default();
     for set in descriptor_sets {
         let Ok(pool) = prost_reflect::DescriptorPool::decode(*set) else {
             continue;
@@ -277,7 +287,7 @@ fn rpcs_of(descriptor_sets: &[&[u8]]) -> HashMap<String, Rpc> {
             for method in service.methods() {
                 rpcs.insert(
                     format!("/{}/{}", service.full_name(), method.name()),
-                    Rpc::new(service.full_name(), method.name()),
+                    Rpc::new(service.full_name(), method.name(), families.clone()),
                 );
             }
         }
@@ -289,7 +299,6 @@ fn rpcs_of(descriptor_sets: &[&[u8]]) -> HashMap<String, Rpc> {
 /// finishes, or as CANCELLED if it is dropped unfinished.
 #[derive(Debug)]
 pub struct Call {
-    metrics: Arc<Metrics>,
     protocol: Protocol,
     rpc: Rpc,
     start: Instant,
@@ -297,9 +306,8 @@ pub struct Call {
 }
 
 impl Call {
-    pub fn start(metrics: Arc<Metrics>, protocol: Protocol, rpc: Rpc) -> Self {
+    pub fn start(protocol: Protocol, rpc: Rpc) -> Self {
         Self {
-            metrics,
             protocol,
             rpc,
             start: Instant::now(),
@@ -317,8 +325,7 @@ impl Call {
             return;
         }
         let elapsed = self.start.elapsed();
-        self.metrics
-            .record_call(self.protocol, &self.rpc, code, elapsed);
+        self.rpc.record(self.protocol, code, elapsed);
         let (protocol, rpc, code_name) = (self.protocol.as_str(), &self.rpc, code.as_str_name());
         if code == Code::Ok {
             tracing::debug!(protocol, %rpc, code = code_name, ?elapsed, "call");

@@ -27,7 +27,6 @@ use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
-use tower::util::MapResponseLayer;
 
 mod limits;
 
@@ -133,9 +132,6 @@ pub async fn run(
     let limits = &config.limits;
     let grpc = transport(limits)
         .layer(CallMetricsLayer::new(metrics.clone()))
-        .layer(MapResponseLayer::new(
-            limits::oversize_is_resource_exhausted,
-        ))
         .layer(DeadlineLayer(limits.call_timeout))
         .add_service(health_service.clone())
         .add_service(reflection_v1)

@@ -61,7 +61,7 @@ where
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
         let rpc = self.metrics.rpc_for_path(request.uri().path());
-        let call = Call::start(self.metrics.clone(), Protocol::Grpc, rpc);
+        let call = Call::start(Protocol::Grpc, rpc);
         CallFuture {
             inner: self.inner.call(request),
             call: Some(call),

@@ -167,9 +167,12 @@ async fn refuse(io: TcpStream, max: usize, _permit: OwnedSemaphorePermit) {
     let _ = tokio::time::timeout(REFUSAL_WINDOW, connection).await;
 }
 
-/// Answers DEADLINE_EXCEEDED when a call outlives the per-call timeout.
-/// (tonic's own timeout answers CANCELLED, which tells the client the
-/// wrong story.)
+/// The per-call limits every API answer passes: DEADLINE_EXCEEDED when a
+/// call outlives the per-call timeout (tonic's own timeout answers
+/// CANCELLED, which tells the client the wrong story), and
+/// RESOURCE_EXHAUSTED for a request over the size limit
+/// ([`oversize_is_resource_exhausted`]). One layer with an unboxed future,
+/// as it runs on every call.
 #[derive(Debug, Clone)]
 pub struct DeadlineLayer(pub Duration);
 
@@ -190,42 +193,63 @@ pub struct Deadline<S> {
     timeout: Duration,
 }
 
-type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
-
 impl<S, B> tower::Service<http::Request<B>> for Deadline<S>
 where
     S: tower::Service<http::Request<B>, Response = http::Response<tonic::body::Body>>,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = BoxFuture<Result<Self::Response, Self::Error>>;
+    type Future = DeadlineFuture<S::Future>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let timeout = self.timeout;
         let started = tokio::time::Instant::now();
-        let call = self.inner.call(request);
-        let late = move || {
-            Ok(tonic::Status::deadline_exceeded(format!(
-                "the call took longer than the server's per-call timeout of {timeout:?}"
-            ))
-            .into_http())
-        };
-        Box::pin(async move {
-            match tokio::time::timeout(timeout, call).await {
-                // A handler that computes without yielding finishes in one
-                // poll however long it takes; its answer is late all the same.
-                Ok(_) if started.elapsed() > timeout => late(),
-                Ok(answer) => answer,
-                Err(_) => late(),
-            }
-        })
+        DeadlineFuture {
+            call: tokio::time::timeout_at(started + self.timeout, self.inner.call(request)),
+            started,
+            timeout: self.timeout,
+        }
     }
+}
+
+pin_project! {
+    pub struct DeadlineFuture<F> {
+        #[pin]
+        call: tokio::time::Timeout<F>,
+        started: tokio::time::Instant,
+        timeout: Duration,
+    }
+}
+
+impl<F, E> Future for DeadlineFuture<F>
+where
+    F: Future<Output = Result<http::Response<tonic::body::Body>, E>>,
+{
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let answer = match this.call.poll(cx) {
+            Poll::Pending => return Poll::Pending,
+            // A handler that computes without yielding finishes in one poll
+            // however long it takes; its answer is late all the same.
+            Poll::Ready(Ok(answer)) if this.started.elapsed() <= *this.timeout => {
+                answer.map(oversize_is_resource_exhausted)
+            }
+            Poll::Ready(_) => Ok(late(*this.timeout)),
+        };
+        Poll::Ready(answer)
+    }
+}
+
+fn late(timeout: Duration) -> http::Response<tonic::body::Body> {
+    tonic::Status::deadline_exceeded(format!(
+        "the call took longer than the server's per-call timeout of {timeout:?}"
+    ))
+    .into_http()
 }
 
 /// tonic reports a request message over the size limit as OUT_OF_RANGE;
