@@ -11,13 +11,12 @@
 #   IMAGE          the tag to build (default localhost/errmap:dev); the image
 #                  is kept, the container removed.
 #   ERRMAP_BINARY  a static errmap binary to put in the image instead of
-#                  building one with
-#                  cargo build --release --target x86_64-unknown-linux-musl
+#                  building one with RUSTFLAGS="-C target-feature=+crt-static"
+#                  cargo build --release --target x86_64-unknown-linux-gnu
 #   MAX_IMAGE_MB   fail when the image is larger (default 15).
 #
 # Needs podman and runc (apt-get install -y podman buildah runc), grpcurl and
-# python3; for the default build, the x86_64-unknown-linux-musl target
-# (rustup target add x86_64-unknown-linux-musl).
+# python3; for the default build, glibc's static libraries (Debian: libc6-dev).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -84,14 +83,15 @@ expect() {
 if [[ -n "${ERRMAP_BINARY:-}" ]]; then
     BINARY="$ERRMAP_BINARY"
 else
-    header "cargo build --release --target x86_64-unknown-linux-musl"
-    cargo build --release --locked --target x86_64-unknown-linux-musl
-    BINARY="${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-musl/release/errmap"
+    header "cargo build --release (glibc, statically linked)"
+    RUSTFLAGS="-C target-feature=+crt-static" \
+        cargo build --release --locked --bin errmap --target x86_64-unknown-linux-gnu
+    BINARY="${CARGO_TARGET_DIR:-target}/x86_64-unknown-linux-gnu/release/errmap"
 fi
 [[ -x "$BINARY" ]] || fail "$BINARY is not an executable file"
 # A binary on an empty base must not need a dynamic loader.
 if command -v readelf >/dev/null 2>&1 && [[ "$(readelf -l "$BINARY")" == *"program interpreter"* ]]; then
-    fail "$BINARY is dynamically linked; build it for x86_64-unknown-linux-musl"
+    fail "$BINARY is dynamically linked; build it with RUSTFLAGS=\"-C target-feature=+crt-static\""
 fi
 
 header "podman build $IMAGE (deploy/container/Containerfile.local)"

@@ -291,6 +291,12 @@ impl SharedCatalog {
         self.current.load_full()
     }
 
+    /// The catalog now in service, for the length of one call: cheaper
+    /// than [`SharedCatalog::snapshot`], but not to be held for long.
+    pub fn current(&self) -> arc_swap::Guard<Arc<Catalog>> {
+        self.current.load()
+    }
+
     /// Puts a new catalog in service; calls already running keep theirs.
     pub fn replace(&self, catalog: Catalog) {
         self.current.store(Arc::new(catalog));

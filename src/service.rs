@@ -17,7 +17,7 @@ use crate::pb::errmap::v1::error_map_service_server::ErrorMapService;
 use crate::pb::errmap::v1::{self as pb, batch_query::Query, batch_result::Result as BatchOutcome};
 use crate::present::DEFAULT_ERROR_DOMAIN;
 use crate::wire::BatchBuilder;
-use arc_swap::ArcSwapOption;
+use arc_swap::{ArcSwapOption, Guard};
 use error::ApiError;
 pub use observe::Observer;
 use prepared::Prepared;
@@ -88,18 +88,18 @@ impl ErrorMap {
 
     /// The prepared answers of this snapshot, prepared now if the catalog
     /// was replaced since (about a millisecond, once per reload).
-    fn prepared(&self, catalog: &Arc<Catalog>) -> Option<Arc<Prepared>> {
+    fn prepared(&self, catalog: &Arc<Catalog>) -> Option<Guard<Option<Arc<Prepared>>>> {
         if !self.options.prepare_answers {
             return None;
         }
-        if let Some(prepared) = self.prepared.load_full() {
-            if prepared.is_for(catalog) {
-                return Some(prepared);
-            }
+        let current = self.prepared.load();
+        if current.as_ref().is_some_and(|p| p.is_for(catalog)) {
+            return Some(current);
         }
+        drop(current);
         let prepared = Arc::new(Prepared::build(catalog.clone(), &self.options));
-        self.prepared.store(Some(prepared.clone()));
-        Some(prepared)
+        self.prepared.store(Some(prepared));
+        Some(self.prepared.load())
     }
 
     /// Tells `observer` of every resolution and unknown code from now on.
@@ -216,6 +216,11 @@ impl ErrorMap {
     }
 }
 
+/// The prepared answers a [`ErrorMap::prepared`] guard holds, if any.
+fn answers(guard: &Option<Guard<Option<Arc<Prepared>>>>) -> Option<&Prepared> {
+    guard.as_deref().and_then(Option::as_deref)
+}
+
 /// Decodes one query of a batch into `scratch`, keeping the buffers of the
 /// query before it, so a batch of plain queries allocates nothing per query.
 fn decode_query(scratch: &mut pb::BatchQuery, raw: &[u8]) -> Result<(), String> {
@@ -258,9 +263,9 @@ impl ErrorMapService for ErrorMap {
         &self,
         request: Request<pb::ResolveGatewayErrorRequest>,
     ) -> Result<Response<pb::ResolveGatewayErrorResponse>, Status> {
-        let catalog = self.catalog.snapshot();
+        let catalog = self.catalog.current();
         let prepared = self.prepared(&catalog);
-        let ctx = self.context(&catalog, prepared.as_deref(), accept_language(&request));
+        let ctx = self.context(&catalog, answers(&prepared), accept_language(&request));
         if let Some(answer) = resolve::prepared_gateway(&ctx, request.get_ref()) {
             let encoded = answer.encoded.clone();
             return Ok(Response::new(pb::ResolveGatewayErrorResponse::prepared(
@@ -277,9 +282,9 @@ impl ErrorMapService for ErrorMap {
         &self,
         request: Request<pb::ResolveGrpcStatusRequest>,
     ) -> Result<Response<pb::ResolveGrpcStatusResponse>, Status> {
-        let catalog = self.catalog.snapshot();
+        let catalog = self.catalog.current();
         let prepared = self.prepared(&catalog);
-        let ctx = self.context(&catalog, prepared.as_deref(), accept_language(&request));
+        let ctx = self.context(&catalog, answers(&prepared), accept_language(&request));
         if let Some(answer) = resolve::prepared_grpc(&ctx, request.get_ref()) {
             let encoded = answer.encoded.clone();
             return Ok(Response::new(pb::ResolveGrpcStatusResponse::prepared(
@@ -323,13 +328,13 @@ impl ErrorMapService for ErrorMap {
                 .into())
             }
         };
-        let catalog = self.catalog.snapshot();
+        let catalog = self.catalog.current();
         let prepared = self.prepared(&catalog);
         let tally = observe::Tally::default();
         let ctx = CallContext {
             basic,
             tally: Some(&tally),
-            ..self.context(&catalog, prepared.as_deref(), accept_language(&request))
+            ..self.context(&catalog, answers(&prepared), accept_language(&request))
         };
         let mut out = pb::BatchResolveResponse::builder(batch.len());
         for (index, query) in batch.queries.iter().enumerate() {

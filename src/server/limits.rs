@@ -206,21 +206,24 @@ where
     }
 
     fn call(&mut self, request: http::Request<B>) -> Self::Future {
-        let started = tokio::time::Instant::now();
         DeadlineFuture {
-            call: tokio::time::timeout_at(started + self.timeout, self.inner.call(request)),
-            started,
+            call: self.inner.call(request),
+            started: tokio::time::Instant::now(),
             timeout: self.timeout,
+            timer: None,
         }
     }
 }
 
 pin_project! {
+    /// The timer is armed only if the call does not finish at its first
+    /// poll: most answers are ready at once, and they then cost no timer.
     pub struct DeadlineFuture<F> {
         #[pin]
-        call: tokio::time::Timeout<F>,
+        call: F,
         started: tokio::time::Instant,
         timeout: Duration,
+        timer: Option<Pin<Box<tokio::time::Sleep>>>,
     }
 }
 
@@ -232,16 +235,23 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let answer = match this.call.poll(cx) {
-            Poll::Pending => return Poll::Pending,
+        if let Poll::Ready(answer) = this.call.poll(cx) {
             // A handler that computes without yielding finishes in one poll
             // however long it takes; its answer is late all the same.
-            Poll::Ready(Ok(answer)) if this.started.elapsed() <= *this.timeout => {
+            return Poll::Ready(if this.started.elapsed() <= *this.timeout {
                 answer.map(oversize_is_resource_exhausted)
-            }
-            Poll::Ready(_) => Ok(late(*this.timeout)),
-        };
-        Poll::Ready(answer)
+            } else {
+                Ok(late(*this.timeout))
+            });
+        }
+        let deadline = *this.started + *this.timeout;
+        let timer = this
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        match timer.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Ok(late(*this.timeout))),
+            Poll::Pending => Poll::Pending,
+        }
     }
 }
 
