@@ -2,11 +2,11 @@
 //!
 //! A sidecar usually gets a fraction of a node: a CPU limit of 1 on a
 //! 64-core node must not start 64 workers that then take turns on one CPU
-//! (that pushed p99 latency from under 1 ms to over 10 ms in
+//! (two workers on one CPU multiplied p99 latency by 4.5 in
 //! BENCHMARKS.md). `std::thread::available_parallelism` already reads the
 //! cgroup CPU quota (v1 and v2) and the affinity mask, so it is the default.
 //! With one worker the runtime is tokio's `current_thread` flavour: no
-//! work-stealing and no cross-thread wake-ups, which served about 1.4 times
+//! work-stealing and no cross-thread wake-ups, which served about 1.5 times
 //! the calls per second of a one-worker multi-thread runtime.
 
 use std::io;
