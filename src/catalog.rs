@@ -354,3 +354,50 @@ fn version_of(texts: &[&str]) -> String {
     let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
     format!("sha256:{hex}")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{normalize_code, Catalog};
+    use proptest::prelude::*;
+
+    /// The lookup folds case on the stack for speed; it must find exactly
+    /// what a lookup of the allocated, folded code finds.
+    fn same_as_folded(catalog: &Catalog, code: &str) {
+        let fast = catalog.lookup(code).map(|f| (f.rows.to_vec(), f.alias));
+        let slow = catalog
+            .names
+            .get(&normalize_code(code))
+            .map(|n| (n.rows.clone(), n.alias));
+        assert_eq!(fast, slow, "{code:?}");
+    }
+
+    #[test]
+    fn lookup_folds_like_normalize_code() {
+        let catalog = Catalog::embedded().expect("the embedded catalog loads");
+        let long = format!("{}{}", "a".repeat(200), "apigw_nonce_conflict");
+        for code in [
+            "APIGW_NONCE_CONFLICT",
+            " apigw_nonce_conflict\t",
+            "Apigw_Key_Not_Exist",
+            "apigw_nonce_conflıct",
+            "ß_apigw",
+            "",
+            long.as_str(),
+            &"x".repeat(128),
+            &"x".repeat(129),
+        ] {
+            same_as_folded(&catalog, code);
+        }
+        for entry in catalog.entries() {
+            same_as_folded(&catalog, &entry.code.to_lowercase());
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_code_folds_like_normalize_code(code in "\\PC{0,140}|[a-zA-Z_ ]{0,40}") {
+            let catalog = Catalog::embedded().expect("the embedded catalog loads");
+            same_as_folded(&catalog, &code);
+        }
+    }
+}
