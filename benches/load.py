@@ -98,6 +98,7 @@ class Server:
                     "--http-listen", "off", "--log", "warn"]
             if args.workers:
                 argv += ["--worker-threads", str(args.workers)]
+            argv += args.errmap_arg
         else:
             argv = [args.kit, "baseline", f"127.0.0.1:{self.port}"]
             if args.baseline_runtime:
@@ -317,6 +318,8 @@ def main():
     parser.add_argument("--only", nargs="*", help="scenarios whose name contains any of these")
     parser.add_argument("--servers", nargs="*", default=["baseline", "errmap"], choices=["baseline", "errmap"])
     parser.add_argument("--baseline-runtime", help="the baseline's runtime: a worker count or multi:N")
+    parser.add_argument("--errmap-arg", action="append", default=[],
+                        help="one more argument for errmap, such as --errmap-arg=--no-prepared-answers")
     parser.add_argument("--memory-calls", type=float, default=1e6)
     parser.add_argument("--startups", type=int, default=20)
     parser.add_argument("--no-pin", action="store_true", help="let the kernel place server and h2load")
