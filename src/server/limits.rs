@@ -266,16 +266,18 @@ fn late(timeout: Duration) -> http::Response<tonic::body::Body> {
 /// the gRPC specification and the other implementations report
 /// RESOURCE_EXHAUSTED, which is what clients check for.
 pub fn oversize_is_resource_exhausted<B>(mut response: http::Response<B>) -> http::Response<B> {
-    let oversize = response
-        .headers()
-        .get("grpc-message")
-        .and_then(|m| m.to_str().ok())
-        .is_some_and(|m| m.starts_with("Error,%20decoded%20message%20length%20too%20large"));
-    let out_of_range = response
-        .headers()
+    // A successful answer carries its status in the trailers, so its
+    // headers hold no grpc-status: one lookup, and done.
+    let headers = response.headers();
+    let out_of_range = headers
         .get("grpc-status")
         .is_some_and(|s| s.as_bytes() == b"11");
-    if oversize && out_of_range {
+    let oversize = out_of_range
+        && headers
+            .get("grpc-message")
+            .and_then(|m| m.to_str().ok())
+            .is_some_and(|m| m.starts_with("Error,%20decoded%20message%20length%20too%20large"));
+    if oversize {
         response
             .headers_mut()
             .insert("grpc-status", http::HeaderValue::from_static("8"));
