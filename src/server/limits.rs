@@ -169,9 +169,9 @@ async fn refuse(io: TcpStream, max: usize, _permit: OwnedSemaphorePermit) {
 
 /// The per-call limits every API answer passes: DEADLINE_EXCEEDED when a
 /// call outlives the per-call timeout (tonic's own timeout answers
-/// CANCELLED, which tells the client the wrong story), and
-/// RESOURCE_EXHAUSTED for a request over the size limit
-/// ([`oversize_is_resource_exhausted`]). One layer with an unboxed future,
+/// CANCELLED, which tells the client the wrong story), and the right
+/// codes for a request over the size limit or one that does not decode
+/// ([`client_faults_named`]). One layer with an unboxed future,
 /// as it runs on every call.
 #[derive(Debug, Clone)]
 pub struct DeadlineLayer(pub Duration);
@@ -239,7 +239,7 @@ where
             // A handler that computes without yielding finishes in one poll
             // however long it takes; its answer is late all the same.
             return Poll::Ready(if this.started.elapsed() <= *this.timeout {
-                answer.map(oversize_is_resource_exhausted)
+                answer.map(client_faults_named)
             } else {
                 Ok(late(*this.timeout))
             });
@@ -262,25 +262,35 @@ fn late(timeout: Duration) -> http::Response<tonic::body::Body> {
     .into_http()
 }
 
-/// tonic reports a request message over the size limit as OUT_OF_RANGE;
-/// the gRPC specification and the other implementations report
-/// RESOURCE_EXHAUSTED, which is what clients check for.
-pub fn oversize_is_resource_exhausted<B>(mut response: http::Response<B>) -> http::Response<B> {
+/// The start of tonic's grpc-message for a request over the size limit.
+const OVERSIZE: &str = "Error,%20decoded%20message%20length%20too%20large";
+/// The start of tonic's grpc-message for request bytes that are not the
+/// request message.
+const UNDECODABLE: &str = "failed%20to%20decode%20Protobuf%20message";
+
+/// tonic answers two faults of the caller's request with codes that blame
+/// the server: a message over the size limit is OUT_OF_RANGE, and bytes that
+/// do not decode as the request message are INTERNAL. The gRPC
+/// specification and the other implementations report RESOURCE_EXHAUSTED
+/// and INVALID_ARGUMENT, which is what clients check for. tonic's message
+/// is kept: for bad bytes it names the field and the fault.
+pub fn client_faults_named<B>(mut response: http::Response<B>) -> http::Response<B> {
     // A successful answer carries its status in the trailers, so its
     // headers hold no grpc-status: one lookup, and done.
     let headers = response.headers();
-    let out_of_range = headers
-        .get("grpc-status")
-        .is_some_and(|s| s.as_bytes() == b"11");
-    let oversize = out_of_range
-        && headers
-            .get("grpc-message")
-            .and_then(|m| m.to_str().ok())
-            .is_some_and(|m| m.starts_with("Error,%20decoded%20message%20length%20too%20large"));
-    if oversize {
+    let (fault, named) = match headers.get("grpc-status").map(|s| s.as_bytes()) {
+        Some(b"11") => (OVERSIZE, "8"),
+        Some(b"13") => (UNDECODABLE, "3"),
+        _ => return response,
+    };
+    let is_fault = headers
+        .get("grpc-message")
+        .and_then(|m| m.to_str().ok())
+        .is_some_and(|m| m.starts_with(fault));
+    if is_fault {
         response
             .headers_mut()
-            .insert("grpc-status", http::HeaderValue::from_static("8"));
+            .insert("grpc-status", http::HeaderValue::from_static(named));
     }
     response
 }
@@ -311,14 +321,14 @@ mod tests {
     }
 
     #[test]
-    fn only_tonics_oversize_status_is_rewritten() {
+    fn only_tonics_client_fault_statuses_are_rewritten() {
         let response = |status: &'static str, message: &'static str| {
             let mut r = http::Response::new(());
             r.headers_mut()
                 .insert("grpc-status", http::HeaderValue::from_static(status));
             r.headers_mut()
                 .insert("grpc-message", http::HeaderValue::from_static(message));
-            oversize_is_resource_exhausted(r)
+            client_faults_named(r)
         };
         let oversize = "Error,%20decoded%20message%20length%20too%20large:%20found%202000%20bytes";
         assert_eq!(response("11", oversize).headers()["grpc-status"], "8");
@@ -327,5 +337,12 @@ mod tests {
             "11"
         );
         assert_eq!(response("3", oversize).headers()["grpc-status"], "3");
+        let undecodable = "failed%20to%20decode%20Protobuf%20message:%20buffer%20underflow";
+        assert_eq!(response("13", undecodable).headers()["grpc-status"], "3");
+        assert_eq!(
+            response("13", "internal%20error").headers()["grpc-status"],
+            "13"
+        );
+        assert_eq!(response("11", undecodable).headers()["grpc-status"], "11");
     }
 }
