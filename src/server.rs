@@ -5,8 +5,9 @@
 //! Shutdown goes in this order: `/readyz` turns 503 and health turns
 //! NOT_SERVING on every listener at once; serving goes on, unready, for the
 //! shutdown delay (if any); the API and HTTP listeners stop accepting and
-//! their in-flight calls finish within the grace period; the admin listener
-//! closes last, so probes and scrapes see the drain.
+//! their in-flight calls finish within the grace period (API connections
+//! then close by lingering, see `limits`); the admin listener closes last,
+//! so probes and scrapes see the drain.
 
 use crate::admin::{self, Phase, Readiness};
 use crate::catalog::SharedCatalog;

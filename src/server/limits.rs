@@ -48,20 +48,75 @@ impl Default for Limits {
     }
 }
 
-pin_project! {
-    /// A connection that holds one of the listener's permits while open.
-    pub struct Capped {
-        #[pin]
-        io: TcpStream,
-        _permit: OwnedSemaphorePermit,
+/// A connection that holds one of the listener's permits while open, and
+/// closes by lingering ([`linger`]).
+pub struct Capped {
+    /// Always `Some` until the connection is dropped.
+    io: Option<TcpStream>,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl Capped {
+    fn io(&mut self) -> io::Result<Pin<&mut TcpStream>> {
+        match &mut self.io {
+            Some(io) => Ok(Pin::new(io)),
+            None => Err(io::ErrorKind::NotConnected.into()),
+        }
     }
+}
+
+impl Drop for Capped {
+    fn drop(&mut self) {
+        let (Some(io), Some(permit)) = (self.io.take(), self.permit.take()) else {
+            return;
+        };
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(linger(io, permit));
+        }
+    }
+}
+
+/// Longest a closed connection keeps reading what its client still sends.
+const LINGER_TIME: Duration = Duration::from_secs(1);
+/// Most bytes a closed connection reads and discards.
+const LINGER_BYTES: usize = 1 << 20;
+
+/// Closes a connection without losing answers already written. A socket
+/// closed with unread input sends a reset, and a reset makes the client's
+/// kernel discard what it has received but not yet read: a client that
+/// sent a request as the server finished draining would lose the answers
+/// before it. So the write side is shut first (the client reads every
+/// answer, then end of stream), and what still arrives is read and
+/// discarded until the client closes, for a second at most.
+async fn linger(mut io: TcpStream, _permit: OwnedSemaphorePermit) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    if io.shutdown().await.is_err() {
+        return;
+    }
+    let mut buf = [0u8; 4096];
+    let drain = async {
+        let mut left = LINGER_BYTES;
+        while left > 0 {
+            match io.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    };
+    let _ = tokio::time::timeout(LINGER_TIME, drain).await;
 }
 
 impl Connected for Capped {
     type ConnectInfo = TcpConnectInfo;
 
     fn connect_info(&self) -> Self::ConnectInfo {
-        self.io.connect_info()
+        match &self.io {
+            Some(io) => io.connect_info(),
+            None => TcpConnectInfo {
+                local_addr: None,
+                remote_addr: None,
+            },
+        }
     }
 }
 
@@ -71,7 +126,7 @@ impl AsyncRead for Capped {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        self.project().io.poll_read(cx, buf)
+        self.get_mut().io()?.poll_read(cx, buf)
     }
 }
 
@@ -81,15 +136,15 @@ impl AsyncWrite for Capped {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        self.project().io.poll_write(cx, buf)
+        self.get_mut().io()?.poll_write(cx, buf)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().io.poll_flush(cx)
+        self.get_mut().io()?.poll_flush(cx)
     }
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.project().io.poll_shutdown(cx)
+        self.get_mut().io()?.poll_shutdown(cx)
     }
 
     fn poll_write_vectored(
@@ -97,11 +152,11 @@ impl AsyncWrite for Capped {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        self.project().io.poll_write_vectored(cx, bufs)
+        self.get_mut().io()?.poll_write_vectored(cx, bufs)
     }
 
     fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
+        self.io.as_ref().is_some_and(TcpStream::is_write_vectored)
     }
 }
 
@@ -134,8 +189,8 @@ pub fn capped(listener: TcpListener, max: usize) -> impl Stream<Item = io::Resul
                 match permits.clone().try_acquire_owned() {
                     Ok(permit) => {
                         let capped = Capped {
-                            io,
-                            _permit: permit,
+                            io: Some(io),
+                            permit: Some(permit),
                         };
                         return Some((Ok(capped), (listener, permits)));
                     }

@@ -34,7 +34,7 @@ pub fn quoted(value: &str) -> String {
     }
 }
 
-/// Joins a batch prefix ("queries[3].gateway_error") and a field name.
+/// Joins a batch prefix (`queries[3].gateway_error`) and a field name.
 pub fn path(prefix: &str, field: &str) -> String {
     if prefix.is_empty() {
         field.to_owned()

@@ -40,13 +40,22 @@ enum Seen {
 
 /// How a client's transport reports a call the server never took: after
 /// the server's GOAWAY, requests it had not sent are cancelled ("connection
-/// closed"), streams past the GOAWAY's last stream id fail with that
-/// GOAWAY, and with the listener closed there is no connection at all.
+/// closed", "connection was not ready"), streams past the GOAWAY's last
+/// stream id fail with that GOAWAY, and with the listener closed there is
+/// no connection at all. A request written as the server closes a drained
+/// connection meets a closed socket (broken pipe or reset). In every case
+/// no response headers came back: a call whose answer had begun and then
+/// broke off is never counted here.
 fn never_taken(status: &tonic::Status) -> bool {
     let source = format!("{:?}", status.source());
-    status.code() == tonic::Code::Unavailable
-        || source.contains("connection closed")
-        || source.contains("GoAway(b\"\", NO_ERROR, Remote)")
+    let answer_began = status.metadata().get("content-type").is_some();
+    !answer_began
+        && (status.code() == tonic::Code::Unavailable
+            || source.contains("connection closed")
+            || source.contains("connection was not ready")
+            || source.contains("GoAway(b\"\", NO_ERROR, Remote)")
+            || source.contains("kind: BrokenPipe")
+            || source.contains("kind: ConnectionReset"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
