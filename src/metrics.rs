@@ -11,19 +11,19 @@
 //! - `errmap_catalog_entries` and `errmap_catalog_info{version}`: the
 //!   catalog in service, read at each scrape.
 
-pub mod layer;
+pub mod latency;
 pub mod top;
 
 use crate::catalog::SharedCatalog;
 use crate::pb::errmap::v1::MatchKind;
 use crate::pb::google::rpc::Code;
 use crate::service::Observer;
+use latency::Latency;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::ConstGauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::metrics::info::Info;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
@@ -42,12 +42,6 @@ const MATCH_KINDS: usize = 9;
 
 /// Gross statuses of gRPC: OK (0) to UNAUTHENTICATED (16).
 const CODES: usize = 17;
-
-/// Latency buckets: 100 µs doubling to about 3.3 s. A lookup takes
-/// microseconds; the upper buckets catch a starved process.
-const LATENCY_START_SECONDS: f64 = 0.0001;
-const LATENCY_FACTOR: f64 = 2.0;
-const LATENCY_BUCKETS: u16 = 16;
 
 /// How a call reached errmap.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -80,14 +74,14 @@ struct RpcMetrics {
     /// By protocol, then gRPC code.
     calls: [[OnceLock<Counter>; CODES]; 2],
     /// By protocol.
-    latency: [OnceLock<Histogram>; 2],
+    latency: [OnceLock<Latency>; 2],
 }
 
 /// The families every RPC's metrics live in (handles to shared data).
 #[derive(Debug, Clone)]
 struct Families {
     calls: Family<CallLabels, Counter>,
-    latency: Family<RpcLabels, Histogram, fn() -> Histogram>,
+    latency: Family<RpcLabels, Latency>,
 }
 
 impl Rpc {
@@ -136,7 +130,7 @@ impl Rpc {
                 };
                 rpc.families.latency.get_or_create(&labels).clone()
             })
-            .observe(elapsed.as_secs_f64());
+            .observe(elapsed);
     }
 }
 
@@ -186,14 +180,7 @@ impl Metrics {
     /// descriptor sets, over `catalog`.
     pub fn new(catalog: SharedCatalog, descriptor_sets: &[&[u8]]) -> Self {
         let calls = Family::<CallLabels, Counter>::default();
-        let latency: Family<RpcLabels, Histogram, fn() -> Histogram> =
-            Family::new_with_constructor(|| {
-                Histogram::new(exponential_buckets(
-                    LATENCY_START_SECONDS,
-                    LATENCY_FACTOR,
-                    LATENCY_BUCKETS,
-                ))
-            });
+        let latency = Family::<RpcLabels, Latency>::default();
         let resolutions = Family::<ResolutionLabels, Counter>::default();
         let unknown_codes = Counter::default();
         let top_unknown = Arc::new(TopCodes::new(top::CAPACITY));
@@ -307,10 +294,15 @@ pub struct Call {
 
 impl Call {
     pub fn start(protocol: Protocol, rpc: Rpc) -> Self {
+        Self::started_at(protocol, rpc, Instant::now())
+    }
+
+    /// A call that began at `start`, for a caller that has read the clock.
+    pub fn started_at(protocol: Protocol, rpc: Rpc, start: Instant) -> Self {
         Self {
             protocol,
             rpc,
-            start: Instant::now(),
+            start,
             recorded: false,
         }
     }

@@ -12,7 +12,6 @@
 use crate::admin::{self, Phase, Readiness};
 use crate::catalog::SharedCatalog;
 use crate::http_api;
-use crate::metrics::layer::CallMetricsLayer;
 use crate::metrics::Metrics;
 use crate::pb::errmap::v1::error_map_service_server::ErrorMapServiceServer;
 use crate::service::{self, ErrorMap};
@@ -29,9 +28,10 @@ use tonic::transport::Server;
 use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 
+mod call;
 mod limits;
 
-use limits::DeadlineLayer;
+use call::CallLayer;
 pub use limits::Limits;
 
 /// The name health checks use for the API, besides the server-wide "".
@@ -132,8 +132,7 @@ pub async fn run(
 
     let limits = &config.limits;
     let grpc = transport(limits)
-        .layer(CallMetricsLayer::new(metrics.clone()))
-        .layer(DeadlineLayer(limits.call_timeout))
+        .layer(CallLayer::new(metrics.clone(), limits.call_timeout))
         .add_service(health_service.clone())
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

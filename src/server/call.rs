@@ -1,0 +1,310 @@
+//! The one layer every gRPC call passes. It
+//!
+//! - counts, times and logs the call in [`Metrics`], so no handler has to;
+//! - answers DEADLINE_EXCEEDED when the call outlives the per-call timeout
+//!   (tonic's own timeout answers CANCELLED, which tells the client the
+//!   wrong story);
+//! - gives two faults of the caller's request the codes clients check for
+//!   ([`client_faults_named`]).
+//!
+//! These are one layer, with one unboxed future, because they run on every
+//! call: the call's start time and its answer's status are read once and
+//! serve all three.
+//!
+//! A unary call that fails answers "trailers-only": its `grpc-status` is in
+//! the response headers, and the call is recorded when they arrive. Every
+//! other call (successes, streams) carries its status in the trailers, so
+//! the response body is wrapped and the call is recorded when the trailers
+//! go out; the latency then covers the whole response.
+
+use crate::metrics::{Call, Metrics, Protocol};
+use crate::pb::google::rpc::Code;
+use http::{HeaderMap, Request, Response};
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{ready, Context, Poll};
+use std::time::{Duration, Instant};
+
+/// Wraps the gRPC router: see the module docs.
+#[derive(Debug, Clone)]
+pub struct CallLayer {
+    metrics: Arc<Metrics>,
+    timeout: Duration,
+}
+
+impl CallLayer {
+    pub fn new(metrics: Arc<Metrics>, timeout: Duration) -> Self {
+        Self { metrics, timeout }
+    }
+}
+
+impl<S> tower::Layer<S> for CallLayer {
+    type Service = CallService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CallService {
+            inner,
+            metrics: self.metrics.clone(),
+            timeout: self.timeout,
+        }
+    }
+}
+
+/// The service [`CallLayer`] makes.
+#[derive(Debug, Clone)]
+pub struct CallService<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+    timeout: Duration,
+}
+
+impl<S, B, ResBody> tower::Service<Request<B>> for CallService<S>
+where
+    S: tower::Service<Request<B>, Response = Response<ResBody>>,
+    ResBody: Default,
+{
+    type Response = Response<ObservedBody<ResBody>>;
+    type Error = S::Error;
+    type Future = CallFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let rpc = self.metrics.rpc_for_path(request.uri().path());
+        let started = Instant::now();
+        CallFuture {
+            inner: self.inner.call(request),
+            call: Some(Call::started_at(Protocol::Grpc, rpc, started)),
+            started,
+            timeout: self.timeout,
+            timer: None,
+        }
+    }
+}
+
+pin_project! {
+    /// The timer is armed only if the call does not finish at its first
+    /// poll: most answers are ready at once, and they then cost no timer.
+    pub struct CallFuture<F> {
+        #[pin]
+        inner: F,
+        call: Option<Call>,
+        started: Instant,
+        timeout: Duration,
+        timer: Option<Pin<Box<tokio::time::Sleep>>>,
+    }
+}
+
+impl<F, ResBody, E> Future for CallFuture<F>
+where
+    F: Future<Output = Result<Response<ResBody>, E>>,
+    ResBody: Default,
+{
+    type Output = Result<Response<ObservedBody<ResBody>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = match this.inner.poll(cx) {
+            // A handler that computes without yielding finishes in one poll
+            // however long it takes; its answer is late all the same.
+            Poll::Ready(Ok(response)) if this.started.elapsed() <= *this.timeout => response,
+            Poll::Ready(Ok(_)) => late(*this.timeout),
+            Poll::Ready(Err(err)) => {
+                if let Some(call) = this.call.take() {
+                    call.finish(Code::Unknown);
+                }
+                return Poll::Ready(Err(err));
+            }
+            Poll::Pending => {
+                let deadline = *this.started + *this.timeout;
+                let timer = this
+                    .timer
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline.into())));
+                ready!(timer.as_mut().poll(cx));
+                late(*this.timeout)
+            }
+        };
+        let mut call = this.call.take();
+        let response = match header_status(response.headers()) {
+            // Success: the status comes in the trailers.
+            None => response,
+            Some(sent) => {
+                let (response, code) = client_faults_named(response, sent);
+                if let Some(call) = call.take() {
+                    call.finish(code);
+                }
+                response
+            }
+        };
+        Poll::Ready(Ok(response.map(|inner| ObservedBody { inner, call })))
+    }
+}
+
+/// The answer to a call that outlived the per-call timeout.
+fn late<B: Default>(timeout: Duration) -> Response<B> {
+    let status = tonic::Status::deadline_exceeded(format!(
+        "the call took longer than the server's per-call timeout of {timeout:?}"
+    ));
+    status.into_http()
+}
+
+pin_project! {
+    /// A response body that records its call when the trailers go out. A
+    /// body dropped before that (the client went away) records CANCELLED.
+    pub struct ObservedBody<B> {
+        #[pin]
+        inner: B,
+        call: Option<Call>,
+    }
+}
+
+impl<B: Body> Body for ObservedBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.project();
+        let frame = ready!(this.inner.poll_frame(cx));
+        let code = match &frame {
+            Some(Ok(frame)) => frame
+                .trailers_ref()
+                .map(|t| header_status(t).unwrap_or(Code::Unknown)),
+            // A gRPC response must end in a status; one that does not failed.
+            Some(Err(_)) | None => Some(Code::Unknown),
+        };
+        if let Some(code) = code {
+            if let Some(call) = this.call.take() {
+                call.finish(code);
+            }
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+/// The `grpc-status` of a header or trailer block, if it has one.
+fn header_status(headers: &HeaderMap) -> Option<Code> {
+    headers
+        .get("grpc-status")
+        .map(|value| code_of(value.as_bytes()))
+}
+
+/// A `grpc-status` value as a code; one that is not a code is UNKNOWN.
+fn code_of(status: &[u8]) -> Code {
+    std::str::from_utf8(status)
+        .ok()
+        .and_then(|v| v.parse::<i32>().ok())
+        .and_then(|v| Code::try_from(v).ok())
+        .unwrap_or(Code::Unknown)
+}
+
+/// The start of tonic's grpc-message for a request over the size limit.
+const OVERSIZE: &str = "Error,%20decoded%20message%20length%20too%20large";
+/// The start of tonic's grpc-message for request bytes that are not the
+/// request message.
+const UNDECODABLE: &str = "failed%20to%20decode%20Protobuf%20message";
+
+/// tonic answers two faults of the caller's request with codes that blame
+/// the server: a message over the size limit is OUT_OF_RANGE, and bytes that
+/// do not decode as the request message are INTERNAL. The gRPC
+/// specification and the other implementations report RESOURCE_EXHAUSTED
+/// and INVALID_ARGUMENT, which is what clients check for. tonic's message
+/// is kept: for bad bytes it names the field and the fault. Given the code
+/// the headers carry, returns the answer and the code it now carries.
+fn client_faults_named<B>(mut response: Response<B>, sent: Code) -> (Response<B>, Code) {
+    let (fault, named, code) = match sent {
+        Code::OutOfRange => (OVERSIZE, "8", Code::ResourceExhausted),
+        Code::Internal => (UNDECODABLE, "3", Code::InvalidArgument),
+        other => return (response, other),
+    };
+    let is_fault = response
+        .headers()
+        .get("grpc-message")
+        .and_then(|m| m.to_str().ok())
+        .is_some_and(|m| m.starts_with(fault));
+    if !is_fault {
+        return (response, sent);
+    }
+    response
+        .headers_mut()
+        .insert("grpc-status", http::HeaderValue::from_static(named));
+    (response, code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::{Catalog, SharedCatalog};
+    use std::convert::Infallible;
+    use tower::{Layer, Service, ServiceExt};
+
+    fn metrics() -> Arc<Metrics> {
+        let catalog = SharedCatalog::new(Catalog::embedded().expect("embedded catalog"));
+        Arc::new(Metrics::new(catalog, &[]))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_call_is_answered_deadline_exceeded() {
+        let slow = tower::service_fn(|_: Request<()>| async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Ok::<_, Infallible>(Response::new(tonic::body::Body::empty()))
+        });
+        let mut service = CallLayer::new(metrics(), Duration::from_secs(1)).layer(slow);
+        let response = service
+            .ready()
+            .await
+            .expect("ready")
+            .call(Request::new(()))
+            .await
+            .expect("answered");
+        let status = tonic::Status::from_header_map(response.headers()).expect("a status");
+        assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
+        assert!(status.message().contains("1s"), "{}", status.message());
+    }
+
+    #[test]
+    fn only_tonics_client_fault_statuses_are_rewritten() {
+        let response = |status: &'static str, message: &'static str| {
+            let mut r = Response::new(());
+            r.headers_mut()
+                .insert("grpc-status", http::HeaderValue::from_static(status));
+            r.headers_mut()
+                .insert("grpc-message", http::HeaderValue::from_static(message));
+            let (r, code) = client_faults_named(r, code_of(status.as_bytes()));
+            let sent = r.headers()["grpc-status"]
+                .to_str()
+                .expect("ascii")
+                .to_owned();
+            assert_eq!(
+                code_of(sent.as_bytes()),
+                code,
+                "the code recorded is the one sent"
+            );
+            sent
+        };
+        let oversize = "Error,%20decoded%20message%20length%20too%20large:%20found%202000%20bytes";
+        assert_eq!(response("11", oversize), "8");
+        assert_eq!(response("11", "out%20of%20range"), "11");
+        assert_eq!(response("3", oversize), "3");
+        let undecodable = "failed%20to%20decode%20Protobuf%20message:%20buffer%20underflow";
+        assert_eq!(response("13", undecodable), "3");
+        assert_eq!(response("13", "internal%20error"), "13");
+        assert_eq!(response("11", undecodable), "11");
+        assert_eq!(code_of(b"x"), Code::Unknown);
+    }
+}
