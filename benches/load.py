@@ -10,7 +10,8 @@ that is the check that every reply carried grpc-status 0.
 
 Prints, per scenario and server, the median over rounds of: calls/s, items/s
 (batches), latency percentiles from h2load's per-request log, server CPU per
-call, reply bytes per item, and errmap/baseline. Then the latency at half of
+call and reply bytes per item; and errmap/baseline, the median of each
+round's ratio (the order within a round alternates). Then the latency at half of
 errmap's measured maximum, and resident memory over a long run.
 
     benches/load.sh              # builds, then runs this with the defaults
@@ -231,13 +232,22 @@ def compare(args, work):
     for scenario in chosen:
         scaled = scenario[:5] + (max(1, int(scenario[5] * args.scale)),) + scenario[6:]
         runs = {"baseline": [], "errmap": []}
-        for _ in range(args.rounds):
-            for kind in args.servers:
+        for round_ in range(args.rounds):
+            # Alternate which server goes first, so a drift of the machine
+            # over a round weighs on both alike.
+            order = args.servers if round_ % 2 == 0 else list(reversed(args.servers))
+            for kind in order:
                 runs[kind].append(one_run(args, kind, scaled, work))
         base = report_line(scenario[0], "baseline", runs["baseline"]) if runs["baseline"] else None
         if runs["errmap"]:
-            ratio = median_of(runs["errmap"], "rps") / base["rps"] if base else None
+            # Each round's errmap run against the same round's baseline run:
+            # the pairs ran back to back, so they share the machine's state.
+            paired = [e["rps"] / b["rps"] for e, b in zip(runs["errmap"], runs["baseline"])]
+            ratio = statistics.median(paired) if paired else None
             results[scenario[0]] = report_line(scenario[0], "errmap", runs["errmap"], ratio)
+            if len(paired) > 1:
+                print(f"{'':<29} {'':<8} per-round ratios: "
+                      + " ".join(f"{r:.3f}" for r in paired), flush=True)
     return results
 
 

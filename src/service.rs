@@ -57,9 +57,10 @@ impl Default for Options {
 
 /// The `accept-language` metadata of a call, if readable.
 fn accept_language<T>(request: &Request<T>) -> Option<&str> {
-    request
-        .metadata()
-        .get("accept-language")
+    // By the standard header's name, which needs no parsing per call.
+    let headers: &http::HeaderMap = request.metadata().as_ref();
+    headers
+        .get(http::header::ACCEPT_LANGUAGE)
         .and_then(|v| v.to_str().ok())
 }
 

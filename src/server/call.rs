@@ -19,7 +19,7 @@
 
 use crate::metrics::{Call, Metrics, Protocol};
 use crate::pb::google::rpc::Code;
-use http::{HeaderMap, Request, Response};
+use http::{HeaderMap, HeaderName, Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
 use std::future::Future;
@@ -197,10 +197,14 @@ impl<B: Body> Body for ObservedBody<B> {
     }
 }
 
+/// The gRPC status headers, named once rather than parsed on each lookup.
+const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+const GRPC_MESSAGE: HeaderName = HeaderName::from_static("grpc-message");
+
 /// The `grpc-status` of a header or trailer block, if it has one.
 fn header_status(headers: &HeaderMap) -> Option<Code> {
     headers
-        .get("grpc-status")
+        .get(GRPC_STATUS)
         .map(|value| code_of(value.as_bytes()))
 }
 
@@ -234,7 +238,7 @@ fn client_faults_named<B>(mut response: Response<B>, sent: Code) -> (Response<B>
     };
     let is_fault = response
         .headers()
-        .get("grpc-message")
+        .get(GRPC_MESSAGE)
         .and_then(|m| m.to_str().ok())
         .is_some_and(|m| m.starts_with(fault));
     if !is_fault {
@@ -242,7 +246,7 @@ fn client_faults_named<B>(mut response: Response<B>, sent: Code) -> (Response<B>
     }
     response
         .headers_mut()
-        .insert("grpc-status", http::HeaderValue::from_static(named));
+        .insert(GRPC_STATUS, http::HeaderValue::from_static(named));
     (response, code)
 }
 
