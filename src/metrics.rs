@@ -70,6 +70,8 @@ pub struct Rpc(Arc<RpcMetrics>);
 struct RpcMetrics {
     service: String,
     method: String,
+    /// One request, one response: see [`Call::answered`].
+    unary: bool,
     families: Families,
     /// By protocol, then gRPC code.
     calls: [[OnceLock<Counter>; CODES]; 2],
@@ -85,10 +87,11 @@ struct Families {
 }
 
 impl Rpc {
-    fn new(service: &str, method: &str, families: Families) -> Self {
+    fn new(service: &str, method: &str, unary: bool, families: Families) -> Self {
         Self(Arc::new(RpcMetrics {
             service: service.to_owned(),
             method: method.to_owned(),
+            unary,
             families,
             calls: Default::default(),
             latency: Default::default(),
@@ -217,7 +220,7 @@ impl Metrics {
             unknown_codes,
             top_unknown,
             rpcs: rpcs_of(descriptor_sets, &families),
-            unknown_rpc: Rpc::new("unknown", "unknown", families.clone()),
+            unknown_rpc: Rpc::new("unknown", "unknown", false, families.clone()),
         }
     }
 
@@ -272,9 +275,10 @@ fn rpcs_of(descriptor_sets: &[&[u8]], families: &Families) -> FxHashMap<String, 
         };
         for service in pool.services() {
             for method in service.methods() {
+                let unary = !method.is_client_streaming() && !method.is_server_streaming();
                 rpcs.insert(
                     format!("/{}/{}", service.full_name(), method.name()),
-                    Rpc::new(service.full_name(), method.name(), families.clone()),
+                    Rpc::new(service.full_name(), method.name(), unary, families.clone()),
                 );
             }
         }
@@ -289,6 +293,8 @@ pub struct Call {
     protocol: Protocol,
     rpc: Rpc,
     start: Instant,
+    /// The latency, once known before the call is recorded.
+    elapsed: Option<Duration>,
     recorded: bool,
 }
 
@@ -303,7 +309,18 @@ impl Call {
             protocol,
             rpc,
             start,
+            elapsed: None,
             recorded: false,
+        }
+    }
+
+    /// The answer was ready `elapsed` after the start. A unary call's body
+    /// is its one encoded message and the trailers, sent in the same turn,
+    /// so its latency is taken here and the clock is not read again when
+    /// the trailers go out; a stream's latency runs to its end.
+    pub fn answered(&mut self, elapsed: Duration) {
+        if self.rpc.0.unary {
+            self.elapsed = Some(elapsed);
         }
     }
 
@@ -316,7 +333,7 @@ impl Call {
         if std::mem::replace(&mut self.recorded, true) {
             return;
         }
-        let elapsed = self.start.elapsed();
+        let elapsed = self.elapsed.unwrap_or_else(|| self.start.elapsed());
         self.rpc.record(self.protocol, code, elapsed);
         let (protocol, rpc, code_name) = (self.protocol.as_str(), &self.rpc, code.as_str_name());
         if code == Code::Ok {

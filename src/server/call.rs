@@ -15,7 +15,8 @@
 //! the response headers, and the call is recorded when they arrive. Every
 //! other call (successes, streams) carries its status in the trailers, so
 //! the response body is wrapped and the call is recorded when the trailers
-//! go out; the latency then covers the whole response.
+//! go out. A stream's latency runs to that point; a unary call's is taken
+//! when its answer is ready ([`Call::answered`]).
 
 use crate::metrics::{Call, Metrics, Protocol};
 use crate::pb::google::rpc::Code;
@@ -110,10 +111,19 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let response = match this.inner.poll(cx) {
-            // A handler that computes without yielding finishes in one poll
-            // however long it takes; its answer is late all the same.
-            Poll::Ready(Ok(response)) if this.started.elapsed() <= *this.timeout => response,
-            Poll::Ready(Ok(_)) => late(*this.timeout),
+            Poll::Ready(Ok(response)) => {
+                let elapsed = this.started.elapsed();
+                if let Some(call) = this.call.as_mut() {
+                    call.answered(elapsed);
+                }
+                // A handler that computes without yielding finishes in one
+                // poll however long it takes; its answer is late all the same.
+                if elapsed <= *this.timeout {
+                    response
+                } else {
+                    late(*this.timeout)
+                }
+            }
             Poll::Ready(Err(err)) => {
                 if let Some(call) = this.call.take() {
                     call.finish(Code::Unknown);
