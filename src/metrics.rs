@@ -196,7 +196,7 @@ impl Metrics {
         registry.register("calls", "Calls by RPC and gRPC status code", calls.clone());
         registry.register_with_unit(
             "call_duration",
-            "Time from request to the end of the response, by RPC",
+            "Time from request to answer (for a stream, to its end), by RPC",
             Unit::Seconds,
             latency.clone(),
         );
