@@ -155,6 +155,7 @@ async fn metrics_count_calls_resolutions_and_unknown_codes() {
         format!(r#"errmap_calls_total{{protocol="http",{rpc},code="NOT_FOUND"}} 1"#),
         r#"errmap_calls_total{protocol="grpc",service="errmap.v1.ErrorMapService",method="ResolveGrpcStatus",code="OK"} 1"#.to_owned(),
         format!(r#"errmap_call_duration_seconds_count{{protocol="grpc",{rpc}}} 3"#),
+        format!(r#"errmap_call_duration_seconds_bucket{{protocol="grpc",{rpc},le="+Inf"}} 3"#),
         r#"errmap_resolutions_total{match_kind="MATCH_KIND_CODE"} 1"#.to_owned(),
         r#"errmap_resolutions_total{match_kind="MATCH_KIND_STATUS_FALLBACK"} 1"#.to_owned(),
         r#"errmap_resolutions_total{match_kind="MATCH_KIND_GRPC_CODE"} 1"#.to_owned(),
@@ -170,6 +171,17 @@ async fn metrics_count_calls_resolutions_and_unknown_codes() {
         );
     }
     assert!(text.contains("# TYPE errmap_call_duration_seconds histogram"));
+    let bucket = format!(r#"errmap_call_duration_seconds_bucket{{protocol="grpc",{rpc},le="#);
+    let counts: Vec<u64> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix(bucket.as_str()))
+        .filter_map(|rest| rest.rsplit(' ').next()?.parse().ok())
+        .collect();
+    assert_eq!(counts.len(), 17, "16 bounded buckets and +Inf:\n{text}");
+    assert!(
+        counts.windows(2).all(|w| w[0] <= w[1]),
+        "buckets are cumulative: {counts:?}"
+    );
     drop(client);
     server.stop().await;
 }
