@@ -5,9 +5,9 @@
 //! Shutdown goes in this order: `/readyz` turns 503 and health turns
 //! NOT_SERVING on every listener at once; serving goes on, unready, for the
 //! shutdown delay (if any); the API and HTTP listeners stop accepting and
-//! their in-flight calls finish within the grace period (API connections
-//! then close by lingering, see `limits`); the admin listener closes last,
-//! so probes and scrapes see the drain.
+//! their in-flight calls finish within the grace period (connections then
+//! close by lingering, see `server/accept.rs`); the admin listener closes
+//! last, so probes and scrapes see the drain.
 
 use crate::admin::{self, Phase, Readiness};
 use crate::catalog::SharedCatalog;
@@ -23,11 +23,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
-use tokio_stream::wrappers::TcpListenerStream;
 use tonic::transport::Server;
 use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 
+mod accept;
 mod call;
 mod limits;
 
@@ -141,7 +141,7 @@ pub async fn run(
                 .max_decoding_message_size(limits.max_message_bytes),
         )
         .serve_with_incoming_shutdown(
-            limits::capped(listeners.grpc, limits.max_connections),
+            accept::capped(listeners.grpc, limits.max_connections),
             signalled(drain_signal.clone()),
         );
     let http = match listeners.http {
@@ -274,7 +274,7 @@ async fn serve_router(
 ) -> Result<(), tonic::transport::Error> {
     Server::builder()
         .accept_http1(true)
-        .serve_with_incoming_shutdown(router, TcpListenerStream::new(listener), signal)
+        .serve_with_incoming_shutdown(router, accept::uncapped(listener), signal)
         .await
 }
 
