@@ -11,13 +11,14 @@
 //!   with details, and the gateway's JSON error body ([`gateway_body`]).
 //! - [`service`]: the `errmap.v1.ErrorMapService` gRPC service: validates
 //!   requests, asks the core, maps errors to statuses in one place.
-//! - [`server`]: the listeners (API, admin, HTTP/JSON), health, reflection
+//! - [`server`]: the listeners (API, admin, HTTP/JSON), health, reflection,
+//!   the call layer every gRPC call passes (metrics, deadline, fault codes)
 //!   and graceful shutdown.
 //! - [`admin`]: the admin listener: `/livez`, `/readyz`, `/metrics` and gRPC
 //!   health, for probes and scrapers.
 //! - [`http_api`]: the HTTP/JSON face of the API, for clients without gRPC.
 //! - [`metrics`]: Prometheus metrics, the observer the service reports to,
-//!   and the tower layer that counts and logs gRPC calls.
+//!   and the record of one call that the server's call layer keeps.
 //! - [`config`]: command-line flags and their `ERRMAP_*` environment twins.
 //! - [`cli`]: the commands besides serving (`catalog check|export`,
 //!   `resolve`).
