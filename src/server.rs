@@ -27,10 +27,11 @@ use tonic::transport::Server;
 use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
 
-mod accept;
+pub mod accept;
 mod call;
 mod limits;
 
+use accept::Writes;
 use call::CallLayer;
 pub use limits::Limits;
 
@@ -141,7 +142,7 @@ pub async fn run(
                 .max_decoding_message_size(limits.max_message_bytes),
         )
         .serve_with_incoming_shutdown(
-            accept::capped(listeners.grpc, limits.max_connections),
+            accept::capped(listeners.grpc, limits.max_connections, Writes::Coalesced),
             signalled(drain_signal.clone()),
         );
     let http = match listeners.http {

@@ -3,20 +3,22 @@
 //! - `kit bodies DIR` writes the request bodies h2load sends, as gRPC
 //!   messages (a flag byte, a 4-byte big-endian length, the protobuf).
 //! - `kit baseline ADDR [RUNTIME]` serves the limit of errmap's own stack:
-//!   the same generated service, runtime and HTTP/2 settings, but handlers
-//!   that do no work. Each returns the reply errmap gives to the same
+//!   the same generated service, runtime, HTTP/2 settings and accepted
+//!   connections, but handlers that do no work. Each returns the reply errmap gives to the same
 //!   request, prepared once at start-up, so both servers send the same
 //!   bytes. On SIGTERM or SIGINT it prints how many calls it answered.
 //!   RUNTIME is a worker count as errmap's `--worker-threads` takes it, or
 //!   `multi:N` for a multi-thread runtime even with one worker.
 //!   `KIT_H2` tries other settings, for BENCHMARKS.md's tuning table: a
 //!   comma-separated list of `adaptive-window`, `frame-64k`,
-//!   `window-64k`, `no-nodelay`.
+//!   `window-64k`, `one-by-one` (answers written one by one, see
+//!   `errmap::server::accept::Writes`).
 
 use errmap::catalog::{Catalog, SharedCatalog};
 use errmap::pb::errmap::v1::error_map_service_server::{ErrorMapService, ErrorMapServiceServer};
 use errmap::pb::errmap::v1::{self as pb, batch_query::Query};
 use errmap::pb::google::rpc::Code;
+use errmap::server::accept::{self, Writes};
 use errmap::server::{self, Limits};
 use errmap::service::{ErrorMap, Options};
 use prost::Message;
@@ -24,7 +26,6 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
 /// The batch sizes the load script sends.
@@ -198,7 +199,13 @@ async fn baseline(addr: &str, runtime: &str) -> Result<(), Box<dyn std::error::E
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let tries = std::env::var("KIT_H2").unwrap_or_default();
     let tried = |name: &str| tries.split(',').any(|t| t == name);
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(!tried("no-nodelay")));
+    let writes = if tried("one-by-one") {
+        Writes::OneByOne
+    } else {
+        Writes::Coalesced
+    };
+    let limits = Limits::default();
+    let incoming = accept::capped(listener, limits.max_connections, writes);
     println!("baseline listening on {addr} ({runtime})");
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let stop = async move {
@@ -207,7 +214,6 @@ async fn baseline(addr: &str, runtime: &str) -> Result<(), Box<dyn std::error::E
             _ = tokio::signal::ctrl_c() => {}
         }
     };
-    let limits = Limits::default();
     let mut transport = server::transport(&limits);
     if tried("adaptive-window") {
         transport = transport.http2_adaptive_window(Some(true));

@@ -1,13 +1,15 @@
 //! Accepting connections, and closing them without losing answers.
 //!
 //! Every listener's connections are [`Accepted`]: `TCP_NODELAY` set (a
-//! small reply must not wait for the peer's delayed ACK), and closed by
-//! lingering ([`linger`]). The API listener's are also capped
-//! ([`capped`]); the others' are not ([`uncapped`]).
+//! small reply must not wait for the peer's delayed ACK), small answers
+//! written together ([`Writes`]), and closed by lingering ([`linger`]). The
+//! API listener's are also capped ([`capped`]); the others' are not
+//! ([`uncapped`]).
 
 use futures_util::stream::{self, Stream};
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
@@ -22,16 +24,44 @@ pub struct Accepted {
     /// Always `Some` until the connection is dropped.
     io: Option<TcpStream>,
     permit: Option<OwnedSemaphorePermit>,
+    /// Whether the HTTP stack has been told how the connection writes: see
+    /// [`Writes`].
+    told: AtomicBool,
+}
+
+/// How a connection answers its HTTP stack's question whether it writes
+/// vectored ([`AsyncWrite::is_write_vectored`]).
+///
+/// h2, hyper's HTTP/2, asks once when a connection starts, to choose which
+/// DATA frames to copy into its write buffer: those under 1 KiB if the
+/// answer is no, only those under 256 bytes if it is yes. A frame it does
+/// not copy must be written out before the next frame is buffered, so with
+/// "yes" every answer of errmap's usual size (about 900 bytes) costs a
+/// system call of its own, while with "no" the answers to all the calls
+/// that arrived together leave in one write. Afterwards h2 asks before each
+/// write whether it may hand over its buffer and an uncopied frame in one
+/// call, and there the truth (yes) saves a system call. hyper's HTTP/1
+/// asks once too, and with "no" copies its small writes into one buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Writes {
+    /// "No" the first time, the truth after: small answers are written
+    /// together. Twice the unary calls a CPU serves (BENCHMARKS.md, "Write
+    /// coalescing").
+    Coalesced,
+    /// The truth every time: each answer over 256 bytes is written on its
+    /// own. Kept for the benchmarks' comparison.
+    OneByOne,
 }
 
 impl Accepted {
-    fn new(io: TcpStream, permit: Option<OwnedSemaphorePermit>) -> Self {
+    fn new(io: TcpStream, permit: Option<OwnedSemaphorePermit>, writes: Writes) -> Self {
         if let Err(err) = io.set_nodelay(true) {
             tracing::debug!("cannot set TCP_NODELAY: {err}");
         }
         Self {
             io: Some(io),
             permit,
+            told: AtomicBool::new(writes == Writes::OneByOne),
         }
     }
 
@@ -133,7 +163,13 @@ impl AsyncWrite for Accepted {
         self.get_mut().io()?.poll_write_vectored(cx, bufs)
     }
 
+    /// See [`Writes`]: the first answer may be "no" so that small frames
+    /// are copied and written together.
     fn is_write_vectored(&self) -> bool {
+        if !self.told.load(Ordering::Relaxed) {
+            self.told.store(true, Ordering::Relaxed);
+            return false;
+        }
         self.io.as_ref().is_some_and(TcpStream::is_write_vectored)
     }
 }
@@ -147,7 +183,9 @@ const REFUSAL_WINDOW: Duration = Duration::from_secs(1);
 /// stream is dropped, which is when the server begins draining.
 pub fn uncapped(listener: TcpListener) -> impl Stream<Item = io::Result<Accepted>> {
     stream::unfold(listener, |listener| async move {
-        let accepted = accept(&listener).await.map(|io| Accepted::new(io, None));
+        let accepted = accept(&listener)
+            .await
+            .map(|io| Accepted::new(io, None, Writes::Coalesced));
         Some((accepted, listener))
     })
 }
@@ -167,7 +205,11 @@ async fn accept(listener: &TcpListener) -> io::Result<TcpStream> {
 
 /// Accepted connections, at most `max` open at once. The listener closes
 /// when the stream is dropped, which is when the server begins draining.
-pub fn capped(listener: TcpListener, max: usize) -> impl Stream<Item = io::Result<Accepted>> {
+pub fn capped(
+    listener: TcpListener,
+    max: usize,
+    writes: Writes,
+) -> impl Stream<Item = io::Result<Accepted>> {
     let permits = Arc::new(Semaphore::new(max));
     let refusing = Arc::new(Semaphore::new(MAX_REFUSING));
     stream::unfold((listener, permits), move |(listener, permits)| {
@@ -180,7 +222,7 @@ pub fn capped(listener: TcpListener, max: usize) -> impl Stream<Item = io::Resul
                 };
                 match permits.clone().try_acquire_owned() {
                     Ok(permit) => {
-                        let accepted = Accepted::new(io, Some(permit));
+                        let accepted = Accepted::new(io, Some(permit), writes);
                         return Some((Ok(accepted), (listener, permits)));
                     }
                     Err(_) => {
