@@ -26,14 +26,17 @@ use tokio::time::Instant;
 use tonic::transport::Server;
 use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
+use tower::layer::util::{Identity, Stack};
 
 pub mod accept;
 mod call;
 mod limits;
+pub mod pieces;
 
 use accept::Writes;
 use call::CallLayer;
 pub use limits::Limits;
+use pieces::PiecesLayer;
 
 /// The name health checks use for the API, besides the server-wide "".
 pub const SERVICE_NAME: &str = "errmap.v1.ErrorMapService";
@@ -132,7 +135,7 @@ pub async fn run(
     let (closing, close_signal) = watch::channel(false);
 
     let limits = &config.limits;
-    let grpc = transport(limits)
+    let grpc = transport(limits, PiecesLayer::default())
         .layer(CallLayer::new(metrics.clone(), limits.call_timeout))
         .add_service(health_service.clone())
         .add_service(reflection_v1)
@@ -203,13 +206,16 @@ pub async fn run(
     Ok(stopped)
 }
 
-/// The API listener's HTTP/2 settings. `benches/load` serves its baseline
-/// with the same ones, so the two differ only in the work done per call.
-pub fn transport(limits: &Limits) -> Server {
+/// The API listener's HTTP/2 settings, and its answers cut into pieces
+/// that are written together (`server/pieces.rs`). `benches/load` serves
+/// its baseline with the same ones, so the two differ only in the work done
+/// per call.
+pub fn transport(limits: &Limits, pieces: PiecesLayer) -> Server<Stack<PiecesLayer, Identity>> {
     Server::builder()
         .max_concurrent_streams(limits.max_concurrent_streams)
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+        .layer(pieces)
 }
 
 /// Tells probes first, so that no new traffic is sent while calls drain.

@@ -12,13 +12,15 @@
 //!   `KIT_H2` tries other settings, for BENCHMARKS.md's tuning table: a
 //!   comma-separated list of `adaptive-window`, `frame-64k`,
 //!   `window-64k`, `one-by-one` (answers written one by one, see
-//!   `errmap::server::accept::Writes`).
+//!   `errmap::server::accept::Writes`), `whole` (answers not cut into
+//!   pieces, see `errmap::server::pieces`).
 
 use errmap::catalog::{Catalog, SharedCatalog};
 use errmap::pb::errmap::v1::error_map_service_server::{ErrorMapService, ErrorMapServiceServer};
 use errmap::pb::errmap::v1::{self as pb, batch_query::Query};
 use errmap::pb::google::rpc::Code;
 use errmap::server::accept::{self, Writes};
+use errmap::server::pieces::PiecesLayer;
 use errmap::server::{self, Limits};
 use errmap::service::{ErrorMap, Options};
 use prost::Message;
@@ -214,7 +216,12 @@ async fn baseline(addr: &str, runtime: &str) -> Result<(), Box<dyn std::error::E
             _ = tokio::signal::ctrl_c() => {}
         }
     };
-    let mut transport = server::transport(&limits);
+    let pieces = if tried("whole") {
+        PiecesLayer::new(0)
+    } else {
+        PiecesLayer::default()
+    };
+    let mut transport = server::transport(&limits, pieces);
     if tried("adaptive-window") {
         transport = transport.http2_adaptive_window(Some(true));
     }

@@ -13,6 +13,7 @@ mod hostile;
 mod http_api;
 mod limits;
 mod list_get;
+mod pieces;
 mod prepared;
 mod profiles;
 mod reload;
