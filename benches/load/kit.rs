@@ -13,7 +13,8 @@
 //!   comma-separated list of `adaptive-window`, `frame-64k`,
 //!   `window-64k`, `one-by-one` (answers written one by one, see
 //!   `errmap::server::accept::Writes`), `whole` (answers not cut into
-//!   pieces, see `errmap::server::pieces`).
+//!   pieces, see `errmap::server::pieces`), `pieces-64k` (answers of up to
+//!   64 KiB cut).
 
 use errmap::catalog::{Catalog, SharedCatalog};
 use errmap::pb::errmap::v1::error_map_service_server::{ErrorMapService, ErrorMapServiceServer};
@@ -218,6 +219,8 @@ async fn baseline(addr: &str, runtime: &str) -> Result<(), Box<dyn std::error::E
     };
     let pieces = if tried("whole") {
         PiecesLayer::new(0)
+    } else if tried("pieces-64k") {
+        PiecesLayer::new(64 * 1024)
     } else {
         PiecesLayer::default()
     };
