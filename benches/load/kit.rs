@@ -4,9 +4,9 @@
 //!   messages (a flag byte, a 4-byte big-endian length, the protobuf).
 //! - `kit baseline ADDR [RUNTIME]` serves the limit of errmap's own stack:
 //!   the same generated service, runtime, HTTP/2 settings and accepted
-//!   connections, but handlers that do no work. Each returns the reply errmap gives to the same
-//!   request, prepared once at start-up, so both servers send the same
-//!   bytes. On SIGTERM or SIGINT it prints how many calls it answered.
+//!   connections, but handlers that do no work. Each returns the reply
+//!   errmap gives to the same request, prepared once at start-up, so both
+//!   servers send the same bytes. On SIGTERM or SIGINT it prints how many calls it answered.
 //!   RUNTIME is a worker count as errmap's `--worker-threads` takes it, or
 //!   `multi:N` for a multi-thread runtime even with one worker.
 //!   `KIT_H2` tries other settings, for BENCHMARKS.md's tuning table: a
