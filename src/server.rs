@@ -15,6 +15,7 @@ use crate::http_api;
 use crate::metrics::Metrics;
 use crate::pb::errmap::v1::error_map_service_server::ErrorMapServiceServer;
 use crate::service::{self, ErrorMap};
+use futures_util::Stream;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tonic::service::Routes;
 use tonic::transport::Server;
 use tonic_health::server::HealthReporter;
 use tonic_health::ServingStatus;
@@ -34,7 +36,7 @@ mod limits;
 pub mod pieces;
 
 use accept::Writes;
-use call::CallLayer;
+pub use call::CallLayer;
 pub use limits::Limits;
 use pieces::PiecesLayer;
 
@@ -135,22 +137,24 @@ pub async fn run(
     let (closing, close_signal) = watch::channel(false);
 
     let limits = &config.limits;
-    let grpc = transport(limits, PiecesLayer::default())
-        .layer(CallLayer::new(metrics.clone(), limits.call_timeout))
-        .add_service(health_service.clone())
+    let api_routes = tonic::service::Routes::new(health_service.clone())
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(
             ErrorMapServiceServer::new(api.clone())
                 .max_decoding_message_size(limits.max_message_bytes),
-        )
-        .serve_with_incoming_shutdown(
-            accept::capped(listeners.grpc, limits.max_connections, Writes::Coalesced),
-            signalled(drain_signal.clone()),
         );
+    let calls = CallLayer::new(metrics.clone(), limits.call_timeout);
+    let grpc = serve(
+        transport(limits, PiecesLayer::default(), calls),
+        api_routes,
+        accept::capped(listeners.grpc, limits.max_connections, Writes::Coalesced),
+        signalled(drain_signal.clone()),
+    );
     let http = match listeners.http {
         Some(listener) => Some(serve_router(
             listener,
+            limits,
             http_api::router(
                 api,
                 metrics.clone(),
@@ -164,7 +168,8 @@ pub async fn run(
     let admin_grpc = admin_services(health_service)?;
     let admin = listeners.admin.map(|listener| {
         let router = admin::router(admin_grpc, readiness.clone(), catalog, metrics);
-        tokio::spawn(serve_router(listener, router, signalled(close_signal)))
+        let serving = serve_router(listener, limits, router, signalled(close_signal));
+        tokio::spawn(serving)
     });
     let serving = async move {
         match http {
@@ -206,16 +211,44 @@ pub async fn run(
     Ok(stopped)
 }
 
-/// The API listener's HTTP/2 settings, and its answers cut into pieces
-/// that are written together (`server/pieces.rs`). `benches/load` serves
-/// its baseline with the same ones, so the two differ only in the work done
-/// per call.
-pub fn transport(limits: &Limits, pieces: PiecesLayer) -> Server<Stack<PiecesLayer, Identity>> {
+/// How every listener is served: HTTP/2 settings, answers cut into pieces
+/// that are written together (`server/pieces.rs`), and each call recorded
+/// or not (`server/call.rs`).
+pub type Transport = Server<Stack<CallLayer, Stack<PiecesLayer, Identity>>>;
+
+/// The API listener's settings. `benches/load` serves its baseline with
+/// the same ones (and `CallLayer::off`), so the two differ only in the work
+/// done per call.
+pub fn transport(limits: &Limits, pieces: PiecesLayer, calls: CallLayer) -> Transport {
     Server::builder()
         .max_concurrent_streams(limits.max_concurrent_streams)
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
         .layer(pieces)
+        .layer(calls)
+}
+
+/// Serves `routes` on `incoming` until `signal`, then drains.
+///
+/// Every listener is served here, with one [`Transport`] type and routes
+/// erased to [`Routes`], so the binary holds one copy of the HTTP/2 server
+/// code, compiled for the API listener. A second copy, for the admin and
+/// HTTP listeners, cost the API about 1% more CPU per call (BENCHMARKS.md,
+/// "One copy of the HTTP stack").
+pub async fn serve<I>(
+    transport: Transport,
+    routes: Routes,
+    incoming: I,
+    signal: impl Future<Output = ()>,
+) -> Served
+where
+    I: Stream<Item = std::io::Result<accept::Accepted>>,
+{
+    let mut transport = transport;
+    transport
+        .add_routes(routes)
+        .serve_with_incoming_shutdown(incoming, signal)
+        .await
 }
 
 /// Tells probes first, so that no new traffic is sent while calls drain.
@@ -272,17 +305,22 @@ async fn signalled(mut flag: watch::Receiver<bool>) {
     let _ = flag.wait_for(|&raised| raised).await;
 }
 
-/// Serves an axum router on the same HTTP stack as the gRPC API: HTTP/1.1
-/// and h2c on one port, with the same graceful drain.
-async fn serve_router(
+/// Serves an axum router on the API's HTTP stack, with HTTP/1.1 too (h2c
+/// and HTTP/1.1 on one port), answers whole and calls not recorded here
+/// (the HTTP face records its own).
+fn serve_router(
     listener: TcpListener,
+    limits: &Limits,
     router: axum::Router,
     signal: impl Future<Output = ()>,
-) -> Result<(), tonic::transport::Error> {
-    Server::builder()
-        .accept_http1(true)
-        .serve_with_incoming_shutdown(router, accept::uncapped(listener), signal)
-        .await
+) -> impl Future<Output = Served> {
+    let transport = transport(limits, PiecesLayer::new(0), CallLayer::off()).accept_http1(true);
+    serve(
+        transport,
+        Routes::from(router),
+        accept::uncapped(listener),
+        signal,
+    )
 }
 
 /// The descriptors of every service the API listener serves, so metrics

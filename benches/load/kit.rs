@@ -22,13 +22,14 @@ use errmap::pb::errmap::v1::{self as pb, batch_query::Query};
 use errmap::pb::google::rpc::Code;
 use errmap::server::accept::{self, Writes};
 use errmap::server::pieces::PiecesLayer;
-use errmap::server::{self, Limits};
+use errmap::server::{self, CallLayer, Limits};
 use errmap::service::{ErrorMap, Options};
 use prost::Message;
 use std::collections::HashMap;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use tonic::service::Routes;
 use tonic::{Request, Response, Status};
 
 /// The batch sizes the load script sends.
@@ -224,7 +225,7 @@ async fn baseline(addr: &str, runtime: &str) -> Result<(), Box<dyn std::error::E
     } else {
         PiecesLayer::default()
     };
-    let mut transport = server::transport(&limits, pieces);
+    let mut transport = server::transport(&limits, pieces, CallLayer::off());
     if tried("adaptive-window") {
         transport = transport.http2_adaptive_window(Some(true));
     }
@@ -236,12 +237,10 @@ async fn baseline(addr: &str, runtime: &str) -> Result<(), Box<dyn std::error::E
             .initial_stream_window_size(Some(64 * 1024))
             .initial_connection_window_size(Some(64 * 1024));
     }
-    transport
-        .add_service(
-            ErrorMapServiceServer::new(service).max_decoding_message_size(limits.max_message_bytes),
-        )
-        .serve_with_incoming_shutdown(incoming, stop)
-        .await?;
+    let routes = Routes::new(
+        ErrorMapServiceServer::new(service).max_decoding_message_size(limits.max_message_bytes),
+    );
+    server::serve(transport, routes, incoming, stop).await?;
     println!("baseline answered {} calls", calls.load(Ordering::Relaxed));
     Ok(())
 }

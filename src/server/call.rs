@@ -29,16 +29,32 @@ use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 use std::time::{Duration, Instant};
 
-/// Wraps the gRPC router: see the module docs.
+/// Wraps a router: see the module docs.
 #[derive(Debug, Clone)]
 pub struct CallLayer {
-    metrics: Arc<Metrics>,
+    /// `None`: calls pass through unrecorded and without a deadline.
+    metrics: Option<Arc<Metrics>>,
     timeout: Duration,
 }
 
 impl CallLayer {
+    /// Records every call in `metrics` and answers it DEADLINE_EXCEEDED
+    /// after `timeout`.
     pub fn new(metrics: Arc<Metrics>, timeout: Duration) -> Self {
-        Self { metrics, timeout }
+        Self {
+            metrics: Some(metrics),
+            timeout,
+        }
+    }
+
+    /// Lets calls pass untouched, for the listeners whose calls are not the
+    /// API's: they are served with the API's [`super::Transport`] type all
+    /// the same (see [`super::serve`]).
+    pub fn off() -> Self {
+        Self {
+            metrics: None,
+            timeout: Duration::MAX,
+        }
     }
 }
 
@@ -58,7 +74,7 @@ impl<S> tower::Layer<S> for CallLayer {
 #[derive(Debug, Clone)]
 pub struct CallService<S> {
     inner: S,
-    metrics: Arc<Metrics>,
+    metrics: Option<Arc<Metrics>>,
     timeout: Duration,
 }
 
@@ -76,29 +92,40 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let rpc = self.metrics.rpc_for_path(request.uri().path());
-        let started = Instant::now();
+        let timed = self.metrics.as_ref().map(|metrics| {
+            let rpc = metrics.rpc_for_path(request.uri().path());
+            let started = Instant::now();
+            Timed {
+                call: Some(Call::started_at(Protocol::Grpc, rpc, started)),
+                started,
+                timeout: self.timeout,
+                timer: None,
+            }
+        });
         CallFuture {
             inner: self.inner.call(request),
-            call: Some(Call::started_at(Protocol::Grpc, rpc, started)),
-            started,
-            timeout: self.timeout,
-            timer: None,
+            timed,
         }
     }
 }
 
 pin_project! {
-    /// The timer is armed only if the call does not finish at its first
-    /// poll: most answers are ready at once, and they then cost no timer.
+    /// A call's answer; `timed` is `None` when the layer is off.
     pub struct CallFuture<F> {
         #[pin]
         inner: F,
-        call: Option<Call>,
-        started: Instant,
-        timeout: Duration,
-        timer: Option<Pin<Box<tokio::time::Sleep>>>,
+        timed: Option<Timed>,
     }
+}
+
+/// A recorded call under its deadline. The timer is armed only if the call
+/// does not finish at its first poll: most answers are ready at once, and
+/// they then cost no timer.
+pub struct Timed {
+    call: Option<Call>,
+    started: Instant,
+    timeout: Duration,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<F, ResBody, E> Future for CallFuture<F>
@@ -110,36 +137,40 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
+        let Some(timed) = this.timed.as_mut() else {
+            let response = ready!(this.inner.poll(cx))?;
+            return Poll::Ready(Ok(response.map(|inner| ObservedBody { inner, call: None })));
+        };
         let response = match this.inner.poll(cx) {
             Poll::Ready(Ok(response)) => {
-                let elapsed = this.started.elapsed();
-                if let Some(call) = this.call.as_mut() {
+                let elapsed = timed.started.elapsed();
+                if let Some(call) = timed.call.as_mut() {
                     call.answered(elapsed);
                 }
                 // A handler that computes without yielding finishes in one
                 // poll however long it takes; its answer is late all the same.
-                if elapsed <= *this.timeout {
+                if elapsed <= timed.timeout {
                     response
                 } else {
-                    late(*this.timeout)
+                    late(timed.timeout)
                 }
             }
             Poll::Ready(Err(err)) => {
-                if let Some(call) = this.call.take() {
+                if let Some(call) = timed.call.take() {
                     call.finish(Code::Unknown);
                 }
                 return Poll::Ready(Err(err));
             }
             Poll::Pending => {
-                let deadline = *this.started + *this.timeout;
-                let timer = this
+                let deadline = timed.started + timed.timeout;
+                let timer = timed
                     .timer
                     .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline.into())));
                 ready!(timer.as_mut().poll(cx));
-                late(*this.timeout)
+                late(timed.timeout)
             }
         };
-        let mut call = this.call.take();
+        let mut call = timed.call.take();
         let response = match header_status(response.headers()) {
             // Success: the status comes in the trailers.
             None => response,
@@ -289,6 +320,29 @@ mod tests {
         let status = tonic::Status::from_header_map(response.headers()).expect("a status");
         assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
         assert!(status.message().contains("1s"), "{}", status.message());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_layer_that_is_off_lets_calls_pass_untouched() {
+        let slow = tower::service_fn(|_: Request<()>| async {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            let status = tonic::Status::internal("failed to decode Protobuf message: bad");
+            Ok::<_, Infallible>(status.into_http::<tonic::body::Body>())
+        });
+        let mut service = CallLayer::off().layer(slow);
+        let response = service
+            .ready()
+            .await
+            .expect("ready")
+            .call(Request::new(()))
+            .await
+            .expect("answered");
+        let status = tonic::Status::from_header_map(response.headers()).expect("a status");
+        assert_eq!(
+            status.code(),
+            tonic::Code::Internal,
+            "no deadline, no rewrite"
+        );
     }
 
     #[test]
