@@ -27,7 +27,6 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
-use rustc_hash::FxHashMap;
 use std::fmt;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
@@ -173,8 +172,11 @@ pub struct Metrics {
     by_match_kind: [OnceLock<Counter>; MATCH_KINDS],
     unknown_codes: Counter,
     top_unknown: Arc<TopCodes>,
-    /// By request path ("/package.Service/Method").
-    rpcs: FxHashMap<String, Rpc>,
+    /// By request path ("/package.Service/Method"), errmap's own first.
+    /// A handful of paths, nearly all of different lengths, and strings of
+    /// different lengths compare unequal at once: a scan finds a path with
+    /// one comparison of its bytes, sooner than hashing it would.
+    rpcs: Vec<(Box<str>, Rpc)>,
     unknown_rpc: Rpc,
 }
 
@@ -233,7 +235,11 @@ impl Metrics {
 
     /// The RPC a gRPC request path names, or "unknown".
     pub fn rpc_for_path(&self, path: &str) -> Rpc {
-        self.rpcs.get(path).unwrap_or(&self.unknown_rpc).clone()
+        self.rpcs
+            .iter()
+            .find(|(known, _)| **known == *path)
+            .map_or(&self.unknown_rpc, |(_, rpc)| rpc)
+            .clone()
     }
 }
 
@@ -267,8 +273,8 @@ impl Observer for Metrics {
 /// "/package.Service/Method" for every method of every service in the
 /// descriptor sets. A set that does not decode adds nothing: its calls are
 /// still counted, as "unknown".
-fn rpcs_of(descriptor_sets: &[&[u8]], families: &Families) -> FxHashMap<String, Rpc> {
-    let mut rpcs = FxHashMap::default();
+fn rpcs_of(descriptor_sets: &[&[u8]], families: &Families) -> Vec<(Box<str>, Rpc)> {
+    let mut rpcs: Vec<(Box<str>, Rpc)> = Vec::new();
     for set in descriptor_sets {
         let Ok(pool) = prost_reflect::DescriptorPool::decode(*set) else {
             continue;
@@ -276,10 +282,11 @@ fn rpcs_of(descriptor_sets: &[&[u8]], families: &Families) -> FxHashMap<String, 
         for service in pool.services() {
             for method in service.methods() {
                 let unary = !method.is_client_streaming() && !method.is_server_streaming();
-                rpcs.insert(
-                    format!("/{}/{}", service.full_name(), method.name()),
-                    Rpc::new(service.full_name(), method.name(), unary, families.clone()),
-                );
+                let path = format!("/{}/{}", service.full_name(), method.name());
+                if rpcs.iter().all(|(known, _)| **known != *path) {
+                    let rpc = Rpc::new(service.full_name(), method.name(), unary, families.clone());
+                    rpcs.push((path.into_boxed_str(), rpc));
+                }
             }
         }
     }
