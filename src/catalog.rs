@@ -300,7 +300,15 @@ impl SharedCatalog {
     /// Puts a new catalog in service; calls already running keep theirs.
     pub fn replace(&self, catalog: Catalog) {
         self.current.store(Arc::new(catalog));
-        self.reloads.succeeded.fetch_add(1, Ordering::Relaxed);
+        // After the store: whoever sees the new count sees the new catalog.
+        self.reloads.succeeded.fetch_add(1, Ordering::Release);
+    }
+
+    /// How many times the catalog has been replaced. Reading it costs a
+    /// load, where [`SharedCatalog::current`] costs a guard: a holder of
+    /// something derived from one catalog checks it on every call.
+    pub fn generation(&self) -> u64 {
+        self.reloads.succeeded.load(Ordering::Acquire)
     }
 
     /// Records a reload that failed, keeping the catalog in service.

@@ -27,10 +27,11 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::info::Info;
 use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
+use quanta::Instant;
 use std::fmt;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use top::TopCodes;
 
 /// The `Content-Type` of `/metrics`.
@@ -189,6 +190,9 @@ impl Metrics {
         let resolutions = Family::<ResolutionLabels, Counter>::default();
         let unknown_codes = Counter::default();
         let top_unknown = Arc::new(TopCodes::new(top::CAPACITY));
+        // The clock calibrates on its first reading (under a millisecond):
+        // here, at start-up, rather than in the first call.
+        let _ = Instant::now();
 
         let families = Families {
             calls: calls.clone(),

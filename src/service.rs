@@ -17,7 +17,7 @@ use crate::pb::errmap::v1::error_map_service_server::ErrorMapService;
 use crate::pb::errmap::v1::{self as pb, batch_query::Query, batch_result::Result as BatchOutcome};
 use crate::present::DEFAULT_ERROR_DOMAIN;
 use crate::wire::BatchBuilder;
-use arc_swap::{ArcSwapOption, Guard};
+use arc_swap::{ArcSwap, Guard};
 use error::ApiError;
 pub use observe::Observer;
 use prepared::Prepared;
@@ -70,37 +70,82 @@ pub struct ErrorMap {
     catalog: SharedCatalog,
     options: Options,
     observer: Option<Arc<dyn Observer>>,
-    prepared: Arc<ArcSwapOption<Prepared>>,
+    /// `None` when answers are not prepared (`Options::prepare_answers`).
+    prepared: Option<Arc<ArcSwap<Generation>>>,
+}
+
+/// Prepared answers, and the catalog generation they were made for.
+#[derive(Debug)]
+struct Generation {
+    number: u64,
+    answers: Prepared,
+}
+
+impl Generation {
+    /// The answers of the catalog in service.
+    fn prepare(catalog: &SharedCatalog, options: &Options) -> Self {
+        // Read before the catalog: if a replacement comes in between, the
+        // newer catalog is marked older, and is prepared again next call.
+        let number = catalog.generation();
+        let answers = Prepared::build(catalog.snapshot(), options);
+        Self { number, answers }
+    }
+}
+
+/// What one call works on: the prepared answers and the catalog they were
+/// made from, or the catalog alone when answers are not prepared. One guard
+/// either way.
+enum Snapshot {
+    Prepared(Guard<Arc<Generation>>),
+    Catalog(Guard<Arc<Catalog>>),
+}
+
+impl Snapshot {
+    fn prepared(&self) -> Option<&Prepared> {
+        match self {
+            Snapshot::Prepared(generation) => Some(&generation.answers),
+            Snapshot::Catalog(_) => None,
+        }
+    }
+
+    fn catalog(&self) -> &Catalog {
+        match self {
+            Snapshot::Prepared(generation) => generation.answers.catalog(),
+            Snapshot::Catalog(catalog) => catalog,
+        }
+    }
 }
 
 impl ErrorMap {
     /// The service; with `prepare_answers`, the catalog's answers are
     /// prepared now, so the first call is as fast as the rest.
     pub fn new(catalog: SharedCatalog, options: Options) -> Self {
-        let service = Self {
+        let prepared = options.prepare_answers.then(|| {
+            Arc::new(ArcSwap::from_pointee(Generation::prepare(
+                &catalog, &options,
+            )))
+        });
+        Self {
             catalog,
             options,
             observer: None,
-            prepared: Arc::default(),
-        };
-        service.prepared(&service.catalog.snapshot());
-        service
+            prepared,
+        }
     }
 
-    /// The prepared answers of this snapshot, prepared now if the catalog
-    /// was replaced since (about a millisecond, once per reload).
-    fn prepared(&self, catalog: &Arc<Catalog>) -> Option<Guard<Option<Arc<Prepared>>>> {
-        if !self.options.prepare_answers {
-            return None;
-        }
-        let current = self.prepared.load();
-        if current.as_ref().is_some_and(|p| p.is_for(catalog)) {
-            return Some(current);
+    /// The catalog in service, with its answers, prepared now if the
+    /// catalog was replaced since (about a millisecond, once per reload).
+    fn snapshot(&self) -> Snapshot {
+        let Some(prepared) = &self.prepared else {
+            return Snapshot::Catalog(self.catalog.current());
+        };
+        let current = prepared.load();
+        if current.number == self.catalog.generation() {
+            return Snapshot::Prepared(current);
         }
         drop(current);
-        let prepared = Arc::new(Prepared::build(catalog.clone(), &self.options));
-        self.prepared.store(Some(prepared));
-        Some(self.prepared.load())
+        prepared.store(Arc::new(Generation::prepare(&self.catalog, &self.options)));
+        Snapshot::Prepared(prepared.load())
     }
 
     /// Tells `observer` of every resolution and unknown code from now on.
@@ -218,10 +263,6 @@ impl ErrorMap {
 }
 
 /// The prepared answers a [`ErrorMap::prepared`] guard holds, if any.
-fn answers(guard: &Option<Guard<Option<Arc<Prepared>>>>) -> Option<&Prepared> {
-    guard.as_deref().and_then(Option::as_deref)
-}
-
 /// Decodes one query of a batch into `scratch`, keeping the buffers of the
 /// query before it, so a batch of plain queries allocates nothing per query.
 fn decode_query(scratch: &mut pb::BatchQuery, raw: &[u8]) -> Result<(), String> {
@@ -264,9 +305,12 @@ impl ErrorMapService for ErrorMap {
         &self,
         request: Request<pb::ResolveGatewayErrorRequest>,
     ) -> Result<Response<pb::ResolveGatewayErrorResponse>, Status> {
-        let catalog = self.catalog.current();
-        let prepared = self.prepared(&catalog);
-        let ctx = self.context(&catalog, answers(&prepared), accept_language(&request));
+        let snapshot = self.snapshot();
+        let ctx = self.context(
+            snapshot.catalog(),
+            snapshot.prepared(),
+            accept_language(&request),
+        );
         if let Some(answer) = resolve::prepared_gateway(&ctx, request.get_ref()) {
             let encoded = answer.encoded.clone();
             return Ok(Response::new(pb::ResolveGatewayErrorResponse::prepared(
@@ -283,9 +327,12 @@ impl ErrorMapService for ErrorMap {
         &self,
         request: Request<pb::ResolveGrpcStatusRequest>,
     ) -> Result<Response<pb::ResolveGrpcStatusResponse>, Status> {
-        let catalog = self.catalog.current();
-        let prepared = self.prepared(&catalog);
-        let ctx = self.context(&catalog, answers(&prepared), accept_language(&request));
+        let snapshot = self.snapshot();
+        let ctx = self.context(
+            snapshot.catalog(),
+            snapshot.prepared(),
+            accept_language(&request),
+        );
         if let Some(answer) = resolve::prepared_grpc(&ctx, request.get_ref()) {
             let encoded = answer.encoded.clone();
             return Ok(Response::new(pb::ResolveGrpcStatusResponse::prepared(
@@ -329,13 +376,16 @@ impl ErrorMapService for ErrorMap {
                 .into())
             }
         };
-        let catalog = self.catalog.current();
-        let prepared = self.prepared(&catalog);
+        let snapshot = self.snapshot();
         let tally = observe::Tally::default();
         let ctx = CallContext {
             basic,
             tally: Some(&tally),
-            ..self.context(&catalog, answers(&prepared), accept_language(&request))
+            ..self.context(
+                snapshot.catalog(),
+                snapshot.prepared(),
+                accept_language(&request),
+            )
         };
         let mut out = pb::BatchResolveResponse::builder(batch.len());
         for (index, query) in batch.queries.iter().enumerate() {
@@ -356,7 +406,7 @@ impl ErrorMapService for ErrorMap {
             }
         }
         tally.report(self.observer.as_deref());
-        Ok(Response::new(out.finish(catalog.version())))
+        Ok(Response::new(out.finish(snapshot.catalog().version())))
     }
 
     async fn get_error(

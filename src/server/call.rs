@@ -23,11 +23,12 @@ use crate::pb::google::rpc::Code;
 use http::{HeaderMap, HeaderName, Request, Response};
 use http_body::{Body, Frame, SizeHint};
 use pin_project_lite::pin_project;
+use quanta::Instant;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Wraps a router: see the module docs.
 #[derive(Debug, Clone)]
@@ -162,10 +163,12 @@ where
                 return Poll::Ready(Err(err));
             }
             Poll::Pending => {
-                let deadline = timed.started + timed.timeout;
-                let timer = timed
-                    .timer
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline.into())));
+                let (started, timeout) = (timed.started, timed.timeout);
+                let timer = timed.timer.get_or_insert_with(|| {
+                    Box::pin(tokio::time::sleep(
+                        timeout.saturating_sub(started.elapsed()),
+                    ))
+                });
                 ready!(timer.as_mut().poll(cx));
                 late(timed.timeout)
             }

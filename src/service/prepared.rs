@@ -123,9 +123,9 @@ impl Prepared {
         }
     }
 
-    /// Whether these answers were made from this very snapshot.
-    pub fn is_for(&self, catalog: &Arc<Catalog>) -> bool {
-        Arc::ptr_eq(&self.catalog, catalog)
+    /// The snapshot these answers were made from.
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
     }
 
     /// The answer for an entry's row, as matched by its own code.
