@@ -4,7 +4,9 @@
 //!   messages (a flag byte, a 4-byte big-endian length, the protobuf).
 //! - `kit baseline ADDR [RUNTIME]` serves the limit of errmap's own stack:
 //!   the same generated service, runtime, HTTP/2 settings and accepted
-//!   connections, but handlers that do no work. Each returns the reply
+//!   connections, served by the same `server::serve` (so the HTTP/2 code is
+//!   compiled for the same types as errmap's), with the call layer off (no
+//!   metrics, no deadline) and handlers that do no work. Each returns the reply
 //!   errmap gives to the same request, prepared once at start-up, so both
 //!   servers send the same bytes. On SIGTERM or SIGINT it prints how many calls it answered.
 //!   RUNTIME is a worker count as errmap's `--worker-threads` takes it, or
