@@ -302,6 +302,7 @@ mod tests {
     use super::*;
     use crate::catalog::{Catalog, SharedCatalog};
     use std::convert::Infallible;
+    use tonic::body::Body;
     use tower::{Layer, Service, ServiceExt};
 
     fn metrics() -> Arc<Metrics> {
@@ -309,13 +310,14 @@ mod tests {
         Arc::new(Metrics::new(catalog, &[]))
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_slow_call_is_answered_deadline_exceeded() {
-        let slow = tower::service_fn(|_: Request<()>| async {
+    /// The status `layer` answers for a service that takes a minute to
+    /// give `answer`.
+    async fn after_a_minute(layer: CallLayer, answer: fn() -> Response<Body>) -> tonic::Status {
+        let slow = tower::service_fn(move |_: Request<()>| async move {
             tokio::time::sleep(Duration::from_secs(60)).await;
-            Ok::<_, Infallible>(Response::new(tonic::body::Body::empty()))
+            Ok::<_, Infallible>(answer())
         });
-        let mut service = CallLayer::new(metrics(), Duration::from_secs(1)).layer(slow);
+        let mut service = layer.layer(slow);
         let response = service
             .ready()
             .await
@@ -323,27 +325,23 @@ mod tests {
             .call(Request::new(()))
             .await
             .expect("answered");
-        let status = tonic::Status::from_header_map(response.headers()).expect("a status");
+        tonic::Status::from_header_map(response.headers()).expect("a status")
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slow_call_is_answered_deadline_exceeded() {
+        let layer = CallLayer::new(metrics(), Duration::from_secs(1));
+        let status = after_a_minute(layer, || Response::new(Body::empty())).await;
         assert_eq!(status.code(), tonic::Code::DeadlineExceeded);
         assert!(status.message().contains("1s"), "{}", status.message());
     }
 
     #[tokio::test(start_paused = true)]
     async fn a_layer_that_is_off_lets_calls_pass_untouched() {
-        let slow = tower::service_fn(|_: Request<()>| async {
-            tokio::time::sleep(Duration::from_secs(60)).await;
-            let status = tonic::Status::internal("failed to decode Protobuf message: bad");
-            Ok::<_, Infallible>(status.into_http::<tonic::body::Body>())
-        });
-        let mut service = CallLayer::off().layer(slow);
-        let response = service
-            .ready()
-            .await
-            .expect("ready")
-            .call(Request::new(()))
-            .await
-            .expect("answered");
-        let status = tonic::Status::from_header_map(response.headers()).expect("a status");
+        let undecodable = || {
+            tonic::Status::internal("failed to decode Protobuf message: bad").into_http::<Body>()
+        };
+        let status = after_a_minute(CallLayer::off(), undecodable).await;
         assert_eq!(
             status.code(),
             tonic::Code::Internal,
