@@ -137,7 +137,7 @@ pub async fn run(
     let (closing, close_signal) = watch::channel(false);
 
     let limits = &config.limits;
-    let api_routes = tonic::service::Routes::new(health_service.clone())
+    let api_routes = Routes::new(health_service.clone())
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(
@@ -233,7 +233,7 @@ pub fn transport(limits: &Limits, pieces: PiecesLayer, calls: CallLayer) -> Tran
 /// Every listener is served here, with one [`Transport`] type and routes
 /// erased to [`Routes`], so the binary holds one copy of the HTTP/2 server
 /// code, compiled for the API listener. A second copy, for the admin and
-/// HTTP listeners, cost the API about 1% more CPU per call (BENCHMARKS.md,
+/// HTTP listeners, cost the API about 3% more CPU per call (BENCHMARKS.md,
 /// "One copy of the HTTP stack").
 pub async fn serve<I>(
     transport: Transport,
