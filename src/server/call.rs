@@ -122,7 +122,7 @@ pin_project! {
 /// A recorded call under its deadline. The timer is armed only if the call
 /// does not finish at its first poll: most answers are ready at once, and
 /// they then cost no timer.
-pub struct Timed {
+struct Timed {
     call: Option<Call>,
     started: Instant,
     timeout: Duration,
