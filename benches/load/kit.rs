@@ -6,9 +6,10 @@
 //!   the same generated service, runtime, HTTP/2 settings and accepted
 //!   connections, served by the same `server::serve` (so the HTTP/2 code is
 //!   compiled for the same types as errmap's), with the call layer off (no
-//!   metrics, no deadline) and handlers that do no work. Each returns the reply
-//!   errmap gives to the same request, prepared once at start-up, so both
-//!   servers send the same bytes. On SIGTERM or SIGINT it prints how many calls it answered.
+//!   metrics, no deadline) and handlers that do no work. Each returns the
+//!   reply errmap gives to the same request, prepared once at start-up, so
+//!   both servers send the same bytes. On SIGTERM or SIGINT it prints how
+//!   many calls it answered.
 //!   RUNTIME is a worker count as errmap's `--worker-threads` takes it, or
 //!   `multi:N` for a multi-thread runtime even with one worker.
 //!   `KIT_H2` tries other settings, for BENCHMARKS.md's tuning table: a

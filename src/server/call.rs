@@ -34,7 +34,13 @@ use std::time::Duration;
 #[derive(Debug, Clone)]
 pub struct CallLayer {
     /// `None`: calls pass through unrecorded and without a deadline.
-    metrics: Option<Arc<Metrics>>,
+    recording: Option<Recording>,
+}
+
+/// Where calls are recorded, and how long each may take.
+#[derive(Debug, Clone)]
+struct Recording {
+    metrics: Arc<Metrics>,
     timeout: Duration,
 }
 
@@ -43,8 +49,7 @@ impl CallLayer {
     /// after `timeout`.
     pub fn new(metrics: Arc<Metrics>, timeout: Duration) -> Self {
         Self {
-            metrics: Some(metrics),
-            timeout,
+            recording: Some(Recording { metrics, timeout }),
         }
     }
 
@@ -52,10 +57,7 @@ impl CallLayer {
     /// API's: they are served with the API's [`super::Transport`] type all
     /// the same (see [`super::serve`]).
     pub fn off() -> Self {
-        Self {
-            metrics: None,
-            timeout: Duration::MAX,
-        }
+        Self { recording: None }
     }
 }
 
@@ -65,8 +67,7 @@ impl<S> tower::Layer<S> for CallLayer {
     fn layer(&self, inner: S) -> Self::Service {
         CallService {
             inner,
-            metrics: self.metrics.clone(),
-            timeout: self.timeout,
+            recording: self.recording.clone(),
         }
     }
 }
@@ -75,8 +76,7 @@ impl<S> tower::Layer<S> for CallLayer {
 #[derive(Debug, Clone)]
 pub struct CallService<S> {
     inner: S,
-    metrics: Option<Arc<Metrics>>,
-    timeout: Duration,
+    recording: Option<Recording>,
 }
 
 impl<S, B, ResBody> tower::Service<Request<B>> for CallService<S>
@@ -93,13 +93,13 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        let timed = self.metrics.as_ref().map(|metrics| {
-            let rpc = metrics.rpc_for_path(request.uri().path());
+        let timed = self.recording.as_ref().map(|recording| {
+            let rpc = recording.metrics.rpc_for_path(request.uri().path());
             let started = Instant::now();
             Timed {
                 call: Some(Call::started_at(Protocol::Grpc, rpc, started)),
                 started,
-                timeout: self.timeout,
+                timeout: recording.timeout,
                 timer: None,
             }
         });
