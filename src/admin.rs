@@ -3,7 +3,8 @@
 //!
 //! - `GET /livez`: 200 "ok" while the process runs.
 //! - `GET /readyz`: 200 once the catalog is loaded and the API accepts
-//!   calls; 503 from the moment shutdown begins.
+//!   calls; 503 from the moment shutdown begins, and while the API
+//!   listener is saturated (every connection busy at the cap).
 //! - `GET /metrics`: Prometheus text format (see [`crate::metrics`]).
 //! - `grpc.health.v1.Health`: the same statuses as on the API listener,
 //!   with server reflection describing it, so `grpcurl` needs no files.
@@ -16,6 +17,7 @@
 
 use crate::catalog::SharedCatalog;
 use crate::metrics::{self, Metrics};
+use crate::server::Saturation;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -54,6 +56,7 @@ impl Readiness {
 #[derive(Debug, Clone)]
 struct AdminState {
     readiness: Readiness,
+    saturation: Saturation,
     catalog: SharedCatalog,
     metrics: Arc<Metrics>,
 }
@@ -63,6 +66,7 @@ struct AdminState {
 pub fn router(
     grpc: Routes,
     readiness: Readiness,
+    saturation: Saturation,
     catalog: SharedCatalog,
     metrics: Arc<Metrics>,
 ) -> Router {
@@ -72,6 +76,7 @@ pub fn router(
         .route("/metrics", get(scrape))
         .with_state(AdminState {
             readiness,
+            saturation,
             catalog,
             metrics,
         });
@@ -83,6 +88,15 @@ async fn livez() -> &'static str {
 }
 
 async fn readyz(State(state): State<AdminState>) -> Response {
+    if state.readiness.phase() == Phase::Serving {
+        if let Some((listener, max)) = state.saturation.saturated() {
+            let body = format!(
+                "saturated: all {max} connections of the {} listener are busy\n",
+                listener.as_str()
+            );
+            return (StatusCode::SERVICE_UNAVAILABLE, body).into_response();
+        }
+    }
     let (status, body) = match state.readiness.phase() {
         Phase::Starting => (StatusCode::SERVICE_UNAVAILABLE, "starting\n"),
         Phase::Draining => (StatusCode::SERVICE_UNAVAILABLE, "shutting down\n"),

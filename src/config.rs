@@ -28,6 +28,9 @@ pub const DEFAULT_CALL_TIMEOUT: &str = "5s";
 pub const DEFAULT_KEEPALIVE_INTERVAL: &str = "30s";
 pub const DEFAULT_KEEPALIVE_TIMEOUT: &str = "10s";
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Probes and scrapers hold a few connections each.
+pub const DEFAULT_ADMIN_MAX_CONNECTIONS: usize = 64;
+pub const DEFAULT_HANDSHAKE_TIMEOUT: &str = "5s";
 /// The largest `--max-batch` accepted. A batch is answered in one message
 /// of about 1 KiB a result, 3.5 KiB at most (statuses included), which
 /// must stay under the 4 MiB receive limit most gRPC clients apply by
@@ -143,11 +146,26 @@ pub struct Config {
           value_name = "DURATION", value_parser = parse_positive_duration)]
     pub keepalive_timeout: Duration,
 
-    /// Connections the API listener keeps open at once (1-65536); further
-    /// ones are closed on accept, and their clients see UNAVAILABLE.
+    /// Connections the API listener, and apart from it the HTTP/JSON
+    /// listener, keeps open at once (1-65536). At the cap an idle
+    /// connection is closed to make room; when every one is busy a new one
+    /// is refused, and its client sees RESOURCE_EXHAUSTED or UNAVAILABLE.
     #[arg(long, env = "ERRMAP_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS,
           value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65_536).map(|n| n as usize))]
     pub max_connections: usize,
+
+    /// Connections the admin listener keeps open at once (1-65536), with
+    /// the same rules as --max-connections.
+    #[arg(long, env = "ERRMAP_ADMIN_MAX_CONNECTIONS", default_value_t = DEFAULT_ADMIN_MAX_CONNECTIONS,
+          value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65_536).map(|n| n as usize))]
+    pub admin_max_connections: usize,
+
+    /// How long a new connection, on any listener, has to send the HTTP/2
+    /// preface or start an HTTP/1.1 request before it is closed, such as
+    /// "5s" (at least 1ms).
+    #[arg(long, env = "ERRMAP_HANDSHAKE_TIMEOUT", default_value = DEFAULT_HANDSHAKE_TIMEOUT,
+          value_name = "DURATION", value_parser = parse_positive_duration)]
+    pub handshake_timeout: Duration,
 
     /// Threads that serve calls (1-1024). Default: the CPUs errmap may use,
     /// as its cgroup CPU quota and affinity allow. One thread runs tokio's
@@ -345,6 +363,8 @@ impl Config {
             keepalive_interval: self.keepalive_interval,
             keepalive_timeout: self.keepalive_timeout,
             max_connections: self.max_connections,
+            admin_max_connections: self.admin_max_connections,
+            handshake_timeout: self.handshake_timeout,
         }
     }
 

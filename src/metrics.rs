@@ -10,7 +10,11 @@
 //!   memory ([`top`]).
 //! - `errmap_catalog_entries` and `errmap_catalog_info{version}`: the
 //!   catalog in service, read at each scrape.
+//! - `errmap_connections{listener}` and
+//!   `errmap_connections_closed_total{listener, reason}`: connections open,
+//!   and those a listener closed early ([`connections`]).
 
+pub mod connections;
 pub mod latency;
 pub mod top;
 
@@ -18,6 +22,7 @@ use crate::catalog::SharedCatalog;
 use crate::pb::errmap::v1::MatchKind;
 use crate::pb::google::rpc::Code;
 use crate::service::Observer;
+use connections::{ConnectionStats, Connections, Listener};
 use latency::Latency;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
@@ -179,6 +184,7 @@ pub struct Metrics {
     /// one comparison of its bytes, sooner than hashing it would.
     rpcs: Vec<(Box<str>, Rpc)>,
     unknown_rpc: Rpc,
+    connections: Arc<Connections>,
 }
 
 impl Metrics {
@@ -218,6 +224,8 @@ impl Metrics {
         );
         registry.register_collector(Box::new(top_unknown.clone()));
         registry.register_collector(Box::new(CatalogMetrics(catalog)));
+        let connections = Arc::new(Connections::default());
+        registry.register_collector(Box::new(connections.clone()));
 
         Self {
             registry,
@@ -227,7 +235,13 @@ impl Metrics {
             top_unknown,
             rpcs: rpcs_of(descriptor_sets, &families),
             unknown_rpc: Rpc::new("unknown", "unknown", false, families.clone()),
+            connections,
         }
+    }
+
+    /// Where a listener counts its connections.
+    pub fn connections(&self, listener: Listener) -> Arc<ConnectionStats> {
+        self.connections.of(listener)
     }
 
     /// The metrics in the Prometheus text format.

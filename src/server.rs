@@ -12,6 +12,7 @@
 use crate::admin::{self, Phase, Readiness};
 use crate::catalog::SharedCatalog;
 use crate::http_api;
+use crate::metrics::connections::Listener;
 use crate::metrics::Metrics;
 use crate::pb::errmap::v1::error_map_service_server::ErrorMapServiceServer;
 use crate::service::{self, ErrorMap};
@@ -35,7 +36,7 @@ mod call;
 mod limits;
 pub mod pieces;
 
-use accept::Writes;
+use accept::{Gate, Writes};
 pub use call::CallLayer;
 pub use limits::Limits;
 use pieces::PiecesLayer;
@@ -145,15 +146,24 @@ pub async fn run(
                 .max_decoding_message_size(limits.max_message_bytes),
         );
     let calls = CallLayer::new(metrics.clone(), limits.call_timeout);
+    let gate = |listener, max| {
+        Gate::new(
+            limits.admission(max, Writes::Coalesced),
+            metrics.connections(listener),
+        )
+    };
+    let api_gate = gate(Listener::Api, limits.max_connections);
+    let saturation = Saturation(vec![(Listener::Api, api_gate.clone())]);
     let grpc = serve(
         transport(limits, PiecesLayer::default(), calls),
         api_routes,
-        accept::capped(listeners.grpc, limits.max_connections, Writes::Coalesced),
+        accept::incoming(listeners.grpc, api_gate),
         signalled(drain_signal.clone()),
     );
     let http = match listeners.http {
         Some(listener) => Some(serve_router(
             listener,
+            gate(Listener::Http, limits.max_connections),
             limits,
             http_api::router(
                 api,
@@ -166,9 +176,22 @@ pub async fn run(
         None => None,
     };
     let admin_grpc = admin_services(health_service)?;
+    let admin_gate = gate(Listener::Admin, limits.admin_max_connections);
     let admin = listeners.admin.map(|listener| {
-        let router = admin::router(admin_grpc, readiness.clone(), catalog, metrics);
-        let serving = serve_router(listener, limits, router, signalled(close_signal));
+        let router = admin::router(
+            admin_grpc,
+            readiness.clone(),
+            saturation.clone(),
+            catalog,
+            metrics,
+        );
+        let serving = serve_router(
+            listener,
+            admin_gate,
+            limits,
+            router,
+            signalled(close_signal),
+        );
         tokio::spawn(serving)
     });
     let serving = async move {
@@ -180,6 +203,11 @@ pub async fn run(
     tokio::pin!(serving);
 
     readiness.set(Phase::Serving);
+    let watching = tokio::spawn(watch_saturation(
+        saturation,
+        readiness.clone(),
+        health.clone(),
+    ));
     tokio::select! {
         result = &mut serving => {
             let _ = closing.send(true);
@@ -189,6 +217,7 @@ pub async fn run(
         () = shutdown => {}
     }
 
+    watching.abort();
     begin_drain(&readiness, &health).await;
     // Unready but still serving: callers that have not yet noticed (a
     // Service's endpoints, an application container stopping alongside)
@@ -222,6 +251,7 @@ pub type Transport = Server<Stack<CallLayer, Stack<PiecesLayer, Identity>>>;
 pub fn transport(limits: &Limits, pieces: PiecesLayer, calls: CallLayer) -> Transport {
     Server::builder()
         .max_concurrent_streams(limits.max_concurrent_streams)
+        .http2_max_local_error_reset_streams(Some(accept::MAX_LOCAL_RESETS))
         .http2_keepalive_interval(Some(limits.keepalive_interval))
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
         .layer(pieces)
@@ -300,6 +330,57 @@ async fn close_admin(
     }
 }
 
+/// The listeners whose saturation makes errmap unready: those of the API.
+#[derive(Debug, Clone)]
+pub struct Saturation(Vec<(Listener, Arc<Gate>)>);
+
+impl Saturation {
+    /// The first saturated listener, and its cap.
+    pub fn saturated(&self) -> Option<(Listener, usize)> {
+        self.0
+            .iter()
+            .find(|(_, gate)| gate.saturated())
+            .map(|(listener, gate)| (*listener, gate.max_connections()))
+    }
+}
+
+/// How often health is brought in line with the API's saturation.
+const SATURATION_CHECK: Duration = Duration::from_millis(500);
+
+/// Turns health NOT_SERVING while the API is saturated (every connection
+/// busy, so a new client would be refused), and SERVING again after, until
+/// the task is aborted when draining begins. `/readyz` reads saturation
+/// itself, at each probe.
+async fn watch_saturation(saturation: Saturation, readiness: Readiness, health: HealthReporter) {
+    let mut was = false;
+    let mut ticks = tokio::time::interval(SATURATION_CHECK);
+    loop {
+        ticks.tick().await;
+        let now = saturation.saturated();
+        if now.is_some() == was || readiness.phase() != Phase::Serving {
+            continue;
+        }
+        was = now.is_some();
+        let status = match now {
+            Some((listener, max)) => {
+                tracing::warn!(
+                    max,
+                    "the {} listener is saturated: every connection is busy; health is NOT_SERVING",
+                    listener.as_str()
+                );
+                ServingStatus::NotServing
+            }
+            None => {
+                tracing::info!("the API listener has room again; health is SERVING");
+                ServingStatus::Serving
+            }
+        };
+        for name in ["", SERVICE_NAME] {
+            health.set_service_status(name, status).await;
+        }
+    }
+}
+
 /// Completes once the flag is raised (or its sender is gone).
 async fn signalled(mut flag: watch::Receiver<bool>) {
     let _ = flag.wait_for(|&raised| raised).await;
@@ -310,6 +391,7 @@ async fn signalled(mut flag: watch::Receiver<bool>) {
 /// (the HTTP face records its own).
 fn serve_router(
     listener: TcpListener,
+    gate: Arc<Gate>,
     limits: &Limits,
     router: axum::Router,
     signal: impl Future<Output = ()>,
@@ -318,7 +400,7 @@ fn serve_router(
     serve(
         transport,
         Routes::from(router),
-        accept::uncapped(listener),
+        accept::incoming(listener, gate),
         signal,
     )
 }

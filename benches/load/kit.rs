@@ -212,7 +212,11 @@ async fn baseline(addr: &str, runtime: &str) -> Result<(), Box<dyn std::error::E
         Writes::Coalesced
     };
     let limits = Limits::default();
-    let incoming = accept::capped(listener, limits.max_connections, writes);
+    let gate = accept::Gate::new(
+        limits.admission(limits.max_connections, writes),
+        std::sync::Arc::default(),
+    );
+    let incoming = accept::incoming(listener, gate);
     println!("baseline listening on {addr} ({runtime})");
     let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let stop = async move {

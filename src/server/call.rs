@@ -18,6 +18,7 @@
 //! go out. A stream's latency runs to that point; a unary call's is taken
 //! when its answer is ready ([`Call::answered`]).
 
+use super::accept::{CallGuard, Peer};
 use crate::metrics::{Call, Metrics, Protocol};
 use crate::pb::google::rpc::Code;
 use http::{HeaderMap, HeaderName, Request, Response};
@@ -103,9 +104,16 @@ where
                 timer: None,
             }
         });
+        // The connection counts the call as in progress until its answer's
+        // body is dropped, so the connection is not closed as idle.
+        let conn = request
+            .extensions()
+            .get::<Peer>()
+            .and_then(Peer::begin_call);
         CallFuture {
             inner: self.inner.call(request),
             timed,
+            conn,
         }
     }
 }
@@ -116,6 +124,7 @@ pin_project! {
         #[pin]
         inner: F,
         timed: Option<Timed>,
+        conn: Option<CallGuard>,
     }
 }
 
@@ -140,7 +149,12 @@ where
         let this = self.project();
         let Some(timed) = this.timed.as_mut() else {
             let response = ready!(this.inner.poll(cx))?;
-            return Poll::Ready(Ok(response.map(|inner| ObservedBody { inner, call: None })));
+            let conn = this.conn.take();
+            return Poll::Ready(Ok(response.map(|inner| ObservedBody {
+                inner,
+                call: None,
+                _conn: conn,
+            })));
         };
         let response = match this.inner.poll(cx) {
             Poll::Ready(Ok(response)) => {
@@ -185,7 +199,12 @@ where
                 response
             }
         };
-        Poll::Ready(Ok(response.map(|inner| ObservedBody { inner, call })))
+        let conn = this.conn.take();
+        Poll::Ready(Ok(response.map(|inner| ObservedBody {
+            inner,
+            call,
+            _conn: conn,
+        })))
     }
 }
 
@@ -204,6 +223,7 @@ pin_project! {
         #[pin]
         inner: B,
         call: Option<Call>,
+        _conn: Option<CallGuard>,
     }
 }
 

@@ -2,6 +2,7 @@
 //! connections are accepted ([`super::accept`]), the per-call deadline in
 //! the call layer ([`super::call`]).
 
+use super::accept::{Admission, Writes};
 use std::time::Duration;
 
 /// Limits of the API listener. Defaults are in [`crate::config`].
@@ -18,9 +19,28 @@ pub struct Limits {
     /// unanswered before the connection is closed.
     pub keepalive_interval: Duration,
     pub keepalive_timeout: Duration,
-    /// Connections open at once; more are closed as soon as they are
-    /// accepted, and their clients see UNAVAILABLE and may retry.
+    /// Connections the API and the HTTP/JSON listener each keep open at
+    /// once. At the cap an idle connection is closed to make room; when
+    /// every one is busy a new one is refused, and its client sees
+    /// RESOURCE_EXHAUSTED or UNAVAILABLE and may retry.
     pub max_connections: usize,
+    /// The same cap for the admin listener, which only probes and scrapers
+    /// use.
+    pub admin_max_connections: usize,
+    /// How long a new connection has to send the HTTP/2 preface or start
+    /// an HTTP/1.1 request before it is closed.
+    pub handshake_timeout: Duration,
+}
+
+impl Limits {
+    /// How a listener with this cap admits connections.
+    pub fn admission(&self, max_connections: usize, writes: Writes) -> Admission {
+        Admission {
+            max_connections,
+            handshake_timeout: self.handshake_timeout,
+            writes,
+        }
+    }
 }
 
 impl Default for Limits {
@@ -33,6 +53,8 @@ impl Default for Limits {
             keepalive_interval: Duration::from_secs(30),
             keepalive_timeout: Duration::from_secs(10),
             max_connections: c::DEFAULT_MAX_CONNECTIONS,
+            admin_max_connections: c::DEFAULT_ADMIN_MAX_CONNECTIONS,
+            handshake_timeout: Duration::from_secs(5),
         }
     }
 }

@@ -87,21 +87,38 @@ async fn a_call_over_the_timeout_is_deadline_exceeded() {
     server.stop().await;
 }
 
+/// A connection with a call in progress that stays open: a health watch.
+async fn busy_connection(
+    addr: &str,
+) -> (
+    ErrorMapServiceClient<Channel>,
+    tonic::Streaming<tonic_health::pb::HealthCheckResponse>,
+) {
+    let channel = Channel::from_shared(addr.to_owned())
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect");
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let watch = health
+        .watch(tonic_health::pb::HealthCheckRequest::default())
+        .await
+        .expect("watch")
+        .into_inner();
+    (ErrorMapServiceClient::new(channel), watch)
+}
+
 #[tokio::test]
-async fn connections_over_the_cap_are_refused_and_the_rest_served() {
+async fn connections_over_the_cap_are_refused_when_all_are_busy() {
     let server = TestServer::start_with(with_limits(Limits {
         max_connections: 2,
         ..Default::default()
     }))
     .await;
-    // The test server's own channel holds one connection.
-    let mut first = server.client();
-    small_call(&mut first).await.expect("first connection");
     let addr = format!("http://{}", server.grpc_addr);
-    let mut second = ErrorMapServiceClient::connect(addr.clone())
-        .await
-        .expect("second");
-    small_call(&mut second).await.expect("second connection");
+    // The test server's own idle channel gives up its place to these.
+    let first = busy_connection(&addr).await;
+    let second = busy_connection(&addr).await;
 
     let mut third = ErrorMapServiceClient::connect(addr.clone())
         .await
@@ -120,12 +137,6 @@ async fn connections_over_the_cap_are_refused_and_the_rest_served() {
         refused.message()
     );
     drop(third);
-    small_call(&mut first)
-        .await
-        .expect("open connections carry on");
-    small_call(&mut second)
-        .await
-        .expect("open connections carry on");
 
     drop(second);
     let mut again = None;
@@ -142,6 +153,24 @@ async fn connections_over_the_cap_are_refused_and_the_rest_served() {
         again.is_some(),
         "a freed place is taken by a new connection"
     );
+    drop(first);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn an_idle_connection_makes_room_at_the_cap() {
+    let server = TestServer::start_with(with_limits(Limits {
+        max_connections: 1,
+        ..Default::default()
+    }))
+    .await;
+    let mut idle = server.client();
+    small_call(&mut idle).await.expect("the first connection");
+    let addr = format!("http://{}", server.grpc_addr);
+    let mut newer = ErrorMapServiceClient::connect(addr).await.expect("connect");
+    small_call(&mut newer)
+        .await
+        .expect("served in the idle connection's place");
     server.stop().await;
 }
 

@@ -3,6 +3,7 @@
 mod support;
 
 mod admin;
+mod attack;
 mod bad_input;
 mod batch;
 mod catalog_rows;

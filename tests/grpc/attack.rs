@@ -1,0 +1,332 @@
+//! Attacks from the pod network, each bounded to a few seconds: stream
+//! reset storms, silent, slowloris and handshaken-silent sockets, on every
+//! listener; and saturation reported as it is. The frame-level ones speak
+//! raw HTTP/2 over a plain socket.
+
+use crate::support::{http_get, TestServer};
+use errmap::pb::errmap::v1::GetErrorRequest;
+use errmap::server::accept::MAX_LOCAL_RESETS;
+use errmap::server::{Limits, ServerConfig};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+
+const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+const HEADERS: u8 = 0x1;
+const RST_STREAM: u8 = 0x3;
+const SETTINGS: u8 = 0x4;
+const GOAWAY: u8 = 0x7;
+const WINDOW_UPDATE: u8 = 0x8;
+const END_HEADERS: u8 = 0x4;
+const ENHANCE_YOUR_CALM: u32 = 0xb;
+
+fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
+    let len = u32::try_from(payload.len()).expect("a small frame");
+    let mut out = Vec::with_capacity(9 + payload.len());
+    out.extend_from_slice(&len.to_be_bytes()[1..]);
+    out.push(kind);
+    out.push(flags);
+    out.extend_from_slice(&stream.to_be_bytes());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// A request's header block in HPACK, with literal fields only.
+fn request_block(path: &str) -> Vec<u8> {
+    let mut block = vec![0x83, 0x86]; // :method POST, :scheme http
+    let mut literal = |index: u8, value: &str| {
+        block.push(index); // literal without indexing, indexed name (< 15)
+        block.push(u8::try_from(value.len()).expect("short value"));
+        block.extend_from_slice(value.as_bytes());
+    };
+    literal(0x04, path); // :path
+    literal(0x01, "localhost"); // :authority
+    block.extend_from_slice(&[0x0f, 0x10]); // content-type (index 31)
+    block.push(16);
+    block.extend_from_slice(b"application/grpc");
+    block
+}
+
+/// Opens `streams` streams and overflows each one's flow-control window
+/// (WINDOW_UPDATE past 2^31-1), which the server must answer with a reset
+/// of its own. Returns the resets received and the GOAWAY error code, if
+/// one came before the connection closed.
+async fn reset_storm(addr: SocketAddr, streams: u32) -> (usize, Option<u32>) {
+    let socket = TcpStream::connect(addr).await.expect("connect");
+    let (mut reader, mut writer) = socket.into_split();
+    let block = request_block("/errmap.v1.ErrorMapService/GetError");
+    let writing = tokio::spawn(async move {
+        let mut out = PREFACE.to_vec();
+        out.extend(frame(SETTINGS, 0, 0, &[]));
+        if writer.write_all(&out).await.is_err() {
+            return;
+        }
+        for chunk in (0..streams).collect::<Vec<_>>().chunks(64) {
+            let mut out = Vec::new();
+            for &i in chunk {
+                let id = 2 * i + 1;
+                out.extend(frame(HEADERS, END_HEADERS, id, &block));
+                out.extend(frame(WINDOW_UPDATE, 0, id, &0x7fff_ffffu32.to_be_bytes()));
+            }
+            // The server closes the connection once it has had enough.
+            if writer.write_all(&out).await.is_err() {
+                return;
+            }
+        }
+    });
+    let mut resets = 0;
+    let mut goaway = None;
+    let reading = async {
+        let mut header = [0u8; 9];
+        while reader.read_exact(&mut header).await.is_ok() {
+            let len = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
+            let mut payload = vec![0u8; len];
+            if reader.read_exact(&mut payload).await.is_err() {
+                break;
+            }
+            match header[3] {
+                RST_STREAM => resets += 1,
+                GOAWAY if payload.len() >= 8 => {
+                    goaway = Some(u32::from_be_bytes([
+                        payload[4], payload[5], payload[6], payload[7],
+                    ]));
+                    break;
+                }
+                _ => {}
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(30), reading).await;
+    writing.abort();
+    (resets, goaway)
+}
+
+#[tokio::test]
+async fn a_reset_storm_ends_in_goaway_on_every_listener() {
+    let server = TestServer::start().await;
+    let streams = u32::try_from(MAX_LOCAL_RESETS * 3).expect("small");
+    for (name, addr) in [
+        ("api", server.grpc_addr),
+        ("admin", server.admin_addr),
+        ("http", server.http_addr),
+    ] {
+        let (resets, goaway) = reset_storm(addr, streams).await;
+        assert_eq!(
+            goaway,
+            Some(ENHANCE_YOUR_CALM),
+            "{name}: GOAWAY after {resets} resets"
+        );
+        assert!(
+            resets <= MAX_LOCAL_RESETS,
+            "{name}: {resets} resets before the GOAWAY"
+        );
+    }
+    // The storms hurt no one else.
+    let mut client = server.client();
+    client
+        .get_error(GetErrorRequest {
+            code: "UNAVAILABLE".into(),
+            http_status: None,
+        })
+        .await
+        .expect("the server still answers");
+    server.stop().await;
+}
+
+const TIMEOUT: Duration = Duration::from_millis(800);
+const CAP: usize = 4;
+
+fn small_server() -> ServerConfig {
+    ServerConfig {
+        limits: Limits {
+            max_connections: CAP,
+            admin_max_connections: CAP,
+            handshake_timeout: TIMEOUT,
+            ..Default::default()
+        },
+        shutdown_grace: Duration::from_secs(2),
+        ..Default::default()
+    }
+}
+
+/// Whether the server closes the socket within `within`.
+async fn closed_within(socket: &mut TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 1024];
+    let reading = async {
+        loop {
+            match socket.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(within, reading).await.is_ok()
+}
+
+/// A socket that sends `bytes`, one every 200 ms, for as long as it lives.
+fn slowloris(addr: SocketAddr, bytes: &'static [u8]) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let Ok(mut socket) = TcpStream::connect(addr).await else {
+            return;
+        };
+        for &byte in bytes.iter().cycle() {
+            if socket.write_all(&[byte]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+}
+
+#[tokio::test]
+async fn silent_and_slowloris_sockets_are_closed_after_the_handshake_timeout() {
+    let server = TestServer::start_with(small_server()).await;
+    for addr in [server.grpc_addr, server.admin_addr, server.http_addr] {
+        let mut silent = TcpStream::connect(addr).await.expect("connect");
+        assert!(
+            closed_within(&mut silent, TIMEOUT + Duration::from_secs(1)).await,
+            "{addr}: a silent socket is closed"
+        );
+        for greeting in [PREFACE, b"GET /readyz HTTP/1.1\r\nHost: x\r\n"] {
+            let mut socket = TcpStream::connect(addr).await.expect("connect");
+            let started = Instant::now();
+            let trickle = async {
+                for &byte in greeting {
+                    if socket.write_all(&[byte]).await.is_err() {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                let _ = closed_within(&mut socket, Duration::from_secs(5)).await;
+            };
+            let _ = tokio::time::timeout(Duration::from_secs(5), trickle).await;
+            assert!(
+                started.elapsed() < TIMEOUT + Duration::from_secs(1),
+                "{addr}: a slowloris socket is closed at the timeout, not after {:?}",
+                started.elapsed()
+            );
+        }
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn twice_the_cap_of_idle_sockets_does_not_keep_a_real_client_out() {
+    let server = TestServer::start_with(small_server()).await;
+    let mut held = Vec::new();
+    for addr in [server.grpc_addr, server.admin_addr, server.http_addr] {
+        for _ in 0..CAP {
+            held.push(slowloris(addr, PREFACE));
+            held.push(slowloris(addr, b"\0"));
+        }
+        // Handshaken, then silent: preface and SETTINGS, then nothing.
+        for _ in 0..2 * CAP {
+            let mut socket = TcpStream::connect(addr).await.expect("connect");
+            let mut hello = PREFACE.to_vec();
+            hello.extend(frame(SETTINGS, 0, 0, &[]));
+            socket.write_all(&hello).await.expect("preface");
+            held.push(tokio::spawn(async move {
+                let _ = closed_within(&mut socket, Duration::from_secs(60)).await;
+            }));
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = Instant::now();
+    let channel = tonic::transport::Channel::from_shared(format!("http://{}", server.grpc_addr))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("a real client connects");
+    let mut client =
+        errmap::pb::errmap::v1::error_map_service_client::ErrorMapServiceClient::new(channel);
+    client
+        .get_error(GetErrorRequest {
+            code: "UNAVAILABLE".into(),
+            http_status: None,
+        })
+        .await
+        .expect("a real client's call succeeds");
+    let ready = http_get(server.admin_addr, "/readyz").await;
+    assert_eq!(ready.status, 200, "{}", ready.body);
+    let listed = http_get(server.http_addr, "/v1/errors?page_size=1").await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    assert!(
+        started.elapsed() < TIMEOUT + Duration::from_secs(1),
+        "served after {:?}",
+        started.elapsed()
+    );
+    let metrics = http_get(server.admin_addr, "/metrics").await.body;
+    for listener in ["api", "admin", "http"] {
+        let evicted = format!(
+            "errmap_connections_closed_total{{listener=\"{listener}\",reason=\"evicted_idle\"}} "
+        );
+        let count: u64 = metrics
+            .lines()
+            .find_map(|line| line.strip_prefix(&evicted))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{evicted} in:\n{metrics}"));
+        assert!(count > 0, "{listener}: idle connections made room");
+    }
+    for task in held {
+        task.abort();
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_saturated_api_is_unready_and_says_why() {
+    let server = TestServer::start_with(small_server()).await;
+    // Every place taken by a connection with a call in progress: a health
+    // watch, which stays open.
+    let mut watches = Vec::new();
+    for _ in 0..CAP {
+        let channel =
+            tonic::transport::Channel::from_shared(format!("http://{}", server.grpc_addr))
+                .expect("uri")
+                .connect()
+                .await
+                .expect("connect");
+        let mut health = HealthClient::new(channel);
+        let stream = health
+            .watch(HealthCheckRequest::default())
+            .await
+            .expect("watch")
+            .into_inner();
+        watches.push((health, stream));
+    }
+    let ready = http_get(server.admin_addr, "/readyz").await;
+    assert_eq!(ready.status, 503, "{}", ready.body);
+    assert!(ready.body.contains("saturated"), "{}", ready.body);
+    assert!(ready.body.contains(&CAP.to_string()), "{}", ready.body);
+    let admin = server.admin_channel().await;
+    let mut health = HealthClient::new(admin);
+    let mut status = 0;
+    for _ in 0..30 {
+        status = health
+            .check(HealthCheckRequest::default())
+            .await
+            .expect("health answers")
+            .into_inner()
+            .status;
+        if status == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 2, "NOT_SERVING while saturated");
+    watches.pop();
+    let mut ready = http_get(server.admin_addr, "/readyz").await;
+    for _ in 0..30 {
+        if ready.status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        ready = http_get(server.admin_addr, "/readyz").await;
+    }
+    assert_eq!(ready.status, 200, "ready again: {}", ready.body);
+    drop(watches);
+    server.stop().await;
+}
