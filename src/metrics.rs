@@ -34,7 +34,7 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::registry::{Registry, Unit};
 use quanta::Instant;
 use std::fmt;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use top::TopCodes;
@@ -82,6 +82,26 @@ struct RpcMetrics {
     calls: [[OnceLock<Counter>; CODES]; 2],
     /// By protocol.
     latency: [OnceLock<Latency>; 2],
+    /// By gRPC code: when a failure may next be logged at warn (in
+    /// [`millis_now`]), and the failures not logged since
+    /// ([`Rpc::warn_due`]).
+    warned: [AtomicU64; CODES],
+    unlogged: [AtomicU64; CODES],
+}
+
+/// Least time between two warnings of one RPC and code. A line per failed
+/// call let a client that sends unknown codes in a loop (each answered
+/// NOT_FOUND) fill the log and cut the calls served (BENCHMARKS.md, "Under
+/// attack"). Every failure is counted in `errmap_calls_total` whatever is
+/// logged.
+pub const WARN_INTERVAL: Duration = Duration::from_secs(10);
+
+/// Milliseconds since the first call to this function: a clock that fits
+/// an atomic.
+fn millis_now() -> u64 {
+    static EPOCH: OnceLock<std::time::Instant> = OnceLock::new();
+    let epoch = *EPOCH.get_or_init(std::time::Instant::now);
+    u64::try_from(epoch.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
 /// The families every RPC's metrics live in (handles to shared data).
@@ -100,7 +120,34 @@ impl Rpc {
             families,
             calls: Default::default(),
             latency: Default::default(),
+            warned: Default::default(),
+            unlogged: Default::default(),
         }))
+    }
+
+    /// Whether a failure with `code` is to be logged at warn now: the
+    /// first one, then at most one every [`WARN_INTERVAL`]. `Some(n)`: log,
+    /// with `n` failures left unlogged since the last line.
+    fn warn_due(&self, code: Code) -> Option<u64> {
+        let slot = code as usize;
+        let (warned, unlogged) = (self.0.warned.get(slot)?, self.0.unlogged.get(slot)?);
+        let now = millis_now();
+        let next = warned.load(Ordering::Relaxed);
+        let interval = u64::try_from(WARN_INTERVAL.as_millis()).unwrap_or(u64::MAX);
+        if now >= next
+            && warned
+                .compare_exchange(
+                    next,
+                    now.saturating_add(interval),
+                    Ordering::Relaxed,
+                    Ordering::Relaxed,
+                )
+                .is_ok()
+        {
+            return Some(unlogged.swap(0, Ordering::Relaxed));
+        }
+        unlogged.fetch_add(1, Ordering::Relaxed);
+        None
     }
 
     pub fn service(&self) -> &str {
@@ -353,7 +400,9 @@ impl Call {
         self.record(code);
     }
 
-    /// One log line per call: debug when it succeeded, warn when it failed.
+    /// One log line per call at debug; a failure also at warn, at most one
+    /// line per RPC and code every [`WARN_INTERVAL`], naming how many
+    /// failures went unlogged in between.
     fn record(&mut self, code: Code) {
         if std::mem::replace(&mut self.recorded, true) {
             return;
@@ -363,8 +412,17 @@ impl Call {
         let (protocol, rpc, code_name) = (self.protocol.as_str(), &self.rpc, code.as_str_name());
         if code == Code::Ok {
             tracing::debug!(protocol, %rpc, code = code_name, ?elapsed, "call");
+        } else if let Some(unlogged) = self.rpc.warn_due(code) {
+            tracing::warn!(
+                protocol,
+                %rpc,
+                code = code_name,
+                ?elapsed,
+                unlogged,
+                "call failed (further failures of this RPC and code are logged at most every {WARN_INTERVAL:?}; `unlogged` counts those since the last line)"
+            );
         } else {
-            tracing::warn!(protocol, %rpc, code = code_name, ?elapsed, "call failed");
+            tracing::debug!(protocol, %rpc, code = code_name, ?elapsed, "call failed");
         }
     }
 }
@@ -411,5 +469,34 @@ impl Collector for CatalogMetrics {
             info.metric_type(),
         )?)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_is_logged_once_an_interval_and_the_rest_counted() {
+        let families = Families {
+            calls: Family::default(),
+            latency: Family::default(),
+        };
+        let rpc = Rpc::new("s", "m", true, families);
+        assert_eq!(rpc.warn_due(Code::NotFound), Some(0), "the first is logged");
+        for _ in 0..5 {
+            assert_eq!(rpc.warn_due(Code::NotFound), None);
+        }
+        assert_eq!(
+            rpc.warn_due(Code::InvalidArgument),
+            Some(0),
+            "each code has its own interval"
+        );
+        rpc.0.warned[Code::NotFound as usize].store(0, Ordering::Relaxed);
+        assert_eq!(
+            rpc.warn_due(Code::NotFound),
+            Some(5),
+            "after the interval, the next is logged with the count left out"
+        );
     }
 }

@@ -492,3 +492,38 @@ async fn a_bad_catalog_file_stops_start_up() {
         "{log}"
     );
 }
+
+#[tokio::test]
+async fn a_flood_of_unknown_codes_is_counted_not_logged_line_by_line() {
+    let mut errmap = Errmap::start(&[]).await;
+    let admin = errmap.address("admin listening on ").await;
+    let mut client = ErrorMapServiceClient::connect(format!("http://{}", errmap.grpc))
+        .await
+        .expect("connect");
+    const CALLS: usize = 300;
+    for i in 0..CALLS {
+        let status = client
+            .resolve_gateway_error(ResolveGatewayErrorRequest {
+                code: format!("APIGW_NO_SUCH_CODE_{i}"),
+                ..Default::default()
+            })
+            .await
+            .expect_err("an unknown code");
+        assert_eq!(status.code(), tonic::Code::NotFound);
+    }
+    let (_, metrics) = http_get(&admin, "/metrics").await;
+    let counted = metrics
+        .lines()
+        .find(|l| {
+            l.starts_with("errmap_calls_total{")
+                && l.contains("method=\"ResolveGatewayError\"")
+                && l.contains("code=\"NOT_FOUND\"")
+        })
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|n| n.parse::<usize>().ok());
+    assert_eq!(counted, Some(CALLS), "every failure is counted:\n{metrics}");
+    let (status, log) = errmap.terminate().await;
+    assert_eq!(status.code(), Some(0));
+    let warned = log.iter().filter(|l| l.contains("call failed")).count();
+    assert_eq!(warned, 1, "one warning for {CALLS} failures: {log:?}");
+}
