@@ -46,43 +46,35 @@ fn check(path: &Path) -> ExitCode {
         name: &name,
         text: &text,
     })) {
-        Ok(catalog) => {
-            println!(
-                "{name}: ok ({} entries in effect, version {})",
+        Ok(catalog) => emit(
+            &format!(
+                "{name}: ok ({} entries in effect, version {})\n",
                 catalog.entries().len(),
                 catalog.version()
-            );
-            ExitCode::SUCCESS
-        }
+            ),
+            ExitCode::SUCCESS,
+        ),
         Err(CatalogError::Invalid(problems)) => {
+            let mut text = String::new();
             for problem in &problems {
-                println!("{problem}");
+                text.push_str(&format!("{problem}\n"));
             }
-            println!("{name}: {} problem(s)", problems.len());
-            ExitCode::FAILURE
+            text.push_str(&format!("{name}: {} problem(s)\n", problems.len()));
+            emit(&text, ExitCode::FAILURE)
         }
-        Err(err) => {
-            println!("{err}");
-            ExitCode::FAILURE
-        }
+        Err(err) => emit(&format!("{err}\n"), ExitCode::FAILURE),
     }
 }
 
 fn export(catalog: &Catalog, format: ExportFormat) -> ExitCode {
     match format {
-        ExportFormat::Markdown => {
-            print!("{}", markdown(catalog));
-            ExitCode::SUCCESS
-        }
+        ExportFormat::Markdown => emit(&markdown(catalog), ExitCode::SUCCESS),
         ExportFormat::Json => {
             let proto = pb::Catalog {
                 entries: catalog.entries().to_vec(),
             };
             match crate::json::to_json(&proto, crate::catalog::CATALOG_MESSAGE) {
-                Some(json) => {
-                    println!("{json}");
-                    ExitCode::SUCCESS
-                }
+                Some(json) => emit(&format!("{json}\n"), ExitCode::SUCCESS),
                 None => fail("cannot render the catalog as JSON"),
             }
         }
@@ -143,6 +135,7 @@ pub fn resolve(config: &Config, command: &ResolveCommand) -> ExitCode {
     };
     let answer = match command {
         ResolveCommand::Gateway {
+            code_arg,
             code,
             http_status,
             params,
@@ -152,7 +145,7 @@ pub fn resolve(config: &Config, command: &ResolveCommand) -> ExitCode {
             &ctx,
             "",
             &pb::ResolveGatewayErrorRequest {
-                code: code.clone(),
+                code: code_arg.clone().unwrap_or_else(|| code.clone()),
                 http_status: *http_status,
                 params: params.iter().cloned().collect(),
                 locale: locale.clone(),
@@ -164,17 +157,19 @@ pub fn resolve(config: &Config, command: &ResolveCommand) -> ExitCode {
             },
         ),
         ResolveCommand::Grpc {
+            code_arg,
             code,
             reason,
             params,
             locale,
         } => {
+            let code = code_arg.as_deref().or(code.as_deref()).unwrap_or_default();
             let number = code.trim().parse::<i32>().ok().or_else(|| {
                 Code::from_str_name(&code.trim().to_ascii_uppercase()).map(|c| c as i32)
             });
             let Some(number) = number else {
                 return fail(&format!(
-                    "--code must be a gRPC code name or number 0-16, got {code:?}"
+                    "the code must be a gRPC code name or number 0-16, got {code:?}"
                 ));
             };
             resolve::grpc(
@@ -192,10 +187,7 @@ pub fn resolve(config: &Config, command: &ResolveCommand) -> ExitCode {
     };
     match answer {
         Ok(resolution) => match crate::json::to_json(&resolution, "errmap.v1.Resolution") {
-            Some(json) => {
-                println!("{json}");
-                ExitCode::SUCCESS
-            }
+            Some(json) => emit(&format!("{json}\n"), ExitCode::SUCCESS),
             None => fail("cannot render the resolution as JSON"),
         },
         Err(err) => {
@@ -205,7 +197,22 @@ pub fn resolve(config: &Config, command: &ResolveCommand) -> ExitCode {
     }
 }
 
+/// Writes a command's output, then ends with `code`. A reader that has
+/// gone away (`errmap catalog export | head`) ends the command quietly with
+/// `code`, as other Unix tools do; any other write error is a failure.
+fn emit(text: &str, code: ExitCode) -> ExitCode {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => code,
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => code,
+        Err(err) => fail(&format!("cannot write the output: {err}")),
+    }
+}
+
 fn fail(message: &str) -> ExitCode {
-    eprintln!("errmap: {message}");
+    use std::io::Write;
+    // Nowhere to say it if standard error is closed too.
+    let _ = writeln!(std::io::stderr(), "errmap: {message}");
     ExitCode::FAILURE
 }

@@ -56,8 +56,9 @@ pub struct Config {
     /// A catalog file in the embedded catalog's format (protobuf text format
     /// of errmap.v1.Catalog) laid over the embedded one: an entry with the
     /// code and HTTP status of a built-in row replaces it, any other entry is
-    /// added. The file is watched and reloaded when it changes; a file that
-    /// fails to load leaves the last good catalog serving.
+    /// added. When serving, the file is watched and reloaded when it
+    /// changes, and a file that fails to load leaves the last good catalog
+    /// serving; the catalog and resolve commands read it once.
     #[arg(long, env = "ERRMAP_CATALOG", value_name = "PATH", global = true)]
     pub catalog: Option<PathBuf>,
 
@@ -294,7 +295,10 @@ pub enum ExportFormat {
 pub enum ResolveCommand {
     /// A gateway error, by code, by HTTP status, or both.
     Gateway {
-        /// The gateway code.
+        /// The gateway code, such as APIGW_NONCE_CONFLICT.
+        #[arg(value_name = "CODE", conflicts_with = "code")]
+        code_arg: Option<String>,
+        /// The gateway code, as a flag.
         #[arg(long, default_value = "")]
         code: String,
         /// The HTTP status, 100-599.
@@ -312,9 +316,16 @@ pub enum ResolveCommand {
     },
     /// A gRPC status code, by name (UNAVAILABLE) or number (14).
     Grpc {
-        /// The gRPC code.
+        /// The gRPC code, such as UNAVAILABLE or 14.
+        #[arg(
+            value_name = "CODE",
+            conflicts_with = "code",
+            required_unless_present = "code"
+        )]
+        code_arg: Option<String>,
+        /// The gRPC code, as a flag.
         #[arg(long)]
-        code: String,
+        code: Option<String>,
         /// A gateway code naming the entry to report.
         #[arg(long, default_value = "")]
         reason: String,

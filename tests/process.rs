@@ -527,3 +527,55 @@ async fn a_flood_of_unknown_codes_is_counted_not_logged_line_by_line() {
     let warned = log.iter().filter(|l| l.contains("call failed")).count();
     assert_eq!(warned, 1, "one warning for {CALLS} failures: {log:?}");
 }
+
+#[tokio::test]
+async fn the_code_may_be_given_positionally() {
+    for (command, code) in [("gateway", "APIGW_NONCE_CONFLICT"), ("grpc", "UNAVAILABLE")] {
+        let positional = errmap()
+            .args(["resolve", command, code])
+            .output()
+            .await
+            .expect("run");
+        let flagged = errmap()
+            .args(["resolve", command, "--code", code])
+            .output()
+            .await
+            .expect("run");
+        assert!(positional.status.success(), "{positional:?}");
+        assert!(flagged.status.success(), "{flagged:?}");
+        let json = |out: &[u8]| serde_json::from_slice::<serde_json::Value>(out).expect("JSON");
+        assert_eq!(
+            json(&positional.stdout),
+            json(&flagged.stdout),
+            "{command} {code}"
+        );
+    }
+    let output = errmap()
+        .args(["resolve", "grpc"])
+        .output()
+        .await
+        .expect("run");
+    assert_eq!(output.status.code(), Some(64), "a code is required");
+}
+
+#[tokio::test]
+async fn a_closed_pipe_ends_a_command_quietly() {
+    for args in [
+        &["resolve", "gateway", "--code", "APIGW_NONCE_CONFLICT"][..],
+        &["catalog", "export"][..],
+        &["catalog", "export", "--format", "json"][..],
+    ] {
+        let mut child = errmap()
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        // The reader goes away before errmap writes a byte.
+        drop(child.stdout.take());
+        let output = child.wait_with_output().await.expect("wait");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+    }
+}
