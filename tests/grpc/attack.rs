@@ -330,3 +330,123 @@ async fn a_saturated_api_is_unready_and_says_why() {
     drop(watches);
     server.stop().await;
 }
+
+const RST_CANCEL: u32 = 0x8;
+const CONTINUATION: u8 = 0x9;
+const PING: u8 = 0x6;
+
+/// Writes `frames` on a fresh HTTP/2 connection (after the preface), and
+/// reads until the server sends GOAWAY or closes, for `within` at most.
+/// Returns the GOAWAY's error code, or `None` if the connection was closed
+/// without one, or stayed open.
+async fn flood(addr: SocketAddr, frames: Vec<u8>, within: Duration) -> (Option<u32>, bool) {
+    let socket = TcpStream::connect(addr).await.expect("connect");
+    let (mut reader, mut writer) = socket.into_split();
+    let writing = tokio::spawn(async move {
+        let mut out = PREFACE.to_vec();
+        out.extend(frame(SETTINGS, 0, 0, &[]));
+        out.extend(frames);
+        for chunk in out.chunks(16 * 1024) {
+            if writer.write_all(chunk).await.is_err() {
+                return;
+            }
+        }
+        // Held open until the test is done with it.
+        tokio::time::sleep(Duration::from_secs(60)).await;
+    });
+    let reading = async {
+        let mut header = [0u8; 9];
+        while reader.read_exact(&mut header).await.is_ok() {
+            let len = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
+            let mut payload = vec![0u8; len];
+            if reader.read_exact(&mut payload).await.is_err() {
+                break;
+            }
+            if header[3] == GOAWAY && payload.len() >= 8 {
+                return Some(u32::from_be_bytes([
+                    payload[4], payload[5], payload[6], payload[7],
+                ]));
+            }
+        }
+        None
+    };
+    let outcome = tokio::time::timeout(within, reading).await;
+    writing.abort();
+    match outcome {
+        Ok(goaway) => (goaway, true),
+        Err(_) => (None, false),
+    }
+}
+
+async fn still_serves(server: &TestServer) {
+    let mut client = server.client();
+    client
+        .get_error(GetErrorRequest {
+            code: "UNAVAILABLE".into(),
+            http_status: None,
+        })
+        .await
+        .expect("the server still answers");
+}
+
+#[tokio::test]
+async fn rapid_reset_ends_in_goaway() {
+    let server = TestServer::start().await;
+    let block = request_block("/errmap.v1.ErrorMapService/GetError");
+    let mut frames = Vec::new();
+    for i in 0..2000u32 {
+        let id = 2 * i + 1;
+        frames.extend(frame(HEADERS, END_HEADERS, id, &block));
+        frames.extend(frame(RST_STREAM, 0, id, &RST_CANCEL.to_be_bytes()));
+    }
+    let (goaway, ended) = flood(server.grpc_addr, frames, Duration::from_secs(20)).await;
+    assert!(ended, "the connection is ended");
+    assert_eq!(goaway, Some(ENHANCE_YOUR_CALM));
+    still_serves(&server).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_continuation_flood_is_cut_off() {
+    let server = TestServer::start().await;
+    let mut block = request_block("/errmap.v1.ErrorMapService/GetError");
+    // HEADERS without END_HEADERS, then a megabyte of CONTINUATION frames,
+    // each with header fields that never end the block.
+    let mut frames = frame(HEADERS, 0, 1, &block);
+    block.clear();
+    for _ in 0..64 {
+        block.extend_from_slice(&[0x00, 0x01, b'x', 0x0e]);
+        block.extend_from_slice(b"aaaaaaaaaaaaaa");
+    }
+    for _ in 0..1000 {
+        frames.extend(frame(CONTINUATION, 0, 1, &block));
+    }
+    let (_, ended) = flood(server.grpc_addr, frames, Duration::from_secs(20)).await;
+    assert!(ended, "the server ends the connection");
+    still_serves(&server).await;
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn a_ping_flood_does_not_keep_others_waiting() {
+    let server = TestServer::start().await;
+    let mut frames = Vec::new();
+    for i in 0..100_000u64 {
+        frames.extend(frame(PING, 0, 0, &i.to_be_bytes()));
+    }
+    let flooding = {
+        let addr = server.grpc_addr;
+        tokio::spawn(async move { flood(addr, frames, Duration::from_secs(3)).await })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = Instant::now();
+    still_serves(&server).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "served in {:?} during the flood",
+        started.elapsed()
+    );
+    let _ = flooding.await;
+    still_serves(&server).await;
+    server.stop().await;
+}
