@@ -31,19 +31,19 @@
 #![forbid(unsafe_code)]
 
 pub mod admin;
-pub mod catalog;
+pub use errmap_core::catalog;
 pub mod cli;
 pub mod config;
-pub mod gateway_body;
+pub use errmap_core::gateway_body;
 pub mod http_api;
 pub mod json;
-pub mod locale;
-pub mod mapping;
+pub use errmap_core::locale;
+pub use errmap_core::mapping;
 pub mod metrics;
 pub mod pb;
-pub mod present;
+pub use errmap_core::present;
 pub mod reload;
-pub mod render;
+pub use errmap_core::render;
 pub mod runtime;
 pub mod server;
 pub mod service;

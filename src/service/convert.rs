@@ -7,12 +7,10 @@ use crate::present::{self, Presented};
 use crate::render::Params;
 use std::collections::BTreeMap;
 
-impl From<Profile> for pb::Profile {
-    fn from(profile: Profile) -> Self {
-        match profile {
-            Profile::Google => pb::Profile::Google,
-            Profile::GrpcProxy => pb::Profile::GrpcProxy,
-        }
+pub fn profile(profile: Profile) -> pb::Profile {
+    match profile {
+        Profile::Google => pb::Profile::Google,
+        Profile::GrpcProxy => pb::Profile::GrpcProxy,
     }
 }
 

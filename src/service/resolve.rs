@@ -161,7 +161,7 @@ pub fn gateway(
     } else {
         &request.request_id
     };
-    let profile = pb::Profile::from(profile);
+    let profile = convert::profile(profile);
     Ok(ctx.finish(resolution, locale, &params, request_id, profile))
 }
 

@@ -18,7 +18,7 @@ pub use validate::{Problem, Rule};
 
 /// The catalog built into the binary: every row of the gateway's three
 /// error tables.
-pub const EMBEDDED: &str = include_str!("../catalog/catalog.textproto");
+pub const EMBEDDED: &str = include_str!("../../catalog/catalog.textproto");
 
 /// The name problems in the embedded catalog are reported under.
 pub const EMBEDDED_NAME: &str = "embedded";
