@@ -32,6 +32,7 @@
 
 pub mod admin;
 pub use errmap_core::catalog;
+pub use errmap_core::engine;
 pub mod cli;
 pub mod config;
 pub use errmap_core::gateway_body;

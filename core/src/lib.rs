@@ -9,11 +9,14 @@
 //! - [`render`]: message templates filled in from request params.
 //! - [`present`]: a resolution as a caller hands it on: a `google.rpc.Status`
 //!   with details, and the gateway's JSON error body ([`gateway_body`]).
+//! - [`engine`]: the questions callers ask (resolve a gateway error, a gRPC
+//!   status, a batch; read an entry), one plain function each.
 //! - [`pb`]: the messages generated from `proto/`.
 
 #![forbid(unsafe_code)]
 
 pub mod catalog;
+pub mod engine;
 pub mod gateway_body;
 pub mod locale;
 pub mod mapping;

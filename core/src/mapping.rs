@@ -4,7 +4,7 @@
 //! which entry answers a query and which HTTP status goes with a gRPC code.
 //! `docs/mapping.md` gives the reasons behind each table here.
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, CodeMatch};
 use crate::pb::errmap::v1::{CatalogEntry, Table};
 use crate::pb::google::rpc::Code;
 
@@ -34,20 +34,15 @@ pub const fn http_status_for(code: Code) -> i32 {
     }
 }
 
-/// Which table turns a bare HTTP status into a gRPC code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Profile {
-    /// code.proto's mapping, as REST clients read statuses.
-    #[default]
-    Google,
-    /// The gRPC specification's table for HTTP replies from proxies.
-    GrpcProxy,
-}
+/// Which table turns a bare HTTP status into a gRPC code: the API's own
+/// enum, so a request's profile reaches the answer unconverted. Unset
+/// means [`Profile::Google`].
+pub use crate::pb::errmap::v1::Profile;
 
 /// The gRPC code for a bare HTTP status under a profile.
 pub const fn grpc_code_for_status(status: i32, profile: Profile) -> Code {
     match profile {
-        Profile::Google => google_code_for_status(status),
+        Profile::Google | Profile::Unspecified => google_code_for_status(status),
         Profile::GrpcProxy => proxy_code_for_status(status),
     }
 }
@@ -186,9 +181,20 @@ pub fn resolve_gateway<'c>(
     catalog: &'c Catalog,
     query: GatewayQuery<'_>,
 ) -> Result<Resolution<'c>, ResolveError> {
+    let found = query.code.and_then(|code| catalog.lookup(code));
+    resolve_gateway_found(catalog, query, found)
+}
+
+/// [`resolve_gateway`], given what `catalog.lookup` found for the query's
+/// code, for a caller that has looked it up already.
+pub fn resolve_gateway_found<'c>(
+    catalog: &'c Catalog,
+    query: GatewayQuery<'_>,
+    found: Option<CodeMatch<'c>>,
+) -> Result<Resolution<'c>, ResolveError> {
     let code = query.code.map(str::trim).filter(|c| !c.is_empty());
     match (code, query.http_status) {
-        (Some(code), status) => match catalog.lookup(code) {
+        (Some(code), status) => match found {
             Some(found) => Ok(by_code(catalog, code, found.rows, found.alias, status)),
             None => match status {
                 Some(status) => {
