@@ -2,6 +2,7 @@
 
 /// The `errmap.v1` API and catalog schema.
 pub mod errmap {
+    /// Version 1.
     pub mod v1 {
         // Generated oneofs hold messages inline; boxing them would make every
         // client write Box::new for little gain.
@@ -12,6 +13,7 @@ pub mod errmap {
 
 /// The `google.rpc` types errmap speaks: codes, statuses and error details.
 pub mod google {
+    /// `google.rpc`.
     pub mod rpc {
         include!(concat!(env!("OUT_DIR"), "/google.rpc.rs"));
     }

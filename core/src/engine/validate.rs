@@ -126,6 +126,7 @@ pub fn table(prefix: Prefix, field: &str, value: i32) -> Result<Table, EngineErr
 /// A gateway query and what reading the body added to it.
 #[derive(Debug)]
 pub struct GatewayFound<'r> {
+    /// What to translate.
     pub query: GatewayQuery<'r>,
     /// Why the body did not help, when it did not.
     pub note: Option<String>,
@@ -329,6 +330,7 @@ pub fn details(
     }
 }
 
+/// The gRPC code and reason of a request, checked.
 pub fn grpc_query<'r>(
     prefix: Prefix,
     request: &'r ResolveGrpcStatusRequest,
