@@ -3,76 +3,30 @@
 //! answer. Errors become statuses only in [`error`].
 
 pub mod error;
+mod options;
 mod page;
 pub mod prepared;
+mod snapshot;
 mod tally;
 
 use crate::catalog::{Catalog, SharedCatalog};
 use crate::engine::validate::{self, Prefix};
-use crate::engine::{self, Answer, AnswerCache, Context, EngineError, GatewayKey, GrpcKey, View};
-use crate::locale::Locale;
+use crate::engine::{self, Answer, Context, EngineError};
 use crate::pb::errmap::v1::error_map_service_server::{ErrorMapService, ErrorMapServiceServer};
 use crate::pb::errmap::v1::{self as pb, batch_query::Query, batch_result::Result as BatchOutcome};
-use crate::present::DEFAULT_ERROR_DOMAIN;
 use crate::wire::BatchBuilder;
-use arc_swap::{ArcSwap, Guard};
-use prepared::Prepared;
 use prost::Message;
-use std::sync::atomic::{AtomicBool, Ordering};
+use snapshot::{Cache, Preparer, Snapshot};
 use std::sync::Arc;
 use tally::Tally;
 use tonic::server::NamedService;
 use tonic::{Request, Response, Status};
 
 pub use crate::engine::{Observer, DEFAULT_MAX_BATCH};
+pub use options::Options;
 
 /// The gRPC name of the service, as the generated code spells it.
 pub const SERVICE_NAME: &str = <ErrorMapServiceServer<ErrorMap> as NamedService>::NAME;
-
-/// Settings of the service itself.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// The most queries one `BatchResolve` call may carry.
-    pub max_batch: usize,
-    /// The locale when neither the request nor its metadata names one.
-    pub default_locale: Locale,
-    /// The `ErrorInfo.domain` of the statuses errmap builds.
-    pub error_domain: String,
-    /// Answer plain queries from answers prepared when a catalog first
-    /// serves ([`prepared`]). Off, every answer is computed per call; the
-    /// bytes are the same either way.
-    pub prepare_answers: bool,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            max_batch: DEFAULT_MAX_BATCH,
-            default_locale: Locale::ZhCn,
-            error_domain: DEFAULT_ERROR_DOMAIN.to_owned(),
-            prepare_answers: true,
-        }
-    }
-}
-
-impl Options {
-    /// The engine's context for one call on `catalog`.
-    pub fn context<'a>(
-        &'a self,
-        catalog: &'a Catalog,
-        accept_language: Option<&'a str>,
-        observer: Option<&'a dyn Observer>,
-    ) -> Context<'a> {
-        Context {
-            catalog,
-            default_locale: self.default_locale,
-            error_domain: &self.error_domain,
-            accept_language,
-            view: View::Full,
-            observer,
-        }
-    }
-}
 
 /// The `accept-language` metadata of a call, if readable.
 fn accept_language<T>(request: &Request<T>) -> Option<&str> {
@@ -93,81 +47,13 @@ pub struct ErrorMap {
     prepared: Option<Arc<Preparer>>,
 }
 
-/// The prepared answers in service, and how they are kept current.
-#[derive(Debug)]
-struct Preparer {
-    current: ArcSwap<Generation>,
-    /// A build for a newer catalog is running.
-    building: AtomicBool,
-}
-
-/// Prepared answers, and the catalog generation they were made for.
-#[derive(Debug)]
-struct Generation {
-    number: u64,
-    answers: Prepared,
-}
-
-impl Generation {
-    /// The answers of the catalog in service.
-    fn prepare(catalog: &SharedCatalog, options: &Options) -> Self {
-        // Read before the catalog: if a replacement comes in between, the
-        // newer catalog is marked older, and is prepared again.
-        let number = catalog.generation();
-        let answers = Prepared::build(catalog.snapshot(), options);
-        Self { number, answers }
-    }
-}
-
-/// What one call works on: the prepared answers and the catalog they were
-/// made from, or the catalog alone when answers are not prepared (or not
-/// yet, for a catalog just swapped in). One guard either way.
-enum Snapshot {
-    Prepared(Guard<Arc<Generation>>),
-    Catalog(Guard<Arc<Catalog>>),
-}
-
-impl Snapshot {
-    fn cache(&self) -> Cache<'_> {
-        match self {
-            Snapshot::Prepared(generation) => Cache(Some(&generation.answers)),
-            Snapshot::Catalog(_) => Cache(None),
-        }
-    }
-
-    fn catalog(&self) -> &Catalog {
-        match self {
-            Snapshot::Prepared(generation) => generation.answers.catalog(),
-            Snapshot::Catalog(catalog) => catalog,
-        }
-    }
-}
-
-/// The prepared answers of a call, if it has them.
-struct Cache<'a>(Option<&'a Prepared>);
-
-impl<'a> AnswerCache for Cache<'a> {
-    type Answer = &'a prepared::Answer;
-
-    fn gateway(&self, key: GatewayKey) -> Option<Self::Answer> {
-        self.0?.gateway(key)
-    }
-
-    fn grpc(&self, key: GrpcKey) -> Option<Self::Answer> {
-        self.0?.grpc(key)
-    }
-}
-
 impl ErrorMap {
     /// The service; with `prepare_answers`, the catalog's answers are
     /// prepared now, so the first call is as fast as the rest.
     pub fn new(catalog: SharedCatalog, options: Options) -> Self {
-        let prepared = options.prepare_answers.then(|| {
-            Arc::new(Preparer {
-                current: ArcSwap::from_pointee(Generation::prepare(&catalog, &options)),
-                building: AtomicBool::new(false),
-            })
-        });
+        let prepared = options
+            .prepare_answers
+            .then(|| Arc::new(Preparer::new(&catalog, &options)));
         Self {
             catalog,
             options,
@@ -189,50 +75,15 @@ impl ErrorMap {
     /// new catalog starts the same work on a thread of its own.
     pub fn prepare(&self) {
         if let Some(prepared) = &self.prepared {
-            let generation = Generation::prepare(&self.catalog, &self.options);
-            prepared.current.store(Arc::new(generation));
+            prepared.prepare(&self.catalog, &self.options);
         }
     }
 
-    /// The catalog in service, with its answers if they are prepared. A
-    /// catalog replaced since is answered without them (the same bytes,
-    /// computed) while a thread of its own prepares them: with a large
-    /// catalog that takes long, and must not hold up the calls.
+    /// The catalog in service, with its answers if they are prepared.
     fn snapshot(&self) -> Snapshot {
-        let Some(prepared) = &self.prepared else {
-            return Snapshot::Catalog(self.catalog.current());
-        };
-        let current = prepared.current.load();
-        if current.number == self.catalog.generation() {
-            return Snapshot::Prepared(current);
-        }
-        drop(current);
-        self.prepare_elsewhere(prepared);
-        Snapshot::Catalog(self.catalog.current())
-    }
-
-    /// Starts preparing the catalog in service on a new thread, unless a
-    /// build is running already. A build that ends on an older catalog
-    /// than the one then in service leaves the next call to start another.
-    fn prepare_elsewhere(&self, prepared: &Arc<Preparer>) {
-        if prepared.building.swap(true, Ordering::AcqRel) {
-            return;
-        }
-        let (catalog, options, target) = (
-            self.catalog.clone(),
-            self.options.clone(),
-            Arc::clone(prepared),
-        );
-        let spawned = std::thread::Builder::new()
-            .name("errmap-prepare".to_owned())
-            .spawn(move || {
-                let generation = Generation::prepare(&catalog, &options);
-                target.current.store(Arc::new(generation));
-                target.building.store(false, Ordering::Release);
-            });
-        if let Err(err) = spawned {
-            tracing::warn!("cannot start preparing answers; computing them per call: {err}");
-            prepared.building.store(false, Ordering::Release);
+        match &self.prepared {
+            Some(prepared) => prepared.snapshot(&self.catalog, &self.options),
+            None => Snapshot::Catalog(self.catalog.current()),
         }
     }
 

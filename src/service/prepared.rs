@@ -9,7 +9,7 @@
 //! (`tests/grpc/prepared.rs` checks every entry); what a call saves is
 //! building, rendering and encoding it again.
 
-use super::Options;
+use super::options::Options;
 use crate::catalog::Catalog;
 use crate::engine::{self, AnswerCache, Context, GatewayKey, GrpcKey, View};
 use crate::locale::Locale;

@@ -1,8 +1,8 @@
 //! Counting the prepared answers of a batch, so the observer hears of them
 //! once per batch rather than once per query.
 
+use crate::engine::Observer;
 use crate::pb::errmap::v1 as pb;
-use crate::service::Observer;
 
 /// Prepared answers of one batch, counted by match kind and told to the
 /// observer once at the end: one atomic add per kind, not per query.

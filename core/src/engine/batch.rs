@@ -1,7 +1,11 @@
 //! Many queries in one call, each answered or failed on its own.
 
+use super::cache::{Answer, AnswerCache, NoCache};
+use super::context::{Context, View};
+use super::error::EngineError;
+use super::gateway::gateway;
+use super::grpc::grpc;
 use super::validate::Prefix;
-use super::{gateway, grpc, Answer, AnswerCache, Context, EngineError, NoCache, View};
 use crate::pb::errmap::v1::{
     batch_query::Query, BatchQuery, BatchResolveRequest, Resolution, ResolutionView,
 };
@@ -61,5 +65,80 @@ pub fn batch_query<C: AnswerCache>(
             format!("queries[{index}]"),
             "set one of gateway_error or grpc_status",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::catalog::Catalog;
+    use crate::pb::errmap::v1::{ResolveGatewayErrorRequest, ResolveGrpcStatusRequest};
+    use crate::pb::google::rpc::Code;
+
+    fn gateway(code: &str) -> BatchQuery {
+        BatchQuery {
+            query: Some(Query::GatewayError(ResolveGatewayErrorRequest {
+                code: code.to_owned(),
+                ..Default::default()
+            })),
+        }
+    }
+
+    #[test]
+    fn each_query_is_answered_or_failed_on_its_own_in_order() {
+        let catalog = Catalog::embedded().expect("the embedded catalog loads");
+        let ctx = Context::new(&catalog);
+        let request = BatchResolveRequest {
+            queries: vec![
+                gateway("APIGW_NONCE_CONFLICT"),
+                BatchQuery { query: None },
+                BatchQuery {
+                    query: Some(Query::GrpcStatus(ResolveGrpcStatusRequest {
+                        code: 99,
+                        ..Default::default()
+                    })),
+                },
+                gateway("NO_SUCH_CODE_ANYWHERE"),
+            ],
+            view: ResolutionView::Basic as i32,
+        };
+        let results = resolve_batch(&ctx, &request, DEFAULT_MAX_BATCH).expect("a valid batch");
+        assert_eq!(results.len(), 4);
+        let first = results[0].as_ref().expect("a known code resolves");
+        assert_eq!(first.grpc_code, Code::PermissionDenied as i32);
+        // The basic view leaves the rich status out.
+        assert!(first.status.is_none());
+        assert!(matches!(
+            &results[1],
+            Err(EngineError::InvalidField { field, .. }) if field == "queries[1]"
+        ));
+        assert!(matches!(
+            &results[2],
+            Err(EngineError::InvalidField { field, .. }) if field == "queries[2].grpc_status.code"
+        ));
+        assert!(matches!(
+            &results[3],
+            Err(EngineError::UnknownCode { code, .. }) if code == "NO_SUCH_CODE_ANYWHERE"
+        ));
+    }
+
+    #[test]
+    fn a_batch_over_the_limit_or_in_no_known_view_fails_whole() {
+        let catalog = Catalog::embedded().expect("the embedded catalog loads");
+        let ctx = Context::new(&catalog);
+        let request = BatchResolveRequest {
+            queries: vec![gateway("APIGW_NONCE_CONFLICT"); 3],
+            view: 0,
+        };
+        let too_long = resolve_batch(&ctx, &request, 2);
+        assert!(matches!(
+            too_long,
+            Err(EngineError::InvalidField { ref field, .. }) if field == "queries"
+        ));
+        let unknown_view = BatchResolveRequest { view: 7, ..request };
+        assert!(matches!(
+            resolve_batch(&ctx, &unknown_view, DEFAULT_MAX_BATCH),
+            Err(EngineError::InvalidField { ref field, .. }) if field == "view"
+        ));
     }
 }

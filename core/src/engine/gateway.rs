@@ -1,27 +1,13 @@
 //! A gateway error to a gRPC status: check the request, ask the cache,
 //! else resolve and present.
 
+use super::cache::{Answer, AnswerCache, GatewayKey, NoCache};
+use super::context::Context;
+use super::error::EngineError;
 use super::observe;
 use super::validate::{self, Prefix};
-use super::{Answer, AnswerCache, Context, EngineError, NoCache, View};
-use crate::locale::Locale;
-use crate::mapping::{resolve_gateway_found, Profile};
+use crate::mapping::resolve_gateway_found;
 use crate::pb::errmap::v1::{Resolution, ResolveGatewayErrorRequest};
-
-/// What a plain gateway query's answer depends on besides the catalog: a
-/// code matched by its own spelling (not an alias), with at most its own
-/// HTTP status, and no params, request id or body.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct GatewayKey {
-    /// The catalog row the code and status name.
-    pub row: usize,
-    /// [`Profile::Google`] or [`Profile::GrpcProxy`], never unset.
-    pub profile: Profile,
-    /// The answer's locale.
-    pub locale: Locale,
-    /// The answer's view.
-    pub view: View,
-}
 
 /// Resolves a gateway error: its code, its HTTP status, or both (or its
 /// JSON body, which supplies what the fields leave out).

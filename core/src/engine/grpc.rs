@@ -1,27 +1,15 @@
 //! A gRPC status to a gateway error: check the request, ask the cache,
 //! else resolve and present.
 
+use super::cache::{Answer, AnswerCache, GrpcKey, NoCache};
+use super::context::Context;
+use super::error::EngineError;
 use super::observe;
 use super::validate::{self, Prefix};
-use super::{Answer, AnswerCache, Context, EngineError, NoCache, View};
-use crate::locale::Locale;
 use crate::mapping::{resolve_grpc as translate, ReasonFrom};
 use crate::pb::errmap::v1::{Profile, Resolution, ResolveGrpcStatusRequest};
-use crate::pb::google::rpc::Code;
 use crate::present;
 use crate::render::MAX_PARAM_VALUE;
-
-/// What a bare gRPC code's answer depends on besides the catalog: no
-/// reason, params, request id or details.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct GrpcKey {
-    /// The gRPC code.
-    pub code: Code,
-    /// The answer's locale.
-    pub locale: Locale,
-    /// The answer's view.
-    pub view: View,
-}
 
 /// Resolves a gRPC status: its code, and the gateway code its reason (or
 /// its details' `ErrorInfo.reason`) names.

@@ -1,9 +1,10 @@
 //! Reading the catalog by code.
 
+use super::context::Context;
 use super::convert;
+use super::error::EngineError;
 use super::observe;
 use super::validate::{self, Prefix};
-use super::{Context, EngineError};
 use crate::mapping;
 use crate::pb::errmap::v1::{GetErrorRequest, GetErrorResponse};
 

@@ -2,8 +2,8 @@
 //! an [`EngineError`] naming the field (with its path inside a batch) and
 //! the allowed range.
 
+use super::error::EngineError;
 use crate::catalog::validate::MAX_CODE_LEN;
-use crate::engine::EngineError;
 use crate::gateway_body::{self, Parsed, MAX_BODY};
 use crate::locale::Locale;
 use crate::mapping::{GatewayQuery, GrpcQuery, Profile, ReasonFrom};
