@@ -14,8 +14,8 @@ pub struct Options {
     pub default_locale: Locale,
     /// The `ErrorInfo.domain` of the statuses errmap builds.
     pub error_domain: String,
-    /// Answer plain queries from answers prepared when a catalog first
-    /// serves ([`prepared`]). Off, every answer is computed per call; the
+    /// Answer plain queries from answers prepared for each catalog
+    /// ([`super::prepared`]). Off, every answer is computed per call; the
     /// bytes are the same either way.
     pub prepare_answers: bool,
 }
