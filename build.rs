@@ -1,27 +1,18 @@
-//! Compiles `proto/` without a system `protoc`: protox parses the files, and
-//! the same descriptor set feeds both code generation and the reflection
-//! service (written to `OUT_DIR/errmap_descriptor.bin`).
+//! Generates the gRPC service stubs from `proto/` without a system
+//! `protoc`. The messages are errmap-core's (`extern_path`), but for the
+//! few encoded by hand for speed (src/wire.rs), so this crate holds no
+//! second copy of any message type.
 
-use prost::Message;
-use std::{env, fs, path::PathBuf};
+use std::error::Error;
 
-const PROTOS: &[&str] = &[
-    "proto/errmap/v1/catalog.proto",
-    "proto/errmap/v1/error_map_service.proto",
-    "proto/google/rpc/code.proto",
-    "proto/google/rpc/status.proto",
-    "proto/google/rpc/error_details.proto",
-];
+const PROTOS: &[&str] = &["proto/errmap/v1/error_map_service.proto"];
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> Result<(), Box<dyn Error>> {
     println!("cargo:rerun-if-changed=proto");
     let fds = protox::compile(PROTOS, ["proto"])?;
-    let out = PathBuf::from(env::var("OUT_DIR")?);
-    fs::write(out.join("errmap_descriptor.bin"), fds.encode_to_vec())?;
     tonic_prost_build::configure()
-        // Sorted metadata encodes the same bytes every time, so a status's
-        // grpc-status-details-bin is stable for equal answers.
-        .btree_map(".google.rpc.ErrorInfo.metadata")
+        .extern_path(".errmap.v1", "::errmap_core::pb::errmap::v1")
+        .extern_path(".google.rpc", "::errmap_core::pb::google::rpc")
         // Encoded by hand, for speed; same wire format (src/wire.rs).
         .extern_path(
             ".errmap.v1.ResolveGatewayErrorResponse",

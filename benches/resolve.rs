@@ -8,6 +8,7 @@
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use errmap::catalog::{Catalog, SharedCatalog};
+use errmap::engine::{self, Answer, Prefix};
 use errmap::locale::Locale;
 use errmap::mapping::{self, GatewayQuery, Profile};
 use errmap::pb::errmap::v1::error_map_service_server::ErrorMapService;
@@ -19,7 +20,6 @@ use errmap::pb::google::rpc::Code;
 use errmap::present::{present, Presentation, DEFAULT_ERROR_DOMAIN};
 use errmap::render::render;
 use errmap::service::prepared::Prepared;
-use errmap::service::resolve::{self, CallContext};
 use errmap::service::{ErrorMap, Options};
 use futures_util::FutureExt;
 use prost::Message;
@@ -51,56 +51,66 @@ fn lookups(c: &mut Criterion, catalog: &Catalog) {
     });
 }
 
+/// The length of an answer's encoding, prepared or computed.
+fn encoded_len<T: AsRef<[u8]>>(answer: Answer<&T>) -> usize {
+    match answer {
+        Answer::Cached(bytes) => bytes.as_ref().len(),
+        Answer::Computed(resolution) => resolution.encode_to_vec().len(),
+    }
+}
+
 fn single(c: &mut Criterion, catalog: &Arc<Catalog>, options: &Options) {
     let prepared = Prepared::build(catalog.clone(), options);
-    let ctx = CallContext {
-        catalog,
-        accept_language: None,
-        options,
-        observer: None,
-        basic: false,
-        prepared: Some(&prepared),
-        tally: None,
-    };
-    let computed = CallContext {
-        prepared: None,
-        ..ctx
-    };
+    let cache = &prepared;
+    let ctx = options.context(catalog, None, None);
     let by_code = gateway("APIGW_NONCE_CONFLICT", None);
+    let lookup = |request| match engine::gateway(&ctx, Prefix::ROOT, request, &cache) {
+        Ok(Answer::Cached(answer)) => Some(answer),
+        _ => None,
+    };
     c.bench_function("by code, prepared (lookup)", |b| {
-        b.iter(|| resolve::prepared_gateway(&ctx, black_box(&by_code)).map(|a| a.encoded.len()))
+        b.iter(|| lookup(black_box(&by_code)).map(|a| a.encoded.len()))
     });
     let mut out = Vec::with_capacity(4096);
     c.bench_function("by code, prepared, encoded", |b| {
         b.iter(|| {
             out.clear();
-            if let Some(answer) = resolve::prepared_gateway(&ctx, black_box(&by_code)) {
+            if let Some(answer) = lookup(black_box(&by_code)) {
                 out.extend_from_slice(&answer.encoded);
             }
             out.len()
         })
     });
     c.bench_function("by code, computed, encoded", |b| {
-        b.iter(|| resolve::gateway(&computed, "", black_box(&by_code)).map(|r| r.encode_to_vec()))
+        b.iter(|| engine::resolve_gateway(&ctx, black_box(&by_code)).map(|r| r.encode_to_vec()))
     });
+    let cached = |request| {
+        engine::gateway(&ctx, Prefix::ROOT, request, &cache)
+            .map(|a| encoded_len(a.map_cached(|a| &a.encoded)))
+    };
     let by_alias = gateway("APIGW_KEY_NOT_EXIST", None);
     c.bench_function("by alias, computed, encoded", |b| {
-        b.iter(|| resolve::gateway(&ctx, "", black_box(&by_alias)).map(|r| r.encode_to_vec()))
+        b.iter(|| cached(black_box(&by_alias)))
     });
     let by_status = gateway("", Some(429));
     c.bench_function("by status alone, computed, encoded", |b| {
-        b.iter(|| resolve::gateway(&ctx, "", black_box(&by_status)).map(|r| r.encode_to_vec()))
+        b.iter(|| cached(black_box(&by_status)))
     });
     let unknown = gateway("APIGW_NONCE_CONFLICTS", None);
     c.bench_function("unknown code, with suggestions", |b| {
-        b.iter(|| resolve::gateway(&ctx, "", black_box(&unknown)).is_err())
+        b.iter(|| cached(black_box(&unknown)).is_err())
     });
     let grpc = ResolveGrpcStatusRequest {
         code: Code::Unavailable as i32,
         ..Default::default()
     };
     c.bench_function("gRPC to gateway, prepared (lookup)", |b| {
-        b.iter(|| resolve::prepared_grpc(&ctx, black_box(&grpc)).map(|a| a.encoded.len()))
+        b.iter(
+            || match engine::grpc(&ctx, Prefix::ROOT, black_box(&grpc), &cache) {
+                Ok(Answer::Cached(answer)) => Some(answer.encoded.len()),
+                _ => None,
+            },
+        )
     });
     let with_reason = ResolveGrpcStatusRequest {
         code: Code::ResourceExhausted as i32,
@@ -108,7 +118,10 @@ fn single(c: &mut Criterion, catalog: &Arc<Catalog>, options: &Options) {
         ..Default::default()
     };
     c.bench_function("gRPC to gateway with reason, computed, encoded", |b| {
-        b.iter(|| resolve::grpc(&ctx, "", black_box(&with_reason)).map(|r| r.encode_to_vec()))
+        b.iter(|| {
+            engine::grpc(&ctx, Prefix::ROOT, black_box(&with_reason), &cache)
+                .map(|a| encoded_len(a.map_cached(|a| &a.encoded)))
+        })
     });
 }
 

@@ -3,9 +3,10 @@
 
 use crate::catalog::{Catalog, CatalogError, Source};
 use crate::config::{CatalogCommand, Config, ExportFormat, ProfileArg, ResolveCommand};
+use crate::engine;
 use crate::pb::errmap::v1 as pb;
 use crate::pb::google::rpc::Code;
-use crate::service::resolve::{self, CallContext};
+use crate::service::error;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -124,15 +125,7 @@ pub fn resolve(config: &Config, command: &ResolveCommand) -> ExitCode {
         Err(err) => return fail(&err),
     };
     let options = config.service_options();
-    let ctx = CallContext {
-        catalog: &catalog,
-        accept_language: None,
-        options: &options,
-        observer: None,
-        basic: false,
-        prepared: None,
-        tally: None,
-    };
+    let ctx = options.context(&catalog, None, None);
     let answer = match command {
         ResolveCommand::Gateway {
             code_arg,
@@ -141,9 +134,8 @@ pub fn resolve(config: &Config, command: &ResolveCommand) -> ExitCode {
             params,
             locale,
             profile,
-        } => resolve::gateway(
+        } => engine::resolve_gateway(
             &ctx,
-            "",
             &pb::ResolveGatewayErrorRequest {
                 code: code_arg.clone().unwrap_or_else(|| code.clone()),
                 http_status: *http_status,
@@ -172,9 +164,8 @@ pub fn resolve(config: &Config, command: &ResolveCommand) -> ExitCode {
                     "the code must be a gRPC code name or number 0-16, got {code:?}"
                 ));
             };
-            resolve::grpc(
+            engine::resolve_grpc(
                 &ctx,
-                "",
                 &pb::ResolveGrpcStatusRequest {
                     code: number,
                     reason: reason.clone(),
@@ -191,7 +182,7 @@ pub fn resolve(config: &Config, command: &ResolveCommand) -> ExitCode {
             None => fail("cannot render the resolution as JSON"),
         },
         Err(err) => {
-            let status = err.into_status();
+            let status = error::status(&err);
             fail(&format!("{:?}: {}", status.code(), status.message()))
         }
     }

@@ -42,7 +42,7 @@ pub use limits::Limits;
 use pieces::PiecesLayer;
 
 /// The name health checks use for the API, besides the server-wide "".
-pub const SERVICE_NAME: &str = "errmap.v1.ErrorMapService";
+pub use crate::service::SERVICE_NAME;
 
 /// What the server needs beyond its listeners and catalog.
 #[derive(Debug, Clone)]

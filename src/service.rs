@@ -1,59 +1,32 @@
-//! The `errmap.v1.ErrorMapService` gRPC service: validate the request, ask
-//! the domain core, convert the answer. Errors become statuses only in
-//! [`error`].
+//! The `errmap.v1.ErrorMapService` gRPC service: decode the request, ask
+//! the engine (through the prepared answers, [`prepared`]), encode the
+//! answer. Errors become statuses only in [`error`].
 
-mod convert;
 pub mod error;
-mod observe;
+mod options;
 mod page;
 pub mod prepared;
-pub mod resolve;
-pub mod validate;
+mod snapshot;
+mod tally;
 
 use crate::catalog::{Catalog, SharedCatalog};
-use crate::locale::Locale;
-use crate::mapping;
-use crate::pb::errmap::v1::error_map_service_server::ErrorMapService;
+use crate::engine::validate::{self, Prefix};
+use crate::engine::{self, Answer, Context, EngineError};
+use crate::pb::errmap::v1::error_map_service_server::{ErrorMapService, ErrorMapServiceServer};
 use crate::pb::errmap::v1::{self as pb, batch_query::Query, batch_result::Result as BatchOutcome};
-use crate::present::DEFAULT_ERROR_DOMAIN;
 use crate::wire::BatchBuilder;
-use arc_swap::{ArcSwap, Guard};
-use error::ApiError;
-pub use observe::Observer;
-use prepared::Prepared;
 use prost::Message;
-use resolve::CallContext;
+use snapshot::{Cache, Preparer, Snapshot};
 use std::sync::Arc;
+use tally::Tally;
+use tonic::server::NamedService;
 use tonic::{Request, Response, Status};
 
-/// The default and the bound of `--max-batch`.
-pub const DEFAULT_MAX_BATCH: usize = 1000;
+pub use crate::engine::{Observer, DEFAULT_MAX_BATCH};
+pub use options::Options;
 
-/// Settings of the service itself.
-#[derive(Debug, Clone)]
-pub struct Options {
-    /// The most queries one `BatchResolve` call may carry.
-    pub max_batch: usize,
-    /// The locale when neither the request nor its metadata names one.
-    pub default_locale: Locale,
-    /// The `ErrorInfo.domain` of the statuses errmap builds.
-    pub error_domain: String,
-    /// Answer plain queries from answers prepared when a catalog first
-    /// serves ([`prepared`]). Off, every answer is computed per call; the
-    /// bytes are the same either way.
-    pub prepare_answers: bool,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Self {
-            max_batch: DEFAULT_MAX_BATCH,
-            default_locale: Locale::ZhCn,
-            error_domain: DEFAULT_ERROR_DOMAIN.to_owned(),
-            prepare_answers: true,
-        }
-    }
-}
+/// The gRPC name of the service, as the generated code spells it.
+pub const SERVICE_NAME: &str = <ErrorMapServiceServer<ErrorMap> as NamedService>::NAME;
 
 /// The `accept-language` metadata of a call, if readable.
 fn accept_language<T>(request: &Request<T>) -> Option<&str> {
@@ -71,60 +44,16 @@ pub struct ErrorMap {
     options: Options,
     observer: Option<Arc<dyn Observer>>,
     /// `None` when answers are not prepared (`Options::prepare_answers`).
-    prepared: Option<Arc<ArcSwap<Generation>>>,
-}
-
-/// Prepared answers, and the catalog generation they were made for.
-#[derive(Debug)]
-struct Generation {
-    number: u64,
-    answers: Prepared,
-}
-
-impl Generation {
-    /// The answers of the catalog in service.
-    fn prepare(catalog: &SharedCatalog, options: &Options) -> Self {
-        // Read before the catalog: if a replacement comes in between, the
-        // newer catalog is marked older, and is prepared again next call.
-        let number = catalog.generation();
-        let answers = Prepared::build(catalog.snapshot(), options);
-        Self { number, answers }
-    }
-}
-
-/// What one call works on: the prepared answers and the catalog they were
-/// made from, or the catalog alone when answers are not prepared. One guard
-/// either way.
-enum Snapshot {
-    Prepared(Guard<Arc<Generation>>),
-    Catalog(Guard<Arc<Catalog>>),
-}
-
-impl Snapshot {
-    fn prepared(&self) -> Option<&Prepared> {
-        match self {
-            Snapshot::Prepared(generation) => Some(&generation.answers),
-            Snapshot::Catalog(_) => None,
-        }
-    }
-
-    fn catalog(&self) -> &Catalog {
-        match self {
-            Snapshot::Prepared(generation) => generation.answers.catalog(),
-            Snapshot::Catalog(catalog) => catalog,
-        }
-    }
+    prepared: Option<Arc<Preparer>>,
 }
 
 impl ErrorMap {
     /// The service; with `prepare_answers`, the catalog's answers are
     /// prepared now, so the first call is as fast as the rest.
     pub fn new(catalog: SharedCatalog, options: Options) -> Self {
-        let prepared = options.prepare_answers.then(|| {
-            Arc::new(ArcSwap::from_pointee(Generation::prepare(
-                &catalog, &options,
-            )))
-        });
+        let prepared = options
+            .prepare_answers
+            .then(|| Arc::new(Preparer::new(&catalog, &options)));
         Self {
             catalog,
             options,
@@ -133,98 +62,77 @@ impl ErrorMap {
         }
     }
 
-    /// The catalog in service, with its answers, prepared now if the
-    /// catalog was replaced since (about a millisecond, once per reload).
-    fn snapshot(&self) -> Snapshot {
-        let Some(prepared) = &self.prepared else {
-            return Snapshot::Catalog(self.catalog.current());
-        };
-        let current = prepared.load();
-        if current.number == self.catalog.generation() {
-            return Snapshot::Prepared(current);
-        }
-        drop(current);
-        prepared.store(Arc::new(Generation::prepare(&self.catalog, &self.options)));
-        Snapshot::Prepared(prepared.load())
-    }
-
     /// Tells `observer` of every resolution and unknown code from now on.
     pub fn with_observer(mut self, observer: Arc<dyn Observer>) -> Self {
         self.observer = Some(observer);
         self
     }
 
-    fn context<'a>(
-        &'a self,
-        catalog: &'a Catalog,
-        prepared: Option<&'a Prepared>,
-        accept: Option<&'a str>,
-    ) -> CallContext<'a> {
-        CallContext {
-            catalog,
-            accept_language: accept,
-            options: &self.options,
-            observer: self.observer.as_deref(),
-            basic: false,
-            prepared,
-            tally: None,
+    /// Prepares the answers of the catalog now in service, on the calling
+    /// thread, and puts them in service. For whoever replaces the catalog
+    /// and can wait (on a blocking thread), so that no call after it runs
+    /// without prepared answers; without it, the first call that sees the
+    /// new catalog starts the same work on a thread of its own.
+    pub fn prepare(&self) {
+        if let Some(prepared) = &self.prepared {
+            prepared.prepare(&self.catalog, &self.options);
         }
     }
 
-    /// One query of a batch, appended to the response: prepared if it is
-    /// plain, else computed.
+    /// The catalog in service, with its answers if they are prepared.
+    fn snapshot(&self) -> Snapshot {
+        match &self.prepared {
+            Some(prepared) => prepared.snapshot(&self.catalog, &self.options),
+            None => Snapshot::Catalog(self.catalog.current()),
+        }
+    }
+
+    /// The engine's context for a call on `catalog`.
+    fn context<'a>(&'a self, catalog: &'a Catalog, accept: Option<&'a str>) -> Context<'a> {
+        self.options
+            .context(catalog, accept, self.observer.as_deref())
+    }
+
+    /// Tells the observer of an answer the engine did not compute (and so
+    /// did not tell of).
+    fn prepared_answer(&self, answer: &prepared::Answer) {
+        if let Some(observer) = &self.observer {
+            observer.resolved(answer.match_kind);
+        }
+    }
+
+    /// One query of a batch, appended to the response.
     fn batch_item(
-        ctx: &CallContext<'_>,
+        ctx: &Context<'_>,
+        cache: &Cache<'_>,
+        tally: &Tally,
         index: usize,
         query: &pb::BatchQuery,
         out: &mut BatchBuilder,
     ) {
-        let prepared = match &query.query {
-            Some(Query::GatewayError(q)) => resolve::prepared_gateway(ctx, q),
-            Some(Query::GrpcStatus(q)) => resolve::prepared_grpc(ctx, q),
-            None => None,
+        let result = match engine::batch_query(ctx, index, query, cache) {
+            Ok(Answer::Cached(answer)) => {
+                tally.add(answer.match_kind);
+                return out.push_encoded(&answer.encoded);
+            }
+            Ok(Answer::Computed(resolution)) => BatchOutcome::Resolution(resolution),
+            Err(err) => BatchOutcome::Error(error::status_proto(&err)),
         };
-        match prepared {
-            Some(answer) => out.push_encoded(&answer.encoded),
-            None => out.push(&Self::batch_result(ctx, index, query)),
-        }
+        out.push(&pb::BatchResult {
+            result: Some(result),
+        });
     }
 
-    fn batch_result(
-        ctx: &CallContext<'_>,
-        index: usize,
-        query: &pb::BatchQuery,
-    ) -> pb::BatchResult {
-        let outcome = match &query.query {
-            Some(Query::GatewayError(q)) => {
-                resolve::gateway(ctx, &format!("queries[{index}].gateway_error"), q)
-            }
-            Some(Query::GrpcStatus(q)) => {
-                resolve::grpc(ctx, &format!("queries[{index}].grpc_status"), q)
-            }
-            None => Err(ApiError::invalid(
-                format!("queries[{index}]"),
-                "set one of gateway_error or grpc_status",
-            )),
-        };
-        pb::BatchResult {
-            result: Some(match outcome {
-                Ok(resolution) => BatchOutcome::Resolution(resolution),
-                Err(err) => BatchOutcome::Error(err.into_status_proto()),
-            }),
-        }
-    }
-
-    fn list(&self, request: &pb::ListErrorsRequest) -> Result<pb::ListErrorsResponse, ApiError> {
+    fn list(&self, request: &pb::ListErrorsRequest) -> Result<pb::ListErrorsResponse, EngineError> {
         let page_size = page::page_size(request.page_size)?;
-        let table = validate::table("", "table", request.table)?;
+        let table = validate::table(Prefix::ROOT, "table", request.table)?;
         let status = request
             .http_status
-            .map(|s| validate::http_status("", "http_status", s))
+            .map(|s| validate::http_status(Prefix::ROOT, "http_status", s))
             .transpose()?;
         let grpc_code = request
             .grpc_code
-            .map(|c| validate::grpc_code("", "grpc_code", c))
+            .map(|c| validate::grpc_code(Prefix::ROOT, "grpc_code", c))
             .transpose()?;
         let filters = format!(
             "{}:{}:{}",
@@ -233,7 +141,7 @@ impl ErrorMap {
             grpc_code.map_or(-1, |c| c as i32)
         );
         let offset = page::decode_token(&request.page_token, &filters)?;
-        let catalog = self.catalog.snapshot();
+        let catalog = self.catalog.current();
         let matching: Vec<&pb::CatalogEntry> = catalog
             .entries()
             .iter()
@@ -262,7 +170,6 @@ impl ErrorMap {
     }
 }
 
-/// The prepared answers a [`ErrorMap::prepared`] guard holds, if any.
 /// Decodes one query of a batch into `scratch`, keeping the buffers of the
 /// query before it, so a batch of plain queries allocates nothing per query.
 fn decode_query(scratch: &mut pb::BatchQuery, raw: &[u8]) -> Result<(), String> {
@@ -306,21 +213,17 @@ impl ErrorMapService for ErrorMap {
         request: Request<pb::ResolveGatewayErrorRequest>,
     ) -> Result<Response<pb::ResolveGatewayErrorResponse>, Status> {
         let snapshot = self.snapshot();
-        let ctx = self.context(
-            snapshot.catalog(),
-            snapshot.prepared(),
-            accept_language(&request),
-        );
-        if let Some(answer) = resolve::prepared_gateway(&ctx, request.get_ref()) {
-            let encoded = answer.encoded.clone();
-            return Ok(Response::new(pb::ResolveGatewayErrorResponse::prepared(
-                encoded,
-            )));
-        }
-        let resolution = resolve::gateway(&ctx, "", request.get_ref())?;
-        Ok(Response::new(pb::ResolveGatewayErrorResponse::new(
-            resolution,
-        )))
+        let ctx = self.context(snapshot.catalog(), accept_language(&request));
+        let answer = engine::gateway(&ctx, Prefix::ROOT, request.get_ref(), &snapshot.cache());
+        Ok(Response::new(
+            match answer.map_err(|e| error::status(&e))? {
+                Answer::Cached(answer) => {
+                    self.prepared_answer(answer);
+                    pb::ResolveGatewayErrorResponse::prepared(answer.encoded.clone())
+                }
+                Answer::Computed(resolution) => pb::ResolveGatewayErrorResponse::new(resolution),
+            },
+        ))
     }
 
     async fn resolve_grpc_status(
@@ -328,21 +231,17 @@ impl ErrorMapService for ErrorMap {
         request: Request<pb::ResolveGrpcStatusRequest>,
     ) -> Result<Response<pb::ResolveGrpcStatusResponse>, Status> {
         let snapshot = self.snapshot();
-        let ctx = self.context(
-            snapshot.catalog(),
-            snapshot.prepared(),
-            accept_language(&request),
-        );
-        if let Some(answer) = resolve::prepared_grpc(&ctx, request.get_ref()) {
-            let encoded = answer.encoded.clone();
-            return Ok(Response::new(pb::ResolveGrpcStatusResponse::prepared(
-                encoded,
-            )));
-        }
-        let resolution = resolve::grpc(&ctx, "", request.get_ref())?;
-        Ok(Response::new(pb::ResolveGrpcStatusResponse::new(
-            resolution,
-        )))
+        let ctx = self.context(snapshot.catalog(), accept_language(&request));
+        let answer = engine::grpc(&ctx, Prefix::ROOT, request.get_ref(), &snapshot.cache());
+        Ok(Response::new(
+            match answer.map_err(|e| error::status(&e))? {
+                Answer::Cached(answer) => {
+                    self.prepared_answer(answer);
+                    pb::ResolveGrpcStatusResponse::prepared(answer.encoded.clone())
+                }
+                Answer::Computed(resolution) => pb::ResolveGrpcStatusResponse::new(resolution),
+            },
+        ))
     }
 
     async fn batch_resolve(
@@ -350,46 +249,18 @@ impl ErrorMapService for ErrorMap {
         request: Request<pb::BatchResolveRequest>,
     ) -> Result<Response<pb::BatchResolveResponse>, Status> {
         let batch = request.get_ref();
-        let max_batch = self.options.max_batch;
-        if batch.len() > max_batch {
-            return Err(ApiError::invalid(
-                "queries",
-                format!(
-                    "must hold at most {} queries (the server's batch limit), got {}",
-                    max_batch,
-                    batch.len()
-                ),
-            )
-            .into());
-        }
-        let basic = match pb::ResolutionView::try_from(batch.view) {
-            Ok(pb::ResolutionView::Basic) => true,
-            Ok(pb::ResolutionView::Full | pb::ResolutionView::Unspecified) => false,
-            Err(_) => {
-                return Err(ApiError::invalid(
-                    "view",
-                    format!(
-                        "must be RESOLUTION_VIEW_BASIC (1) or RESOLUTION_VIEW_FULL (2), got {}",
-                        batch.view
-                    ),
-                )
-                .into())
-            }
-        };
+        let view = engine::batch_view(batch.len(), batch.view, self.options.max_batch)
+            .map_err(|e| error::status(&e))?;
         let snapshot = self.snapshot();
-        let tally = observe::Tally::default();
-        let ctx = CallContext {
-            basic,
-            tally: Some(&tally),
-            ..self.context(
-                snapshot.catalog(),
-                snapshot.prepared(),
-                accept_language(&request),
-            )
+        let cache = snapshot.cache();
+        let tally = Tally::default();
+        let ctx = Context {
+            view,
+            ..self.context(snapshot.catalog(), accept_language(&request))
         };
         let mut out = pb::BatchResolveResponse::builder(batch.len());
         for (index, query) in batch.queries.iter().enumerate() {
-            Self::batch_item(&ctx, index, query, &mut out);
+            Self::batch_item(&ctx, &cache, &tally, index, query, &mut out);
         }
         // Decoded queries are read one at a time into one reused message.
         let mut scratch = pb::BatchQuery::default();
@@ -397,11 +268,11 @@ impl ErrorMapService for ErrorMap {
         for (i, raw) in batch.received.iter().enumerate() {
             let index = offset + i;
             match decode_query(&mut scratch, raw) {
-                Ok(()) => Self::batch_item(&ctx, index, &scratch, &mut out),
+                Ok(()) => Self::batch_item(&ctx, &cache, &tally, index, &scratch, &mut out),
                 Err(why) => out.push(&pb::BatchResult {
-                    result: Some(BatchOutcome::Error(
-                        ApiError::invalid(format!("queries[{index}]"), why).into_status_proto(),
-                    )),
+                    result: Some(BatchOutcome::Error(error::status_proto(
+                        &EngineError::invalid(format!("queries[{index}]"), why),
+                    ))),
                 }),
             }
         }
@@ -413,30 +284,19 @@ impl ErrorMapService for ErrorMap {
         &self,
         request: Request<pb::GetErrorRequest>,
     ) -> Result<Response<pb::GetErrorResponse>, Status> {
-        let request = request.get_ref();
-        validate::code_text("", "code", &request.code)?;
-        if request.code.trim().is_empty() {
-            return Err(ApiError::invalid("code", "must name a gateway code or alias").into());
-        }
-        let status = request
-            .http_status
-            .map(|s| validate::http_status("", "http_status", s))
-            .transpose()?;
-        let catalog = self.catalog.snapshot();
-        let found = mapping::get_entry(&catalog, &request.code, status);
-        observe::lookup(self.observer.as_deref(), &found);
-        let (entry, others) = found.map_err(ApiError::from)?;
-        Ok(Response::new(pb::GetErrorResponse {
-            entry: Some(entry.clone()),
-            other_rows: others.into_iter().map(convert::candidate).collect(),
-            catalog_version: catalog.version().to_owned(),
-        }))
+        let catalog = self.catalog.current();
+        let ctx = self.context(&catalog, None);
+        let found = engine::get_error(&ctx, request.get_ref()).map_err(|e| error::status(&e))?;
+        Ok(Response::new(found))
     }
 
     async fn list_errors(
         &self,
         request: Request<pb::ListErrorsRequest>,
     ) -> Result<Response<pb::ListErrorsResponse>, Status> {
-        Ok(Response::new(self.list(request.get_ref())?))
+        let page = self
+            .list(request.get_ref())
+            .map_err(|e| error::status(&e))?;
+        Ok(Response::new(page))
     }
 }

@@ -3,10 +3,10 @@
 //! all. Counted with dhat's allocator, so this is a count, not a timing.
 
 use errmap::catalog::Catalog;
+use errmap::engine::{self, Answer, Context, Prefix, View};
 use errmap::locale::Locale;
 use errmap::pb::errmap::v1::{Profile, ResolveGatewayErrorRequest, ResolveGrpcStatusRequest};
 use errmap::service::prepared::Prepared;
-use errmap::service::resolve::{self, CallContext};
 use errmap::service::Options;
 use std::sync::Arc;
 
@@ -26,16 +26,16 @@ fn plain_queries_allocate_nothing() {
     let catalog = Arc::new(Catalog::embedded().expect("the embedded catalog loads"));
     let options = Options::default();
     let prepared = Prepared::build(catalog.clone(), &options);
-    let ctx = CallContext {
-        catalog: &catalog,
-        accept_language: Some("fr;q=0.9, en-US;q=0.8, zh;q=0.5, *;q=0.1"),
-        options: &options,
-        observer: None,
-        basic: false,
-        prepared: Some(&prepared),
-        tally: None,
+    let cache = &prepared;
+    let ctx = options.context(
+        &catalog,
+        Some("fr;q=0.9, en-US;q=0.8, zh;q=0.5, *;q=0.1"),
+        None,
+    );
+    let basic = Context {
+        view: View::Basic,
+        ..ctx
     };
-    let basic = CallContext { basic: true, ..ctx };
     let mut requests = Vec::new();
     for entry in catalog.entries() {
         for code in [
@@ -64,10 +64,12 @@ fn plain_queries_allocate_nothing() {
     let blocks = blocks_during(|| {
         for ctx in [&ctx, &basic] {
             for request in &requests {
-                answered += usize::from(resolve::prepared_gateway(ctx, request).is_some());
+                let answer = engine::gateway(ctx, Prefix::ROOT, request, &cache);
+                answered += usize::from(matches!(answer, Ok(Answer::Cached(_))));
             }
             for request in &grpc {
-                answered += usize::from(resolve::prepared_grpc(ctx, request).is_some());
+                let answer = engine::grpc(ctx, Prefix::ROOT, request, &cache);
+                answered += usize::from(matches!(answer, Ok(Answer::Cached(_))));
             }
         }
     });

@@ -5,13 +5,14 @@
 
 use errmap::pb::google::rpc::Status;
 use errmap::present::error_info;
-use errmap::service::error::ApiError;
-use errmap::service::validate::details;
+use errmap::engine::validate::details;
+use errmap::engine::{EngineError, Prefix};
+use errmap::service::error::status_proto;
 use libfuzzer_sys::fuzz_target;
 use prost::Message;
 
 fuzz_target!(|data: &[u8]| {
-    match details("", data, None) {
+    match details(Prefix::ROOT, data, None) {
         Ok(None) => assert!(data.is_empty(), "non-empty bytes gave no status"),
         Ok(Some(status)) => {
             // Unknown fields are dropped on decoding, so one more trip
@@ -23,21 +24,25 @@ fuzz_target!(|data: &[u8]| {
             // either, whatever the details hold.
             let _ = error_info(&status);
         }
-        Err(ApiError::InvalidField { field, description }) => {
+        Err(EngineError::InvalidField { field, description }) => {
             assert_eq!(field, "status_details_bin", "{description}");
             assert!(!description.is_empty());
             // Batch items carry the error as a status message.
-            let _ = ApiError::InvalidField { field, description }.into_status_proto();
+            let _ = status_proto(&EngineError::InvalidField { field, description });
         }
         Err(other) => panic!("unexpected error kind: {other:?}"),
     }
     // Both forms at once are refused, whatever the bytes.
     if !data.is_empty() {
-        let both = details("queries[0].grpc_status", data, Some(&Status::default()));
+        let both = details(
+            Prefix::query(0, "grpc_status"),
+            data,
+            Some(&Status::default()),
+        );
         assert!(
             matches!(
                 &both,
-                Err(ApiError::InvalidField { field, .. })
+                Err(EngineError::InvalidField { field, .. })
                     if field == "queries[0].grpc_status.status_details_bin"
             ),
             "{both:?}"

@@ -2,8 +2,9 @@
 //! names, enums by name, 64-bit integers as strings, defaults left out),
 //! by way of `prost-reflect` and the descriptors built into the binary.
 
+use crate::engine::EngineError;
 use crate::pb::google::rpc::Status as StatusProto;
-use crate::service::error::ApiError;
+use crate::service::error;
 use prost::Message;
 use prost_reflect::{DynamicMessage, Kind, MessageDescriptor, MethodDescriptor, ServiceDescriptor};
 use serde_json::{Map, Value};
@@ -135,7 +136,7 @@ where
     DynamicMessage::deserialize(desc.clone(), tracked).map_err(|err| {
         let path = track.path();
         if path.iter().next().is_some() {
-            ApiError::invalid(path.to_string(), err.to_string()).into_status()
+            error::status(&EngineError::invalid(path.to_string(), err.to_string()))
         } else {
             misfit(desc, &err)
         }

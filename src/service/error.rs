@@ -1,118 +1,85 @@
-//! The one place where errors become `tonic::Status`: bad requests become
+//! The one place where errors become statuses: bad requests become
 //! `INVALID_ARGUMENT` naming the field and its allowed range, unknown codes
 //! become `NOT_FOUND` naming the code and the closest known ones. Both carry
 //! `google.rpc` details so clients can act on them without parsing text.
+//! A single call answers with a `tonic::Status`; a failed batch item
+//! carries the `google.rpc.Status` that call would have carried in its
+//! `grpc-status-details-bin` trailer.
 
-use crate::mapping::ResolveError;
-use crate::pb::google::rpc::Status as StatusProto;
+use crate::engine::EngineError;
+use crate::pb::google::rpc::{
+    bad_request::FieldViolation, BadRequest, Code, ErrorInfo, ResourceInfo, Status as StatusProto,
+};
 use prost::Message;
-use tonic::{Code, Status};
-use tonic_types::{ErrorDetails, StatusExt};
+use prost_types::Any;
 
 /// The `ErrorInfo.domain` of errmap's own errors.
 pub const ERROR_DOMAIN: &str = "errmap.v1";
 
-/// Why a request failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ApiError {
-    /// A field is out of its allowed range or malformed.
-    InvalidField { field: String, description: String },
-    /// A gateway code that is not in the catalog.
-    UnknownCode {
-        code: String,
-        suggestions: Vec<String>,
-    },
-    /// A code that exists, but not with the HTTP status asked for.
-    UnknownKey { code: String, http_status: i32 },
-}
+/// The `ResourceInfo.resource_type` of an unknown code.
+const ENTRY_TYPE: &str = "errmap.v1.CatalogEntry";
 
-impl ApiError {
-    pub fn invalid(field: impl Into<String>, description: impl Into<String>) -> Self {
-        ApiError::InvalidField {
-            field: field.into(),
-            description: description.into(),
-        }
-    }
-
-    /// The error as the gRPC status a single call answers with.
-    pub fn into_status(self) -> Status {
-        match self {
-            ApiError::InvalidField { field, description } => {
-                let message = format!("{field}: {description}");
-                let details = ErrorDetails::with_bad_request_violation(field, description);
-                Status::with_error_details(Code::InvalidArgument, message, details)
-            }
-            ApiError::UnknownCode { code, suggestions } => {
-                let mut message = format!("no catalog entry has code {code:?}");
-                if !suggestions.is_empty() {
-                    message.push_str(&format!(
-                        "; closest known codes: {}",
-                        suggestions.join(", ")
-                    ));
-                }
-                let mut details = ErrorDetails::with_error_info(
-                    "UNKNOWN_GATEWAY_CODE",
-                    ERROR_DOMAIN,
-                    [
-                        ("code".to_owned(), code.clone()),
-                        ("suggestions".to_owned(), suggestions.join(",")),
-                    ],
-                );
-                details.set_resource_info(
-                    "errmap.v1.CatalogEntry",
-                    code,
-                    "",
-                    "no such code in the catalog",
-                );
-                Status::with_error_details(Code::NotFound, message, details)
-            }
-            ApiError::UnknownKey { code, http_status } => {
-                let message =
-                    format!("no catalog entry has code {code:?} with HTTP status {http_status}");
-                let name = format!("{code}/{http_status}");
-                let details = ErrorDetails::with_resource_info(
-                    "errmap.v1.CatalogEntry",
-                    name,
-                    "",
-                    "the code exists, but not with this HTTP status",
-                );
-                Status::with_error_details(Code::NotFound, message, details)
-            }
-        }
-    }
-
-    /// The error as a `google.rpc.Status` message, for one failed item of a
-    /// batch: exactly what the single call would have carried in its
-    /// `grpc-status-details-bin` trailer.
-    pub fn into_status_proto(self) -> StatusProto {
-        let status = self.into_status();
-        StatusProto::decode(status.details()).unwrap_or_else(|_| StatusProto {
-            code: status.code() as i32,
-            message: status.message().to_owned(),
-            details: Vec::new(),
-        })
+fn any(name: &str, message: &impl Message) -> Any {
+    Any {
+        type_url: format!("type.googleapis.com/google.rpc.{name}"),
+        value: message.encode_to_vec(),
     }
 }
 
-impl From<ResolveError> for ApiError {
-    fn from(err: ResolveError) -> Self {
-        match err {
-            ResolveError::UnknownCode { code, suggestions } => {
-                ApiError::UnknownCode { code, suggestions }
-            }
-            ResolveError::UnknownKey { code, http_status } => {
-                ApiError::UnknownKey { code, http_status }
-            }
-            ResolveError::NothingToResolve => ApiError::invalid(
-                "code",
-                "nothing to resolve: set code, http_status (100-599), or both",
-            ),
+/// The error as a `google.rpc.Status` with its details.
+pub fn status_proto(err: &EngineError) -> StatusProto {
+    let (code, details) = match err {
+        EngineError::InvalidField { field, description } => {
+            let violation = FieldViolation {
+                field: field.clone(),
+                description: description.clone(),
+                ..Default::default()
+            };
+            let bad_request = BadRequest {
+                field_violations: vec![violation],
+            };
+            (Code::InvalidArgument, vec![any("BadRequest", &bad_request)])
         }
+        EngineError::UnknownCode { code, suggestions } => {
+            let info = ErrorInfo {
+                reason: "UNKNOWN_GATEWAY_CODE".to_owned(),
+                domain: ERROR_DOMAIN.to_owned(),
+                metadata: [
+                    ("code".to_owned(), code.clone()),
+                    ("suggestions".to_owned(), suggestions.join(",")),
+                ]
+                .into(),
+            };
+            let resource = ResourceInfo {
+                resource_type: ENTRY_TYPE.to_owned(),
+                resource_name: code.clone(),
+                owner: String::new(),
+                description: "no such code in the catalog".to_owned(),
+            };
+            let details = vec![any("ErrorInfo", &info), any("ResourceInfo", &resource)];
+            (Code::NotFound, details)
+        }
+        EngineError::UnknownKey { code, http_status } => {
+            let resource = ResourceInfo {
+                resource_type: ENTRY_TYPE.to_owned(),
+                resource_name: format!("{code}/{http_status}"),
+                owner: String::new(),
+                description: "the code exists, but not with this HTTP status".to_owned(),
+            };
+            (Code::NotFound, vec![any("ResourceInfo", &resource)])
+        }
+    };
+    StatusProto {
+        code: code as i32,
+        message: err.to_string(),
+        details,
     }
 }
 
-impl From<ApiError> for Status {
-    fn from(err: ApiError) -> Self {
-        err.into_status()
-    }
+/// The error as the status a single call answers with.
+pub fn status(err: &EngineError) -> tonic::Status {
+    let proto = status_proto(err);
+    let code = tonic::Code::from_i32(proto.code);
+    let details = proto.encode_to_vec();
+    tonic::Status::with_details(code, proto.message, details.into())
 }

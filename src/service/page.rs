@@ -1,7 +1,7 @@
 //! AIP-158 pagination for `ListErrors`: bounded page sizes and opaque page
 //! tokens that only work with the filters they were issued for.
 
-use crate::service::error::ApiError;
+use crate::engine::EngineError;
 
 /// Page size when the request leaves `page_size` at 0.
 pub const DEFAULT_PAGE_SIZE: usize = 50;
@@ -9,11 +9,11 @@ pub const DEFAULT_PAGE_SIZE: usize = 50;
 pub const MAX_PAGE_SIZE: usize = 1000;
 
 /// The page size a request asks for, after defaults and the cap.
-pub fn page_size(requested: i32) -> Result<usize, ApiError> {
+pub fn page_size(requested: i32) -> Result<usize, EngineError> {
     match usize::try_from(requested) {
         Ok(0) => Ok(DEFAULT_PAGE_SIZE),
         Ok(n) => Ok(n.min(MAX_PAGE_SIZE)),
-        Err(_) => Err(ApiError::invalid(
+        Err(_) => Err(EngineError::invalid(
             "page_size",
             format!("must be between 0 and {MAX_PAGE_SIZE} (0 means {DEFAULT_PAGE_SIZE}), got {requested}"),
         )),
@@ -27,12 +27,12 @@ pub fn encode_token(offset: usize, filters: &str) -> String {
 }
 
 /// The offset a token points at, if it was issued for these filters.
-pub fn decode_token(token: &str, filters: &str) -> Result<usize, ApiError> {
+pub fn decode_token(token: &str, filters: &str) -> Result<usize, EngineError> {
     if token.is_empty() {
         return Ok(0);
     }
     let invalid = || {
-        ApiError::invalid(
+        EngineError::invalid(
             "page_token",
             "must be a next_page_token returned by ListErrors with the same filters",
         )

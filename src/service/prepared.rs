@@ -1,16 +1,17 @@
-//! Answers made ready when a catalog first serves: for every plain query
-//! (a bare code, or a bare gRPC code, with no params, request id, body or
+//! Answers made ready for a catalog: for every plain query (a code by its
+//! own spelling, or a bare gRPC code, with no params, request id, body or
 //! details), in each locale, profile and view, the encoded `BatchResult`.
 //! That encoding is also the whole `Resolve*Response`, as both carry the
 //! resolution in field 1, so one copy serves single calls and batches.
 //!
-//! They are built by the ordinary path, so a prepared answer is the
-//! computed one byte for byte (`tests/grpc/prepared.rs` checks every
-//! entry); what a call saves is building, rendering and encoding it again.
+//! It is a cache in front of the engine ([`AnswerCache`]), filled by asking
+//! the engine, so a prepared answer is the computed one byte for byte
+//! (`tests/grpc/prepared.rs` checks every entry); what a call saves is
+//! building, rendering and encoding it again.
 
-use super::resolve::{self, CallContext};
-use super::Options;
+use super::options::Options;
 use crate::catalog::Catalog;
+use crate::engine::{self, AnswerCache, Context, GatewayKey, GrpcKey, View};
 use crate::locale::Locale;
 use crate::pb::errmap::v1 as pb;
 use crate::pb::google::rpc::Code;
@@ -25,94 +26,65 @@ pub struct Answer {
     pub match_kind: pb::MatchKind,
 }
 
-/// One full and one basic answer per locale.
-type PerLocale = [[Answer; 2]; 2];
+/// One answer per locale.
+type PerLocale = [Answer; 2];
 
-/// The prepared answers of one catalog snapshot.
+/// The prepared answers of one catalog.
 #[derive(Debug)]
 pub struct Prepared {
     catalog: Arc<Catalog>,
     /// By row: `[profile][locale]`, profiles Google and GrpcProxy, full view.
-    gateway: Vec<[[Answer; 2]; 2]>,
-    /// By row: `[locale]`, basic view.
-    gateway_basic: Vec<[Answer; 2]>,
+    gateway: Vec<[PerLocale; 2]>,
+    /// By row: `[locale]`, basic view (which no profile changes).
+    gateway_basic: Vec<PerLocale>,
     /// By gRPC code: `[view][locale]`, views full and basic.
-    grpc: Vec<PerLocale>,
+    grpc: Vec<[PerLocale; 2]>,
 }
 
-/// Which `ResolutionView` an answer is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum View {
-    Full,
-    Basic,
-}
+/// The two profiles a prepared gateway answer is made for.
+const PROFILES: [pb::Profile; 2] = [pb::Profile::Google, pb::Profile::GrpcProxy];
 
 impl Prepared {
-    /// Answers every plain query against `catalog`, as `options` say.
+    /// Answers every plain query against `catalog`, as `options` say. The
+    /// work grows with the catalog: build where a catalog is loaded or on a
+    /// thread of its own, never on a request's path.
     pub fn build(catalog: Arc<Catalog>, options: &Options) -> Self {
-        let answer = |basic: bool, query: &Query<'_>, locale: Locale| -> Answer {
-            let ctx = CallContext {
-                catalog: &catalog,
-                accept_language: None,
-                options,
-                observer: None,
-                basic,
-                prepared: None,
-                tally: None,
-            };
-            let resolution = match query {
-                Query::Gateway(code, status, profile) => {
-                    let request = pb::ResolveGatewayErrorRequest {
-                        code: (*code).to_owned(),
-                        http_status: Some(*status),
-                        locale: locale.tag().to_owned(),
-                        profile: *profile as i32,
-                        ..Default::default()
-                    };
-                    resolve::gateway(&ctx, "", &request).unwrap_or_default()
-                }
-                Query::Grpc(code) => {
-                    let request = pb::ResolveGrpcStatusRequest {
-                        code: *code as i32,
-                        locale: locale.tag().to_owned(),
-                        ..Default::default()
-                    };
-                    resolve::grpc(&ctx, "", &request).unwrap_or_default()
-                }
-            };
-            Answer {
-                match_kind: pb::MatchKind::try_from(resolution.match_kind)
-                    .unwrap_or(pb::MatchKind::Unspecified),
-                encoded: wire::field_one(&resolution),
-            }
+        let context = |view| Context {
+            view,
+            ..options.context(&catalog, None, None)
         };
-        let per_locale =
-            |basic: bool, query: Query<'_>| Locale::ALL.map(|l| answer(basic, &query, l));
-        let gateway = catalog
-            .entries()
-            .iter()
-            .map(|e| {
-                [pb::Profile::Google, pb::Profile::GrpcProxy]
-                    .map(|p| per_locale(false, Query::Gateway(&e.code, e.http_status, p)))
-            })
+        let (full, basic) = (context(View::Full), context(View::Basic));
+        let gateway_answer = |ctx: &Context<'_>, row: usize, profile, locale: Locale| {
+            let entry = catalog.entry(row);
+            let request = pb::ResolveGatewayErrorRequest {
+                code: entry.code.clone(),
+                http_status: Some(entry.http_status),
+                locale: locale.tag().to_owned(),
+                profile: profile as i32,
+                ..Default::default()
+            };
+            answer(engine::resolve_gateway(ctx, &request))
+        };
+        let grpc_answer = |ctx: &Context<'_>, code: Code, locale: Locale| {
+            let request = pb::ResolveGrpcStatusRequest {
+                code: code as i32,
+                locale: locale.tag().to_owned(),
+                ..Default::default()
+            };
+            answer(engine::resolve_grpc(ctx, &request))
+        };
+        let rows = 0..catalog.entries().len();
+        let gateway = rows
+            .clone()
+            .map(|row| PROFILES.map(|p| Locale::ALL.map(|l| gateway_answer(&full, row, p, l))))
             .collect();
-        let gateway_basic = catalog
-            .entries()
-            .iter()
-            .map(|e| {
-                per_locale(
-                    true,
-                    Query::Gateway(&e.code, e.http_status, pb::Profile::Google),
-                )
-            })
+        let gateway_basic = rows
+            .map(|row| Locale::ALL.map(|l| gateway_answer(&basic, row, pb::Profile::Google, l)))
             .collect();
         let grpc = (0..=16)
             .map(|c| {
                 let code = Code::try_from(c).unwrap_or(Code::Unknown);
-                [
-                    per_locale(false, Query::Grpc(code)),
-                    per_locale(true, Query::Grpc(code)),
-                ]
+                [&full, &basic].map(|ctx| Locale::ALL.map(|l| grpc_answer(ctx, code, l)))
             })
             .collect();
         Self {
@@ -123,36 +95,39 @@ impl Prepared {
         }
     }
 
-    /// The snapshot these answers were made from.
+    /// The catalog these answers were made from.
     pub fn catalog(&self) -> &Catalog {
         &self.catalog
     }
+}
 
-    /// The answer for an entry's row, as matched by its own code.
-    pub fn gateway(
-        &self,
-        row: usize,
-        profile: pb::Profile,
-        locale: Locale,
-        view: View,
-    ) -> Option<&Answer> {
-        match view {
-            View::Full => {
-                let profile = usize::from(profile == pb::Profile::GrpcProxy);
-                Some(&self.gateway.get(row)?[profile][locale.index()])
-            }
-            View::Basic => Some(&self.gateway_basic.get(row)?[locale.index()]),
-        }
-    }
-
-    /// The answer for a bare gRPC code.
-    pub fn grpc(&self, code: Code, locale: Locale, view: View) -> Option<&Answer> {
-        let view = usize::from(view == View::Basic);
-        Some(&self.grpc.get(code as usize)?[view][locale.index()])
+/// A resolution, encoded once; a failed one (which a valid catalog never
+/// gives for its own rows) as an empty resolution.
+fn answer(outcome: Result<pb::Resolution, engine::EngineError>) -> Answer {
+    let resolution = outcome.unwrap_or_default();
+    Answer {
+        match_kind: pb::MatchKind::try_from(resolution.match_kind)
+            .unwrap_or(pb::MatchKind::Unspecified),
+        encoded: wire::field_one(&resolution),
     }
 }
 
-enum Query<'a> {
-    Gateway(&'a str, i32, pb::Profile),
-    Grpc(Code),
+impl<'a> AnswerCache for &'a Prepared {
+    type Answer = &'a Answer;
+
+    fn gateway(&self, key: GatewayKey) -> Option<&'a Answer> {
+        let per_locale = match key.view {
+            View::Full => {
+                let profile = usize::from(key.profile == pb::Profile::GrpcProxy);
+                &self.gateway.get(key.row)?[profile]
+            }
+            View::Basic => self.gateway_basic.get(key.row)?,
+        };
+        Some(&per_locale[key.locale.index()])
+    }
+
+    fn grpc(&self, key: GrpcKey) -> Option<&'a Answer> {
+        let view = usize::from(key.view == View::Basic);
+        Some(&self.grpc.get(key.code as usize)?[view][key.locale.index()])
+    }
 }

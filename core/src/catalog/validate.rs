@@ -25,21 +25,34 @@ pub const MAX_CODE_LEN: usize = 128;
 /// The rule a problem breaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Rule {
+    /// The catalog has no entries.
     EmptyCatalog,
+    /// A code or alias is not a usable code.
     BadCode,
+    /// Two entries share a code and HTTP status.
     DuplicateKey,
+    /// An HTTP status outside 100-599.
     StatusOutOfRange,
+    /// A gRPC code outside `google.rpc.Code`.
     UnknownGrpcCode,
+    /// A table that is none of the three.
     UnknownTable,
+    /// An entry without its (Chinese) message.
     EmptyMessage,
+    /// An alias that names another code, or another entry's alias.
     AliasCollision,
+    /// A text holds a placeholder word the entry does not declare.
     UndeclaredPlaceholder,
+    /// A declared placeholder does not appear exactly once.
     MissingPlaceholder,
+    /// An English text missing where the Chinese one is set.
     MissingEnglish,
+    /// An English message that is not ASCII.
     NonAsciiEnglish,
 }
 
 impl Rule {
+    /// The rule's name, as problems are reported.
     pub fn as_str(self) -> &'static str {
         match self {
             Rule::EmptyCatalog => "empty-catalog",
@@ -62,10 +75,15 @@ impl Rule {
 /// catalog), code and, where known, its place in the file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Problem {
+    /// The entry's index in the merged catalog.
     pub entry: usize,
+    /// The entry's code, as written.
     pub code: String,
+    /// The rule broken.
     pub rule: Rule,
+    /// What is wrong, in words.
     pub detail: String,
+    /// Where the entry starts in its text, when known.
     pub location: Option<Location>,
 }
 

@@ -19,19 +19,28 @@ const TYPE_URL_PREFIX: &str = "type.googleapis.com/";
 /// What the caller chose for the answer's presentation.
 #[derive(Debug, Clone, Copy)]
 pub struct Presentation<'a> {
+    /// The language of the message and the localized details.
     pub locale: Locale,
+    /// Values for the entry's placeholders.
     pub params: &'a BTreeMap<String, String>,
+    /// The request id the gateway body and `RequestInfo` carry.
     pub request_id: &'a str,
+    /// The `ErrorInfo.domain`.
     pub error_domain: &'a str,
 }
 
 /// A resolution, ready to hand on.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Presented {
+    /// The message, in the chosen locale, with params filled in.
     pub message: String,
+    /// The rich status a gRPC server would answer with.
     pub status: Status,
+    /// `status`, encoded: the `grpc-status-details-bin` bytes.
     pub status_details_bin: Vec<u8>,
+    /// The gateway's JSON error body for the same answer.
     pub gateway_error_body: String,
+    /// Params the entry does not use.
     pub ignored_params: Vec<String>,
 }
 
@@ -59,6 +68,7 @@ fn solution_in(entry: &CatalogEntry, locale: Locale) -> &str {
     }
 }
 
+/// A resolution as a caller hands it on.
 pub fn present(resolution: &Resolution<'_>, how: Presentation<'_>) -> Presented {
     let params = Params::for_entry(resolution.entry, how.params);
     let (reason, message, english) = match resolution.entry {

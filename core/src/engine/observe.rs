@@ -1,6 +1,6 @@
-//! What the service tells an [`Observer`] (metrics, in practice): how each
+//! What the engine tells an [`Observer`] (metrics, in practice): how each
 //! query resolved, and which codes it did not know. Kept apart from the
-//! request handling so the service works the same with no observer at all.
+//! request handling so the engine works the same with no observer at all.
 
 use super::convert;
 use crate::mapping::{GatewayQuery, GrpcQuery, MatchKind, Resolution, ResolveError};
@@ -22,7 +22,7 @@ pub trait Observer: std::fmt::Debug + Send + Sync {
 }
 
 /// After a gateway query: how it resolved, or the code it did not know.
-pub(super) fn gateway(
+pub(crate) fn gateway(
     observer: Option<&dyn Observer>,
     query: GatewayQuery<'_>,
     outcome: &Result<Resolution<'_>, ResolveError>,
@@ -46,7 +46,7 @@ pub(super) fn gateway(
 }
 
 /// After a gRPC query: how it resolved, and its reason if that was unknown.
-pub(super) fn grpc(
+pub(crate) fn grpc(
     observer: Option<&dyn Observer>,
     query: GrpcQuery<'_>,
     resolution: &Resolution<'_>,
@@ -62,38 +62,8 @@ pub(super) fn grpc(
 }
 
 /// After a catalog lookup by code, such as `GetError`.
-pub(super) fn lookup<T>(observer: Option<&dyn Observer>, found: &Result<T, ResolveError>) {
+pub(crate) fn lookup<T>(observer: Option<&dyn Observer>, found: &Result<T, ResolveError>) {
     if let (Some(observer), Err(ResolveError::UnknownCode { code, .. })) = (observer, found) {
         observer.unknown_code(code);
-    }
-}
-
-/// Prepared answers of one batch, counted by match kind and told to the
-/// observer once at the end: one atomic add per kind, not per query.
-#[derive(Debug, Default)]
-pub struct Tally([std::cell::Cell<u64>; MATCH_KINDS]);
-
-const MATCH_KINDS: usize = 9;
-
-impl Tally {
-    pub fn add(&self, kind: pb::MatchKind) {
-        if let Some(cell) = self.0.get(kind as usize) {
-            cell.set(cell.get() + 1);
-        }
-    }
-
-    pub fn report(&self, observer: Option<&dyn Observer>) {
-        let Some(observer) = observer else {
-            return;
-        };
-        for (i, cell) in self.0.iter().enumerate() {
-            let count = cell.get();
-            let kind = i32::try_from(i)
-                .ok()
-                .and_then(|i| pb::MatchKind::try_from(i).ok());
-            if let (Some(kind), true) = (kind, count > 0) {
-                observer.resolved_many(kind, count);
-            }
-        }
     }
 }

@@ -13,8 +13,11 @@ pub const CATALOG_MESSAGE: &str = "errmap.v1.Catalog";
 /// A place in a catalog text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Location {
+    /// The text's name ([`Source::name`]).
     pub source: String,
+    /// 1-based.
     pub line: usize,
+    /// 1-based, in characters.
     pub column: usize,
 }
 
@@ -27,7 +30,9 @@ impl fmt::Display for Location {
 /// A named catalog text: a file path, or "embedded".
 #[derive(Debug, Clone, Copy)]
 pub struct Source<'a> {
+    /// What problems are reported under.
     pub name: &'a str,
+    /// The catalog, in protobuf text format.
     pub text: &'a str,
 }
 

@@ -18,17 +18,26 @@ pub use validate::{Problem, Rule};
 
 /// The catalog built into the binary: every row of the gateway's three
 /// error tables.
-pub const EMBEDDED: &str = include_str!("../catalog/catalog.textproto");
+pub const EMBEDDED: &str = include_str!("../../catalog/catalog.textproto");
 
 /// The name problems in the embedded catalog are reported under.
 pub const EMBEDDED_NAME: &str = "embedded";
 
+/// Why a catalog text could not be put in service.
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
+    /// The schema built into the binary could not be read.
     #[error("catalog descriptors are unusable: {0}")]
     Descriptors(String),
+    /// The text is not an `errmap.v1.Catalog` in protobuf text format.
     #[error("{location}: not valid protobuf text format for {CATALOG_MESSAGE}: {message}")]
-    Syntax { location: Location, message: String },
+    Syntax {
+        /// Where the parser stopped.
+        location: Location,
+        /// What the parser expected.
+        message: String,
+    },
+    /// The entries parse, but break rules: every problem, not just the first.
     #[error("catalog is invalid ({} problem(s)):\n{}", .0.len(), problems_list(.0))]
     Invalid(Vec<Problem>),
 }
@@ -279,6 +288,7 @@ pub struct SharedCatalog {
 }
 
 impl SharedCatalog {
+    /// Puts `catalog` in service.
     pub fn new(catalog: Catalog) -> Self {
         Self {
             current: Arc::new(ArcSwap::from_pointee(catalog)),
@@ -328,7 +338,9 @@ impl SharedCatalog {
 /// Counts of reload outcomes, for metrics and tests.
 #[derive(Debug, Default)]
 pub struct ReloadStats {
+    /// Catalogs put in service since the first.
     pub succeeded: AtomicU64,
+    /// Reloads that kept the catalog in service.
     pub failed: AtomicU64,
     last_error: Mutex<String>,
 }

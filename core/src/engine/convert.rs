@@ -1,22 +1,13 @@
-//! Domain answers as protobuf messages.
+//! Domain answers as the API's messages.
 
 use crate::locale::Locale;
-use crate::mapping::{MatchKind, Profile, Resolution};
+use crate::mapping::{MatchKind, Resolution};
 use crate::pb::errmap::v1 as pb;
 use crate::present::{self, Presented};
 use crate::render::Params;
 use std::collections::BTreeMap;
 
-impl From<Profile> for pb::Profile {
-    fn from(profile: Profile) -> Self {
-        match profile {
-            Profile::Google => pb::Profile::Google,
-            Profile::GrpcProxy => pb::Profile::GrpcProxy,
-        }
-    }
-}
-
-pub fn match_kind(kind: MatchKind) -> pb::MatchKind {
+pub(crate) fn match_kind(kind: MatchKind) -> pb::MatchKind {
     match kind {
         MatchKind::Code => pb::MatchKind::Code,
         MatchKind::Alias => pb::MatchKind::Alias,
@@ -29,7 +20,7 @@ pub fn match_kind(kind: MatchKind) -> pb::MatchKind {
     }
 }
 
-pub fn candidate(entry: &pb::CatalogEntry) -> pb::Candidate {
+pub(crate) fn candidate(entry: &pb::CatalogEntry) -> pb::Candidate {
     pb::Candidate {
         code: entry.code.clone(),
         http_status: entry.http_status,
@@ -38,7 +29,7 @@ pub fn candidate(entry: &pb::CatalogEntry) -> pb::Candidate {
     }
 }
 
-pub fn resolution(
+pub(crate) fn resolution(
     resolution: Resolution<'_>,
     presented: Presented,
     locale: Locale,
@@ -63,7 +54,7 @@ pub fn resolution(
 }
 
 /// The basic view (`RESOLUTION_VIEW_BASIC`): what a bulk caller acts on.
-pub fn basic(
+pub(crate) fn basic(
     resolution: &Resolution<'_>,
     locale: Locale,
     params: &BTreeMap<String, String>,

@@ -36,8 +36,11 @@ pub fn render(request_id: &str, http_status: i32, code: &str, message: &str) -> 
 /// What a gateway error body says, as far as it can be read.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Parsed {
+    /// `error.status`: the gateway's string code.
     pub code: Option<String>,
+    /// `error.code`: the HTTP status, as written.
     pub http_status: Option<i64>,
+    /// `requestId`.
     pub request_id: Option<String>,
 }
 

@@ -4,7 +4,7 @@
 //! which entry answers a query and which HTTP status goes with a gRPC code.
 //! `docs/mapping.md` gives the reasons behind each table here.
 
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, CodeMatch};
 use crate::pb::errmap::v1::{CatalogEntry, Table};
 use crate::pb::google::rpc::Code;
 
@@ -34,20 +34,15 @@ pub const fn http_status_for(code: Code) -> i32 {
     }
 }
 
-/// Which table turns a bare HTTP status into a gRPC code.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Profile {
-    /// code.proto's mapping, as REST clients read statuses.
-    #[default]
-    Google,
-    /// The gRPC specification's table for HTTP replies from proxies.
-    GrpcProxy,
-}
+/// Which table turns a bare HTTP status into a gRPC code: the API's own
+/// enum, so a request's profile reaches the answer unconverted. Unset
+/// means [`Profile::Google`].
+pub use crate::pb::errmap::v1::Profile;
 
 /// The gRPC code for a bare HTTP status under a profile.
 pub const fn grpc_code_for_status(status: i32, profile: Profile) -> Code {
     match profile {
-        Profile::Google => google_code_for_status(status),
+        Profile::Google | Profile::Unspecified => google_code_for_status(status),
         Profile::GrpcProxy => proxy_code_for_status(status),
     }
 }
@@ -117,24 +112,38 @@ pub const fn default_gateway_code(code: Code) -> &'static str {
 /// How a resolution was reached.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MatchKind {
+    /// By the code, with its own HTTP status or none.
     Code,
+    /// By an alias of a code.
     Alias,
+    /// By the code, though the catalog gives it another HTTP status.
     CodeStatusMismatch,
+    /// By the HTTP status; no code was given.
     StatusOnly,
+    /// By the HTTP status, as the code was unknown.
     StatusFallback,
+    /// By the gRPC code's default gateway code.
     GrpcCode,
+    /// By the gateway code the request's reason names.
     GrpcReason,
+    /// By the gateway code the status details' `ErrorInfo.reason` names.
     ErrorInfo,
 }
 
 /// The answer to one query.
 #[derive(Debug, Clone)]
 pub struct Resolution<'c> {
+    /// How the answer was reached.
     pub match_kind: MatchKind,
+    /// The gRPC code.
     pub grpc_code: Code,
+    /// The HTTP status.
     pub http_status: i32,
+    /// The entry that answers, if one does.
     pub entry: Option<&'c CatalogEntry>,
+    /// Other entries that could have answered.
     pub candidates: Vec<&'c CatalogEntry>,
+    /// How the answer was chosen, in words.
     pub note: String,
 }
 
@@ -142,14 +151,18 @@ pub struct Resolution<'c> {
 /// that the status is 100-599 and the code is sane.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct GatewayQuery<'a> {
+    /// The gateway's string code.
     pub code: Option<&'a str>,
+    /// The HTTP status.
     pub http_status: Option<i32>,
+    /// The table for a bare status.
     pub profile: Profile,
 }
 
 /// A gRPC status to translate.
 #[derive(Debug, Clone, Copy)]
 pub struct GrpcQuery<'a> {
+    /// The gRPC code.
     pub code: Code,
     /// A gateway code naming the entry to report.
     pub reason: Option<&'a str>,
@@ -168,15 +181,26 @@ pub enum ReasonFrom {
     ErrorInfo,
 }
 
+/// Why a query has no answer.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
+    /// The code is not in the catalog, and no status was given.
     #[error("no catalog entry has code {code:?}")]
     UnknownCode {
+        /// The code as asked, trimmed.
         code: String,
+        /// The known codes closest to it, best first.
         suggestions: Vec<String>,
     },
+    /// The code is in the catalog, but not with this HTTP status.
     #[error("no catalog entry has code {code:?} with HTTP status {http_status}")]
-    UnknownKey { code: String, http_status: i32 },
+    UnknownKey {
+        /// The code's canonical spelling.
+        code: String,
+        /// The status asked for.
+        http_status: i32,
+    },
+    /// Neither a code nor a status.
     #[error("nothing to resolve: give a code, an HTTP status, or both")]
     NothingToResolve,
 }
@@ -186,9 +210,20 @@ pub fn resolve_gateway<'c>(
     catalog: &'c Catalog,
     query: GatewayQuery<'_>,
 ) -> Result<Resolution<'c>, ResolveError> {
+    let found = query.code.and_then(|code| catalog.lookup(code));
+    resolve_gateway_found(catalog, query, found)
+}
+
+/// [`resolve_gateway`], given what `catalog.lookup` found for the query's
+/// code, for a caller that has looked it up already.
+pub fn resolve_gateway_found<'c>(
+    catalog: &'c Catalog,
+    query: GatewayQuery<'_>,
+    found: Option<CodeMatch<'c>>,
+) -> Result<Resolution<'c>, ResolveError> {
     let code = query.code.map(str::trim).filter(|c| !c.is_empty());
     match (code, query.http_status) {
-        (Some(code), status) => match catalog.lookup(code) {
+        (Some(code), status) => match found {
             Some(found) => Ok(by_code(catalog, code, found.rows, found.alias, status)),
             None => match status {
                 Some(status) => {

@@ -1,16 +1,15 @@
-//! Request checks. Each returns the domain query or an `ApiError` naming the
-//! field (with its path inside a batch) and the allowed range.
+//! Request checks, shared by every face. Each returns the domain query or
+//! an [`EngineError`] naming the field (with its path inside a batch) and
+//! the allowed range.
 
+use super::error::EngineError;
 use crate::catalog::validate::MAX_CODE_LEN;
 use crate::gateway_body::{self, Parsed, MAX_BODY};
 use crate::locale::Locale;
 use crate::mapping::{GatewayQuery, GrpcQuery, Profile, ReasonFrom};
-use crate::pb::errmap::v1::{
-    self as pb, ResolveGatewayErrorRequest, ResolveGrpcStatusRequest, Table,
-};
+use crate::pb::errmap::v1::{ResolveGatewayErrorRequest, ResolveGrpcStatusRequest, Table};
 use crate::pb::google::rpc::{Code, Status as StatusProto};
 use crate::render::{MAX_PARAMS, MAX_PARAM_VALUE};
-use crate::service::error::ApiError;
 use prost::Message;
 use std::collections::{BTreeMap, HashMap};
 
@@ -34,19 +33,40 @@ pub fn quoted(value: &str) -> String {
     }
 }
 
-/// Joins a batch prefix (`queries[3].gateway_error`) and a field name.
-pub fn path(prefix: &str, field: &str) -> String {
-    if prefix.is_empty() {
-        field.to_owned()
-    } else {
-        format!("{prefix}.{field}")
+/// Where a request's fields sit: at the top of a call, or in one query of
+/// a batch (`queries[3].gateway_error`). Spelled out only when an error
+/// names a field, so a batch query that is answered costs no string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Prefix {
+    /// The query's index and the oneof field that holds it.
+    query: Option<(usize, &'static str)>,
+}
+
+impl Prefix {
+    /// The fields of a single call's request.
+    pub const ROOT: Prefix = Prefix { query: None };
+
+    /// The fields of query `index` of a batch, held in `field`
+    /// (`gateway_error` or `grpc_status`).
+    pub const fn query(index: usize, field: &'static str) -> Self {
+        Prefix {
+            query: Some((index, field)),
+        }
+    }
+}
+
+/// Joins a prefix and a field name.
+pub fn path(prefix: Prefix, field: &str) -> String {
+    match prefix.query {
+        None => field.to_owned(),
+        Some((index, within)) => format!("queries[{index}].{within}.{field}"),
     }
 }
 
 /// A code-like string: bounded, no control characters.
-pub fn code_text(prefix: &str, field: &str, value: &str) -> Result<(), ApiError> {
+pub fn code_text(prefix: Prefix, field: &str, value: &str) -> Result<(), EngineError> {
     if value.len() > MAX_CODE_LEN {
-        return Err(ApiError::invalid(
+        return Err(EngineError::invalid(
             path(prefix, field),
             format!("must be at most {MAX_CODE_LEN} bytes, got {}", value.len()),
         ));
@@ -59,7 +79,7 @@ pub fn code_text(prefix: &str, field: &str, value: &str) -> Result<(), ApiError>
         value.chars().any(char::is_control)
     };
     if control {
-        return Err(ApiError::invalid(
+        return Err(EngineError::invalid(
             path(prefix, field),
             "must not contain control characters",
         ));
@@ -68,11 +88,11 @@ pub fn code_text(prefix: &str, field: &str, value: &str) -> Result<(), ApiError>
 }
 
 /// An HTTP status, 100-599.
-pub fn http_status(prefix: &str, field: &str, value: i32) -> Result<i32, ApiError> {
+pub fn http_status(prefix: Prefix, field: &str, value: i32) -> Result<i32, EngineError> {
     if (100..=599).contains(&value) {
         Ok(value)
     } else {
-        Err(ApiError::invalid(
+        Err(EngineError::invalid(
             path(prefix, field),
             format!("must be an HTTP status between 100 and 599, got {value}"),
         ))
@@ -80,9 +100,9 @@ pub fn http_status(prefix: &str, field: &str, value: i32) -> Result<i32, ApiErro
 }
 
 /// A `google.rpc.Code` value, 0-16.
-pub fn grpc_code(prefix: &str, field: &str, value: i32) -> Result<Code, ApiError> {
+pub fn grpc_code(prefix: Prefix, field: &str, value: i32) -> Result<Code, EngineError> {
     Code::try_from(value).map_err(|_| {
-        ApiError::invalid(
+        EngineError::invalid(
             path(prefix, field),
             format!(
                 "must be a google.rpc.Code between 0 (OK) and 16 (UNAUTHENTICATED), got {value}"
@@ -92,9 +112,9 @@ pub fn grpc_code(prefix: &str, field: &str, value: i32) -> Result<Code, ApiError
 }
 
 /// A table filter: unset, or one of the three tables.
-pub fn table(prefix: &str, field: &str, value: i32) -> Result<Table, ApiError> {
+pub fn table(prefix: Prefix, field: &str, value: i32) -> Result<Table, EngineError> {
     Table::try_from(value).map_err(|_| {
-        ApiError::invalid(
+        EngineError::invalid(
             path(prefix, field),
             format!(
                 "must be a Table between 0 (TABLE_UNSPECIFIED) and 3 (TABLE_CONSOLE), got {value}"
@@ -106,6 +126,7 @@ pub fn table(prefix: &str, field: &str, value: i32) -> Result<Table, ApiError> {
 /// A gateway query and what reading the body added to it.
 #[derive(Debug)]
 pub struct GatewayFound<'r> {
+    /// What to translate.
     pub query: GatewayQuery<'r>,
     /// Why the body did not help, when it did not.
     pub note: Option<String>,
@@ -117,11 +138,11 @@ pub struct GatewayFound<'r> {
 /// the request leaves them out. An unreadable body is not an error: the
 /// answer falls back to the status and the note says why.
 pub fn gateway_query<'r>(
-    prefix: &str,
+    prefix: Prefix,
     request: &'r ResolveGatewayErrorRequest,
     body: Option<&'r Result<Parsed, String>>,
     profile: Profile,
-) -> Result<GatewayFound<'r>, ApiError> {
+) -> Result<GatewayFound<'r>, EngineError> {
     code_text(prefix, "code", &request.code)?;
     let mut http_status = request
         .http_status
@@ -134,7 +155,7 @@ pub fn gateway_query<'r>(
         Some(Ok(parsed)) => {
             let body_code = parsed.code.as_deref().map(str::trim);
             match body_code {
-                Some(c) if code_text("", "", c).is_ok() => code = code.or(Some(c)),
+                Some(c) if code_text(Prefix::ROOT, "", c).is_ok() => code = code.or(Some(c)),
                 Some(_) => note = Some("the body's error.status is not a usable code".to_owned()),
                 None => {}
             }
@@ -158,7 +179,7 @@ pub fn gateway_query<'r>(
         if let Some(note) = note {
             description.push_str(&format!(" ({note})"));
         }
-        return Err(ApiError::invalid(path(prefix, "code"), description));
+        return Err(EngineError::invalid(path(prefix, "code"), description));
     }
     Ok(GatewayFound {
         query: GatewayQuery {
@@ -172,12 +193,12 @@ pub fn gateway_query<'r>(
 }
 
 /// A gateway error body: bounded in size, then read as far as it goes.
-pub fn body(prefix: &str, bytes: &[u8]) -> Result<Option<Result<Parsed, String>>, ApiError> {
+pub fn body(prefix: Prefix, bytes: &[u8]) -> Result<Option<Result<Parsed, String>>, EngineError> {
     if bytes.is_empty() {
         return Ok(None);
     }
     if bytes.len() > MAX_BODY {
-        return Err(ApiError::invalid(
+        return Err(EngineError::invalid(
             path(prefix, "body"),
             format!("must be at most {MAX_BODY} bytes, got {}", bytes.len()),
         ));
@@ -188,14 +209,14 @@ pub fn body(prefix: &str, bytes: &[u8]) -> Result<Option<Result<Parsed, String>>
 /// The locale: the request's field, else `accept-language`, else the
 /// server's default.
 pub fn locale(
-    prefix: &str,
+    prefix: Prefix,
     requested: &str,
     accept_language: Option<&str>,
     default: Locale,
-) -> Result<Locale, ApiError> {
+) -> Result<Locale, EngineError> {
     if !requested.trim().is_empty() {
         return requested.parse().map_err(|_| {
-            ApiError::invalid(
+            EngineError::invalid(
                 path(prefix, "locale"),
                 format!(
                     "must be zh-CN or en-US (or another zh-* or en-* tag), got {}",
@@ -211,11 +232,11 @@ pub fn locale(
 
 /// Message params: a bounded number of named, bounded values.
 pub fn params(
-    prefix: &str,
+    prefix: Prefix,
     params: &HashMap<String, String>,
-) -> Result<BTreeMap<String, String>, ApiError> {
+) -> Result<BTreeMap<String, String>, EngineError> {
     if params.len() > MAX_PARAMS {
-        return Err(ApiError::invalid(
+        return Err(EngineError::invalid(
             path(prefix, "params"),
             format!(
                 "must hold at most {MAX_PARAMS} entries, got {}",
@@ -229,7 +250,7 @@ pub fn params(
             && key.len() <= MAX_PARAM_NAME
             && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if !valid_key {
-            return Err(ApiError::invalid(
+            return Err(EngineError::invalid(
                 path(prefix, "params"),
                 format!(
                     "names must be 1-{MAX_PARAM_NAME} ASCII letters, digits or '_', got {}",
@@ -238,7 +259,7 @@ pub fn params(
             ));
         }
         if value.len() > MAX_PARAM_VALUE {
-            return Err(ApiError::invalid(
+            return Err(EngineError::invalid(
                 path(prefix, &format!("params[{key}]")),
                 format!(
                     "must be at most {MAX_PARAM_VALUE} bytes, got {}",
@@ -252,9 +273,9 @@ pub fn params(
 }
 
 /// A request id: bounded, no control characters.
-pub fn request_id(prefix: &str, value: &str) -> Result<(), ApiError> {
+pub fn request_id(prefix: Prefix, value: &str) -> Result<(), EngineError> {
     if value.len() > MAX_REQUEST_ID {
-        return Err(ApiError::invalid(
+        return Err(EngineError::invalid(
             path(prefix, "request_id"),
             format!(
                 "must be at most {MAX_REQUEST_ID} bytes, got {}",
@@ -263,7 +284,7 @@ pub fn request_id(prefix: &str, value: &str) -> Result<(), ApiError> {
         ));
     }
     if value.chars().any(char::is_control) {
-        return Err(ApiError::invalid(
+        return Err(EngineError::invalid(
             path(prefix, "request_id"),
             "must not contain control characters",
         ));
@@ -272,11 +293,11 @@ pub fn request_id(prefix: &str, value: &str) -> Result<(), ApiError> {
 }
 
 /// A profile: unset (the google one) or one of the two.
-pub fn profile(prefix: &str, value: i32) -> Result<Profile, ApiError> {
-    match pb::Profile::try_from(value) {
-        Ok(pb::Profile::Unspecified | pb::Profile::Google) => Ok(Profile::Google),
-        Ok(pb::Profile::GrpcProxy) => Ok(Profile::GrpcProxy),
-        Err(_) => Err(ApiError::invalid(
+pub fn profile(prefix: Prefix, value: i32) -> Result<Profile, EngineError> {
+    match Profile::try_from(value) {
+        Ok(Profile::Unspecified | Profile::Google) => Ok(Profile::Google),
+        Ok(Profile::GrpcProxy) => Ok(Profile::GrpcProxy),
+        Err(_) => Err(EngineError::invalid(
             path(prefix, "profile"),
             format!("must be a Profile between 0 (PROFILE_UNSPECIFIED) and 2 (PROFILE_GRPC_PROXY), got {value}"),
         )),
@@ -285,23 +306,23 @@ pub fn profile(prefix: &str, value: i32) -> Result<Profile, ApiError> {
 
 /// The details of an incoming status, from bytes or from a message.
 pub fn details(
-    prefix: &str,
+    prefix: Prefix,
     bytes: &[u8],
     status: Option<&StatusProto>,
-) -> Result<Option<StatusProto>, ApiError> {
+) -> Result<Option<StatusProto>, EngineError> {
     match (bytes.is_empty(), status) {
         (true, None) => Ok(None),
         (true, Some(status)) => Ok(Some(status.clone())),
-        (false, Some(_)) => Err(ApiError::invalid(
+        (false, Some(_)) => Err(EngineError::invalid(
             path(prefix, "status_details_bin"),
             "set at most one of status_details_bin and status",
         )),
-        (false, None) if bytes.len() > MAX_BODY => Err(ApiError::invalid(
+        (false, None) if bytes.len() > MAX_BODY => Err(EngineError::invalid(
             path(prefix, "status_details_bin"),
             format!("must be at most {MAX_BODY} bytes, got {}", bytes.len()),
         )),
         (false, None) => StatusProto::decode(bytes).map(Some).map_err(|_| {
-            ApiError::invalid(
+            EngineError::invalid(
                 path(prefix, "status_details_bin"),
                 "must be an encoded google.rpc.Status (the grpc-status-details-bin bytes)",
             )
@@ -309,14 +330,15 @@ pub fn details(
     }
 }
 
+/// The gRPC code and reason of a request, checked.
 pub fn grpc_query<'r>(
-    prefix: &str,
+    prefix: Prefix,
     request: &'r ResolveGrpcStatusRequest,
-) -> Result<GrpcQuery<'r>, ApiError> {
+) -> Result<GrpcQuery<'r>, EngineError> {
     let code = grpc_code(prefix, "code", request.code)?;
     code_text(prefix, "reason", &request.reason)?;
     if request.message.len() > MAX_MESSAGE_LEN {
-        return Err(ApiError::invalid(
+        return Err(EngineError::invalid(
             path(prefix, "message"),
             format!(
                 "must be at most {MAX_MESSAGE_LEN} bytes, got {}",

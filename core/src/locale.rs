@@ -7,11 +7,14 @@ use std::str::FromStr;
 /// translation of it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Locale {
+    /// Simplified Chinese, the catalog's first language.
     ZhCn,
+    /// English.
     EnUs,
 }
 
 impl Locale {
+    /// Both, in index order.
     pub const ALL: [Locale; 2] = [Locale::ZhCn, Locale::EnUs];
 
     /// The position in [`Locale::ALL`].

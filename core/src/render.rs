@@ -17,7 +17,9 @@ const ZH_BLANK_MARK: char = '某';
 /// The params that apply to an entry, cleaned, and the ones that do not.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Params {
+    /// Params the entry declares, with their values cleaned.
     pub used: BTreeMap<String, String>,
+    /// Names of the params the entry does not declare.
     pub ignored: Vec<String>,
 }
 
