@@ -5,10 +5,19 @@
 //! The directory is watched rather than the file: Kubernetes updates a
 //! ConfigMap volume by swapping a `..data` symlink, after which a watch on
 //! the old file would see nothing ever again.
+//!
+//! Reading, parsing and validating run on a blocking thread, never on the
+//! threads that serve calls: a large catalog takes a while to parse, and
+//! calls must not wait for it. A file whose bytes have not changed since
+//! the last read is not parsed again, and the watch ignores the events
+//! that reading a file raises, so errmap's own reads never set it off.
 
-use crate::catalog::{Catalog, SharedCatalog, Source};
+use crate::catalog::{file, Catalog, CatalogError, SharedCatalog};
+use notify::event::{AccessKind, AccessMode, EventKind};
 use notify::{RecursiveMode, Watcher};
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -18,42 +27,105 @@ const SETTLE: Duration = Duration::from_millis(100);
 
 /// Reads and validates the file laid over the embedded catalog.
 pub fn load_file(path: &Path) -> Result<Catalog, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let name = path.display().to_string();
-    Catalog::load(Some(Source {
-        name: &name,
-        text: &text,
-    }))
-    .map_err(|e| e.to_string())
+    file::load(path).map_err(|e| e.to_string())
 }
 
-/// Reloads once: swaps in the file's catalog if it is valid and differs
-/// from the one serving.
-pub fn reload_once(path: &Path, shared: &SharedCatalog) {
-    match load_file(path) {
-        Ok(catalog) if catalog.version() == shared.snapshot().version() => {}
-        Ok(catalog) => {
-            tracing::info!(
-                version = catalog.version(),
-                entries = catalog.entries().len(),
-                "catalog reloaded from {}",
-                path.display()
-            );
-            shared.replace(catalog);
+/// What the last read of the file found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seen {
+    /// The file's bytes, by length and SHA-256.
+    Bytes(usize, [u8; 32]),
+    /// The file could not be read, for this reason.
+    Unreadable(String),
+}
+
+/// What one look at the file did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The file holds what it held at the last look: nothing was parsed.
+    Unchanged,
+    /// The file changed, but its catalog is the one serving.
+    Same,
+    /// The file's catalog now serves.
+    Replaced,
+    /// The file could not be read or is not a valid catalog.
+    Failed,
+}
+
+/// Reloads the file into a shared catalog, remembering what it last read.
+#[derive(Debug)]
+pub struct Reloader {
+    path: PathBuf,
+    shared: SharedCatalog,
+    last: Option<Seen>,
+}
+
+impl Reloader {
+    pub fn new(path: PathBuf, shared: SharedCatalog) -> Self {
+        Self {
+            path,
+            shared,
+            last: None,
         }
-        Err(why) => {
-            tracing::warn!("catalog reload failed; the last good catalog keeps serving: {why}");
-            shared.reload_failed(why);
+    }
+
+    /// Reads the file and, if it changed since the last look, swaps in its
+    /// catalog when that is valid and differs from the one serving. Blocks
+    /// for as long as parsing takes: run it off the serving threads.
+    pub fn check(&mut self) -> Outcome {
+        let read = file::read(&self.path);
+        let seen = match &read {
+            Ok(text) => Seen::Bytes(text.len(), Sha256::digest(text.as_bytes()).into()),
+            Err(err) => Seen::Unreadable(err.to_string()),
+        };
+        if self.last.as_ref() == Some(&seen) {
+            return Outcome::Unchanged;
+        }
+        self.last = Some(seen);
+        match read.and_then(|text| file::overlay(&self.path, &text)) {
+            Ok(catalog) if catalog.version() == self.shared.current().version() => Outcome::Same,
+            Ok(catalog) => {
+                tracing::info!(
+                    version = catalog.version(),
+                    entries = catalog.entries().len(),
+                    "catalog reloaded from {}",
+                    self.path.display()
+                );
+                crate::catalog::free_when_unshared(self.shared.replace(catalog));
+                Outcome::Replaced
+            }
+            Err(err) => {
+                let why = err.to_string();
+                tracing::warn!("catalog reload failed; the last good catalog keeps serving: {why}");
+                self.shared.reload_failed(why);
+                Outcome::Failed
+            }
         }
     }
 }
 
-/// Watches the file until the task is dropped.
+/// Reloads once, on this thread: swaps in the file's catalog if it is
+/// valid and differs from the one serving.
+pub fn reload_once(path: &Path, shared: &SharedCatalog) -> Outcome {
+    Reloader::new(path.to_path_buf(), shared.clone()).check()
+}
+
+/// Whether a file event may mean the file changed. Opening, reading and
+/// closing a file unwritten (which errmap's own reads do) cannot.
+fn means_change(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
+}
+
+/// Watches the file until the task is dropped. The first look is at once,
+/// so a change made since start-up is not missed.
 pub async fn watch(path: PathBuf, shared: SharedCatalog, poll: Duration) {
     let (tx, mut rx) = mpsc::unbounded_channel::<()>();
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok() {
+        if event.is_ok_and(|event| means_change(&event.kind)) {
             let _ = tx.send(());
         }
     });
@@ -76,9 +148,11 @@ pub async fn watch(path: PathBuf, shared: SharedCatalog, poll: Duration) {
             None
         }
     };
+    let reloader = Arc::new(Mutex::new(Reloader::new(path, shared.clone())));
     let mut ticks = tokio::time::interval(poll);
     ticks.tick().await;
     loop {
+        check_off_thread(&reloader, &shared).await;
         tokio::select! {
             Some(()) = rx.recv() => {
                 tokio::time::sleep(SETTLE).await;
@@ -86,6 +160,23 @@ pub async fn watch(path: PathBuf, shared: SharedCatalog, poll: Duration) {
             }
             _ = ticks.tick() => {}
         }
-        reload_once(&path, &shared);
+    }
+}
+
+/// One look at the file, on a blocking thread.
+async fn check_off_thread(reloader: &Arc<Mutex<Reloader>>, shared: &SharedCatalog) {
+    let reloader = reloader.clone();
+    let looked = tokio::task::spawn_blocking(move || {
+        let mut reloader = reloader.lock().unwrap_or_else(|e| e.into_inner());
+        reloader.check()
+    })
+    .await;
+    if let Err(err) = looked {
+        let why = CatalogError::Read {
+            file: "the catalog file".into(),
+            reason: format!("the reload did not finish: {err}"),
+        };
+        tracing::warn!("{why}");
+        shared.reload_failed(why.to_string());
     }
 }

@@ -23,6 +23,7 @@ pub use observe::Observer;
 use prepared::Prepared;
 use prost::Message;
 use resolve::CallContext;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use tonic::{Request, Response, Status};
 
@@ -71,7 +72,17 @@ pub struct ErrorMap {
     options: Options,
     observer: Option<Arc<dyn Observer>>,
     /// `None` when answers are not prepared (`Options::prepare_answers`).
-    prepared: Option<Arc<ArcSwap<Generation>>>,
+    prepared: Option<Arc<Preparing>>,
+}
+
+/// The prepared answers in use, and whether newer ones are being made.
+#[derive(Debug)]
+struct Preparing {
+    current: ArcSwap<Generation>,
+    /// Set while a thread of its own prepares the answers of a newer
+    /// catalog: for a large catalog that takes long enough to stall calls,
+    /// so calls are computed from the new catalog until it is done.
+    busy: AtomicBool,
 }
 
 /// Prepared answers, and the catalog generation they were made for.
@@ -85,7 +96,7 @@ impl Generation {
     /// The answers of the catalog in service.
     fn prepare(catalog: &SharedCatalog, options: &Options) -> Self {
         // Read before the catalog: if a replacement comes in between, the
-        // newer catalog is marked older, and is prepared again next call.
+        // newer catalog is marked older, and is prepared again.
         let number = catalog.generation();
         let answers = Prepared::build(catalog.snapshot(), options);
         Self { number, answers }
@@ -121,9 +132,10 @@ impl ErrorMap {
     /// prepared now, so the first call is as fast as the rest.
     pub fn new(catalog: SharedCatalog, options: Options) -> Self {
         let prepared = options.prepare_answers.then(|| {
-            Arc::new(ArcSwap::from_pointee(Generation::prepare(
-                &catalog, &options,
-            )))
+            Arc::new(Preparing {
+                current: ArcSwap::from_pointee(Generation::prepare(&catalog, &options)),
+                busy: AtomicBool::new(false),
+            })
         });
         Self {
             catalog,
@@ -133,19 +145,49 @@ impl ErrorMap {
         }
     }
 
-    /// The catalog in service, with its answers, prepared now if the
-    /// catalog was replaced since (about a millisecond, once per reload).
+    /// The catalog in service, with its answers if they are prepared; if
+    /// the catalog was replaced since, answers for it are prepared on
+    /// another thread, and until they are the call works on the catalog.
     fn snapshot(&self) -> Snapshot {
         let Some(prepared) = &self.prepared else {
             return Snapshot::Catalog(self.catalog.current());
         };
-        let current = prepared.load();
+        let current = prepared.current.load();
         if current.number == self.catalog.generation() {
             return Snapshot::Prepared(current);
         }
         drop(current);
-        prepared.store(Arc::new(Generation::prepare(&self.catalog, &self.options)));
-        Snapshot::Prepared(prepared.load())
+        self.prepare_in_background(prepared);
+        Snapshot::Catalog(self.catalog.current())
+    }
+
+    /// Starts preparing the answers of the catalog in service, unless that
+    /// is under way already.
+    fn prepare_in_background(&self, prepared: &Arc<Preparing>) {
+        if prepared.busy.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let (catalog, options, preparing) =
+            (self.catalog.clone(), self.options.clone(), prepared.clone());
+        let started = std::thread::Builder::new()
+            .name("errmap-prepare".into())
+            .spawn(move || loop {
+                let generation = Generation::prepare(&catalog, &options);
+                let number = generation.number;
+                let old = preparing.current.swap(Arc::new(generation));
+                crate::catalog::free_when_unshared(old);
+                preparing.busy.store(false, Ordering::Release);
+                // A replacement that came meanwhile is prepared next,
+                // unless a call has started another thread for it.
+                if catalog.generation() == number || preparing.busy.swap(true, Ordering::AcqRel) {
+                    break;
+                }
+            });
+        if let Err(err) = started {
+            // Calls go on being computed; the next one tries again.
+            tracing::warn!("cannot start a thread to prepare answers: {err}");
+            prepared.busy.store(false, Ordering::Release);
+        }
     }
 
     /// Tells `observer` of every resolution and unknown code from now on.

@@ -18,6 +18,13 @@ use crate::wire;
 use bytes::Bytes;
 use std::sync::Arc;
 
+/// The rows whose answers are prepared, from the top: the embedded rows
+/// come first, then a file's. The six answers of a row take about 4,000
+/// bytes (the embedded catalog's average), so this bounds them near 8 MB;
+/// the rows of a larger catalog past it are answered as they are asked
+/// for, byte for byte the same.
+pub const MAX_PREPARED_ROWS: usize = 2048;
+
 /// An encoded answer and how it was matched (for metrics).
 #[derive(Debug, Clone)]
 pub struct Answer {
@@ -88,16 +95,15 @@ impl Prepared {
         };
         let per_locale =
             |basic: bool, query: Query<'_>| Locale::ALL.map(|l| answer(basic, &query, l));
-        let gateway = catalog
-            .entries()
+        let rows = &catalog.entries()[..catalog.entries().len().min(MAX_PREPARED_ROWS)];
+        let gateway = rows
             .iter()
             .map(|e| {
                 [pb::Profile::Google, pb::Profile::GrpcProxy]
                     .map(|p| per_locale(false, Query::Gateway(&e.code, e.http_status, p)))
             })
             .collect();
-        let gateway_basic = catalog
-            .entries()
+        let gateway_basic = rows
             .iter()
             .map(|e| {
                 per_locale(
@@ -128,7 +134,8 @@ impl Prepared {
         &self.catalog
     }
 
-    /// The answer for an entry's row, as matched by its own code.
+    /// The answer for an entry's row, as matched by its own code; `None`
+    /// past [`MAX_PREPARED_ROWS`].
     pub fn gateway(
         &self,
         row: usize,
