@@ -84,6 +84,8 @@ pub struct Catalog {
     names: FxHashMap<String, Name>,
     by_status: BTreeMap<i32, Vec<usize>>,
     version: String,
+    /// The file laid over the embedded catalog, as it was read.
+    file: Option<file::Fingerprint>,
 }
 
 /// Codes up to this long are folded to upper case without allocating.
@@ -109,9 +111,10 @@ impl Catalog {
             name: "catalog",
             text,
         };
-        let entries = source.parse()?;
+        let offsets = source.entry_offsets();
+        let entries = source.parse_at(&offsets)?;
         refuse_too_many(&source, entries.len())?;
-        let origins = locate(&source, entries.len());
+        let origins = locate(&source, &offsets, entries.len());
         Self::from_entries(entries, origins)
     }
 
@@ -124,17 +127,19 @@ impl Catalog {
             name: EMBEDDED_NAME,
             text: EMBEDDED,
         };
-        let mut entries = embedded.parse()?;
-        let mut origins = locate(&embedded, entries.len());
+        let offsets = embedded.entry_offsets();
+        let mut entries = embedded.parse_at(&offsets)?;
+        let mut origins = locate(&embedded, &offsets, entries.len());
         if let Some(file) = overrides {
-            let added = file.parse()?;
+            let offsets = file.entry_offsets();
+            let added = file.parse_at(&offsets)?;
             if added.is_empty() {
                 return Err(CatalogError::EmptyFile {
                     file: file.name.to_owned(),
                 });
             }
             refuse_too_many(&file, added.len())?;
-            let added_origins = locate(&file, added.len());
+            let added_origins = locate(&file, &offsets, added.len());
             // The built-in rows by key, so each override finds its row in
             // one step instead of a scan of every row.
             let mut built_in: FxHashMap<(String, i32), usize> = FxHashMap::default();
@@ -143,7 +148,7 @@ impl Catalog {
                     .entry((normalize_code(&entry.code), entry.http_status))
                     .or_insert(row);
             }
-            let mut seen = std::collections::HashSet::new();
+            let mut seen = rustc_hash::FxHashSet::default();
             for (entry, origin) in added.into_iter().zip(added_origins) {
                 let key = (normalize_code(&entry.code), entry.http_status);
                 // A key the file repeats is added again, so validation
@@ -203,7 +208,19 @@ impl Catalog {
             names,
             by_status,
             version,
+            file: None,
         })
+    }
+
+    /// Marks the catalog as read from a file that held these bytes.
+    pub fn read_from(mut self, file: file::Fingerprint) -> Self {
+        self.file = Some(file);
+        self
+    }
+
+    /// What the file the catalog was read from held, if it came from one.
+    pub fn file(&self) -> Option<file::Fingerprint> {
+        self.file
     }
 
     /// Every entry, in catalog order.
@@ -387,8 +404,8 @@ impl ReloadStats {
 }
 
 /// Where each of a text's entries starts.
-fn locate(source: &Source<'_>, count: usize) -> Vec<Option<Location>> {
-    let mut located = source.locations(&source.entry_offsets()).into_iter();
+fn locate(source: &Source<'_>, offsets: &[usize], count: usize) -> Vec<Option<Location>> {
+    let mut located = source.locations(offsets).into_iter();
     (0..count).map(|_| located.next()).collect()
 }
 

@@ -6,18 +6,21 @@
 //! ConfigMap volume by swapping a `..data` symlink, after which a watch on
 //! the old file would see nothing ever again.
 //!
-//! Reading, parsing and validating run on a blocking thread, never on the
-//! threads that serve calls: a large catalog takes a while to parse, and
-//! calls must not wait for it. A file whose bytes have not changed since
-//! the last read is not parsed again, and the watch ignores the events
-//! that reading a file raises, so errmap's own reads never set it off.
+//! Reading, parsing and validating run on a thread of their own at the
+//! lowest priority ([`priority`]), never on the threads that serve calls: a
+//! large catalog takes a while to parse, and calls must not wait for it. A
+//! file whose bytes have not changed since the last read is not parsed
+//! again, and the watch ignores the events that reading a file raises, so
+//! errmap's own reads never set it off.
 
-use crate::catalog::{file, Catalog, CatalogError, SharedCatalog};
+pub mod priority;
+
+use crate::catalog::file::{self, Fingerprint};
+use crate::catalog::{Catalog, SharedCatalog};
 use notify::event::{AccessKind, AccessMode, EventKind};
 use notify::{RecursiveMode, Watcher};
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{sync_channel, TrySendError};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -34,7 +37,7 @@ pub fn load_file(path: &Path) -> Result<Catalog, String> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Seen {
     /// The file's bytes, by length and SHA-256.
-    Bytes(usize, [u8; 32]),
+    Bytes(Fingerprint),
     /// The file could not be read, for this reason.
     Unreadable(String),
 }
@@ -61,12 +64,11 @@ pub struct Reloader {
 }
 
 impl Reloader {
+    /// A reloader that takes the file as read when the catalog in service
+    /// was, if it was read from a file.
     pub fn new(path: PathBuf, shared: SharedCatalog) -> Self {
-        Self {
-            path,
-            shared,
-            last: None,
-        }
+        let last = shared.current().file().map(Seen::Bytes);
+        Self { path, shared, last }
     }
 
     /// Reads the file and, if it changed since the last look, swaps in its
@@ -75,14 +77,17 @@ impl Reloader {
     pub fn check(&mut self) -> Outcome {
         let read = file::read(&self.path);
         let seen = match &read {
-            Ok(text) => Seen::Bytes(text.len(), Sha256::digest(text.as_bytes()).into()),
+            Ok(text) => Seen::Bytes(Fingerprint::of(text)),
             Err(err) => Seen::Unreadable(err.to_string()),
         };
         if self.last.as_ref() == Some(&seen) {
             return Outcome::Unchanged;
         }
         self.last = Some(seen);
-        match read.and_then(|text| file::overlay(&self.path, &text)) {
+        let loaded = read.and_then(|text| {
+            Ok(file::overlay(&self.path, &text)?.read_from(Fingerprint::of(&text)))
+        });
+        match loaded {
             Ok(catalog) if catalog.version() == self.shared.current().version() => Outcome::Same,
             Ok(catalog) => {
                 tracing::info!(
@@ -121,7 +126,8 @@ fn means_change(kind: &EventKind) -> bool {
 }
 
 /// Watches the file until the task is dropped. The first look is at once,
-/// so a change made since start-up is not missed.
+/// so a change made since start-up is not missed (an unchanged file is not
+/// parsed again).
 pub async fn watch(path: PathBuf, shared: SharedCatalog, poll: Duration) {
     let (tx, mut rx) = mpsc::unbounded_channel::<()>();
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
@@ -148,11 +154,29 @@ pub async fn watch(path: PathBuf, shared: SharedCatalog, poll: Duration) {
             None
         }
     };
-    let reloader = Arc::new(Mutex::new(Reloader::new(path, shared.clone())));
+    // One look waiting at most: looks asked for while one runs are one.
+    let (look, looks) = sync_channel::<()>(1);
+    let mut reloader = Reloader::new(path, shared);
+    let started = std::thread::Builder::new()
+        .name("errmap-reload".into())
+        .spawn(move || {
+            priority::lower_this_thread();
+            while looks.recv().is_ok() {
+                reloader.check();
+            }
+        });
+    if let Err(err) = started {
+        tracing::error!(
+            "cannot start the thread that reloads the catalog file; it will not be reloaded: {err}"
+        );
+        return;
+    }
     let mut ticks = tokio::time::interval(poll);
     ticks.tick().await;
     loop {
-        check_off_thread(&reloader, &shared).await;
+        if let Err(TrySendError::Disconnected(())) = look.try_send(()) {
+            return;
+        }
         tokio::select! {
             Some(()) = rx.recv() => {
                 tokio::time::sleep(SETTLE).await;
@@ -160,23 +184,5 @@ pub async fn watch(path: PathBuf, shared: SharedCatalog, poll: Duration) {
             }
             _ = ticks.tick() => {}
         }
-    }
-}
-
-/// One look at the file, on a blocking thread.
-async fn check_off_thread(reloader: &Arc<Mutex<Reloader>>, shared: &SharedCatalog) {
-    let reloader = reloader.clone();
-    let looked = tokio::task::spawn_blocking(move || {
-        let mut reloader = reloader.lock().unwrap_or_else(|e| e.into_inner());
-        reloader.check()
-    })
-    .await;
-    if let Err(err) = looked {
-        let why = CatalogError::Read {
-            file: "the catalog file".into(),
-            reason: format!("the reload did not finish: {err}"),
-        };
-        tracing::warn!("{why}");
-        shared.reload_failed(why.to_string());
     }
 }

@@ -171,16 +171,20 @@ impl ErrorMap {
             (self.catalog.clone(), self.options.clone(), prepared.clone());
         let started = std::thread::Builder::new()
             .name("errmap-prepare".into())
-            .spawn(move || loop {
-                let generation = Generation::prepare(&catalog, &options);
-                let number = generation.number;
-                let old = preparing.current.swap(Arc::new(generation));
-                crate::catalog::free_when_unshared(old);
-                preparing.busy.store(false, Ordering::Release);
-                // A replacement that came meanwhile is prepared next,
-                // unless a call has started another thread for it.
-                if catalog.generation() == number || preparing.busy.swap(true, Ordering::AcqRel) {
-                    break;
+            .spawn(move || {
+                crate::reload::priority::lower_this_thread();
+                loop {
+                    let generation = Generation::prepare(&catalog, &options);
+                    let number = generation.number;
+                    let old = preparing.current.swap(Arc::new(generation));
+                    crate::catalog::free_when_unshared(old);
+                    preparing.busy.store(false, Ordering::Release);
+                    // A replacement that came meanwhile is prepared next,
+                    // unless a call has started another thread for it.
+                    if catalog.generation() == number || preparing.busy.swap(true, Ordering::AcqRel)
+                    {
+                        break;
+                    }
                 }
             });
         if let Err(err) = started {

@@ -3,6 +3,7 @@
 
 use crate::catalog::limits::MAX_FILE_BYTES;
 use crate::catalog::{Catalog, CatalogError, Source};
+use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::Path;
 
@@ -31,9 +32,28 @@ pub fn read(path: &Path) -> Result<String, CatalogError> {
     })
 }
 
-/// The embedded catalog with the file's text laid over it.
+/// What a file held when it was read: its length and SHA-256, to tell
+/// whether it changed without parsing it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fingerprint {
+    len: usize,
+    sha256: [u8; 32],
+}
+
+impl Fingerprint {
+    pub fn of(text: &str) -> Self {
+        Self {
+            len: text.len(),
+            sha256: Sha256::digest(text.as_bytes()).into(),
+        }
+    }
+}
+
+/// The embedded catalog with the file's text laid over it, marked with the
+/// fingerprint of the text.
 pub fn load(path: &Path) -> Result<Catalog, CatalogError> {
-    overlay(path, &read(path)?)
+    let text = read(path)?;
+    Ok(overlay(path, &text)?.read_from(Fingerprint::of(&text)))
 }
 
 /// The embedded catalog with `text`, read from `path`, laid over it.

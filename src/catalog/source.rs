@@ -80,12 +80,49 @@ impl Source<'_> {
 
     /// Parses the entries; a syntax error says where it is, and quotes at
     /// most a short excerpt of the text.
+    ///
+    /// Each top-level `entries` field is parsed on its own and turned into
+    /// a [`CatalogEntry`] at once: the parser's dynamic form of a whole
+    /// large file took several times the memory of the text. A catalog's
+    /// only field is `entries`, so the fields are independent and the
+    /// entries are those of the whole text; should any piece fail (or the
+    /// pieces be cut wrongly), the whole text is parsed instead, so errors
+    /// are reported exactly as for the whole.
     pub fn parse(&self) -> Result<Vec<CatalogEntry>, CatalogError> {
+        self.parse_at(&self.entry_offsets())
+    }
+
+    /// [`Source::parse`], given the text's [`Source::entry_offsets`].
+    pub fn parse_at(&self, offsets: &[usize]) -> Result<Vec<CatalogEntry>, CatalogError> {
         let pool = crate::pb::descriptor_pool()
             .ok_or_else(|| CatalogError::Descriptors("the built-in set does not decode".into()))?;
         let descriptor = pool
             .get_message_by_name(CATALOG_MESSAGE)
             .ok_or_else(|| CatalogError::Descriptors(format!("{CATALOG_MESSAGE} is missing")))?;
+        let mut entries = Vec::with_capacity(offsets.len());
+        for (i, &start) in offsets.iter().enumerate() {
+            // The first piece keeps what comes before it (comments).
+            let start = if i == 0 { 0 } else { start };
+            let end = offsets.get(i + 1).copied().unwrap_or(self.text.len());
+            let piece = self.text.get(start..end).and_then(|piece| {
+                let dynamic = DynamicMessage::parse_text_format(descriptor.clone(), piece).ok()?;
+                dynamic.transcode_to::<CatalogProto>().ok()
+            });
+            match piece {
+                Some(proto) => entries.extend(proto.entries),
+                None => return self.parse_whole(descriptor),
+            }
+        }
+        if offsets.is_empty() {
+            return self.parse_whole(descriptor);
+        }
+        Ok(entries)
+    }
+
+    fn parse_whole(
+        &self,
+        descriptor: prost_reflect::MessageDescriptor,
+    ) -> Result<Vec<CatalogEntry>, CatalogError> {
         let dynamic = DynamicMessage::parse_text_format(descriptor, self.text).map_err(|e| {
             let offset = e
                 .labels()
@@ -184,5 +221,30 @@ mod tests {
         }
         assert_eq!(source.location(text.len()).to_string(), "f:5:4");
         assert_eq!(source.location(5).to_string(), "f:2:3");
+    }
+
+    /// Parsed piece by piece or whole, a text gives the same entries, or
+    /// the same error.
+    #[test]
+    fn pieces_parse_as_the_whole_text_does() {
+        let texts = [
+            "# top\nentries { code: \"A\" }\n# mid\nentries <code: 'B'> entries: { code: \"C\" }",
+            "entries [{ code: \"A\" }, { code: \"B\" }]\nentries { code: \"C\" };",
+            "entries { message: \"entries { }\" } entries { code: \"D\" }",
+            "entries { code: \"A\" } 12entries { }",
+            "entries { code: \"A\" } entries { code: \"B\" http_status: 4OO }",
+            "entries { code: \"A\" } bogus: 1 entries {}",
+            "entries { } entries",
+        ];
+        let pool = crate::pb::descriptor_pool().expect("descriptors");
+        let descriptor = pool.get_message_by_name(CATALOG_MESSAGE).expect("catalog");
+        for text in texts {
+            let source = Source { name: "f", text };
+            let pieces = source.parse().map_err(|e| e.to_string());
+            let whole = source
+                .parse_whole(descriptor.clone())
+                .map_err(|e| e.to_string());
+            assert_eq!(pieces, whole, "{text}");
+        }
     }
 }

@@ -7,7 +7,7 @@ use crate::catalog::limits::{MAX_TEXT_BYTES, MAX_VALUES_PER_FIELD};
 use crate::catalog::{normalize_code, Location};
 use crate::pb::errmap::v1::{CatalogEntry, Table};
 use crate::pb::google::rpc::Code;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap;
 use std::fmt;
 
 /// Placeholder words the gateway's messages use. A message that contains one
@@ -275,9 +275,11 @@ fn check_placeholders(entry: &CatalogEntry, report: &mut impl FnMut(Rule, String
 }
 
 /// Keys (code, HTTP status) are unique, and every alias names one code only.
+/// FxHash, as for the catalog's index: the keys are the operator's file's,
+/// and it hashes short codes several times faster than SipHash.
 fn check_keys(entries: &[CatalogEntry], problems: &mut Vec<Problem>) {
-    let mut keys: HashMap<(String, i32), usize> = HashMap::new();
-    let mut codes: HashMap<String, usize> = HashMap::new();
+    let mut keys: FxHashMap<(String, i32), usize> = FxHashMap::default();
+    let mut codes: FxHashMap<String, usize> = FxHashMap::default();
     for (index, entry) in entries.iter().enumerate() {
         let code = normalize_code(&entry.code);
         if let Some(first) = keys.insert((code.clone(), entry.http_status), index) {
@@ -295,7 +297,7 @@ fn check_keys(entries: &[CatalogEntry], problems: &mut Vec<Problem>) {
         }
         codes.entry(code).or_insert(index);
     }
-    let mut aliases: HashMap<String, usize> = HashMap::new();
+    let mut aliases: FxHashMap<String, usize> = FxHashMap::default();
     for (index, entry) in entries.iter().enumerate() {
         let own = normalize_code(&entry.code);
         for alias in &entry.aliases {

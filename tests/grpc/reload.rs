@@ -185,7 +185,7 @@ async fn a_broken_or_missing_file_changes_nothing_and_a_later_good_one_is_taken(
     for (i, text) in broken.iter().enumerate() {
         let before = running.shared.reloads().failed.load(Ordering::Relaxed);
         std::fs::write(&path, text).expect("write");
-        for _ in 0..100 {
+        for _ in 0..500 {
             if running.shared.reloads().failed.load(Ordering::Relaxed) > before {
                 break;
             }
@@ -292,7 +292,7 @@ async fn rewriting_the_file_in_place_never_serves_the_built_in_catalog() {
         let failed = running.shared.reloads().failed.load(Ordering::Relaxed);
         // Truncate, and leave the file empty long enough to be read.
         std::fs::File::create(&path).expect("truncate");
-        for _ in 0..100 {
+        for _ in 0..500 {
             if running.shared.reloads().failed.load(Ordering::Relaxed) > failed {
                 break;
             }
@@ -325,7 +325,7 @@ async fn rewriting_the_file_in_place_never_serves_the_built_in_catalog() {
 
 /// Waits until the failed-reload count passes `count`.
 async fn failures_pass(shared: &SharedCatalog, count: u64) -> u64 {
-    for _ in 0..200 {
+    for _ in 0..500 {
         let now = shared.reloads().failed.load(Ordering::Relaxed);
         if now > count {
             return now;
