@@ -75,17 +75,22 @@ impl Reloader {
     /// catalog when that is valid and differs from the one serving. Blocks
     /// for as long as parsing takes: run it off the serving threads.
     pub fn check(&mut self) -> Outcome {
-        let read = file::read(&self.path);
-        let seen = match &read {
-            Ok(text) => Seen::Bytes(Fingerprint::of(text)),
-            Err(err) => Seen::Unreadable(err.to_string()),
+        let (read, seen) = match file::read(&self.path) {
+            Ok(text) => {
+                let fingerprint = Fingerprint::of(&text);
+                (Ok((text, fingerprint)), Seen::Bytes(fingerprint))
+            }
+            Err(err) => {
+                let why = err.to_string();
+                (Err(err), Seen::Unreadable(why))
+            }
         };
         if self.last.as_ref() == Some(&seen) {
             return Outcome::Unchanged;
         }
         self.last = Some(seen);
-        let loaded = read.and_then(|text| {
-            Ok(file::overlay(&self.path, &text)?.read_from(Fingerprint::of(&text)))
+        let loaded = read.and_then(|(text, fingerprint)| {
+            Ok(file::overlay(&self.path, &text)?.read_from(fingerprint))
         });
         match loaded {
             Ok(catalog) if catalog.version() == self.shared.current().version() => Outcome::Same,
