@@ -1,7 +1,7 @@
 //! The commands besides serving: catalog checks and exports, and one-off
 //! resolutions with the server's engine.
 
-use crate::catalog::{Catalog, CatalogError, Source};
+use crate::catalog::{Catalog, CatalogError};
 use crate::config::{CatalogCommand, Config, ExportFormat, ProfileArg, ResolveCommand};
 use crate::engine;
 use crate::pb::errmap::v1 as pb;
@@ -13,18 +13,10 @@ use std::process::ExitCode;
 /// Reads the `--catalog` file, if any, laid over the embedded catalog.
 pub fn load_catalog(path: Option<&Path>) -> Result<Catalog, String> {
     match path {
-        None => Catalog::embedded().map_err(|e| e.to_string()),
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read catalog {}: {e}", path.display()))?;
-            let name = path.display().to_string();
-            Catalog::load(Some(Source {
-                name: &name,
-                text: &text,
-            }))
-            .map_err(|e| e.to_string())
-        }
+        None => Catalog::embedded(),
+        Some(path) => crate::catalog::file::load(path),
     }
+    .map_err(|e| e.to_string())
 }
 
 pub fn catalog(config: &Config, command: &CatalogCommand) -> ExitCode {
@@ -38,15 +30,8 @@ pub fn catalog(config: &Config, command: &CatalogCommand) -> ExitCode {
 }
 
 fn check(path: &Path) -> ExitCode {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(err) => return fail(&format!("cannot read {}: {err}", path.display())),
-    };
     let name = path.display().to_string();
-    match Catalog::load(Some(Source {
-        name: &name,
-        text: &text,
-    })) {
+    match crate::catalog::file::load(path) {
         Ok(catalog) => emit(
             &format!(
                 "{name}: ok ({} entries in effect, version {})\n",
@@ -63,6 +48,7 @@ fn check(path: &Path) -> ExitCode {
             text.push_str(&format!("{name}: {} problem(s)\n", problems.len()));
             emit(&text, ExitCode::FAILURE)
         }
+        Err(err @ CatalogError::Read { .. }) => fail(&err.to_string()),
         Err(err) => emit(&format!("{err}\n"), ExitCode::FAILURE),
     }
 }

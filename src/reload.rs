@@ -5,10 +5,22 @@
 //! The directory is watched rather than the file: Kubernetes updates a
 //! ConfigMap volume by swapping a `..data` symlink, after which a watch on
 //! the old file would see nothing ever again.
+//!
+//! Reading, parsing and validating run on a thread of their own at the
+//! lowest priority ([`priority`]), never on the threads that serve calls: a
+//! large catalog takes a while to parse, and calls must not wait for it. A
+//! file whose bytes have not changed since the last read is not parsed
+//! again, and the watch ignores the events that reading a file raises, so
+//! errmap's own reads never set it off.
 
-use crate::catalog::{Catalog, SharedCatalog, Source};
+pub mod priority;
+
+use crate::catalog::file::{self, Fingerprint};
+use crate::catalog::{Catalog, SharedCatalog};
+use notify::event::{AccessKind, AccessMode, EventKind};
 use notify::{RecursiveMode, Watcher};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, TrySendError};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -18,42 +30,113 @@ const SETTLE: Duration = Duration::from_millis(100);
 
 /// Reads and validates the file laid over the embedded catalog.
 pub fn load_file(path: &Path) -> Result<Catalog, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let name = path.display().to_string();
-    Catalog::load(Some(Source {
-        name: &name,
-        text: &text,
-    }))
-    .map_err(|e| e.to_string())
+    file::load(path).map_err(|e| e.to_string())
 }
 
-/// Reloads once: swaps in the file's catalog if it is valid and differs
-/// from the one serving.
-pub fn reload_once(path: &Path, shared: &SharedCatalog) {
-    match load_file(path) {
-        Ok(catalog) if catalog.version() == shared.snapshot().version() => {}
-        Ok(catalog) => {
-            tracing::info!(
-                version = catalog.version(),
-                entries = catalog.entries().len(),
-                "catalog reloaded from {}",
-                path.display()
-            );
-            shared.replace(catalog);
+/// What the last read of the file found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Seen {
+    /// The file's bytes, by length and SHA-256.
+    Bytes(Fingerprint),
+    /// The file could not be read, for this reason.
+    Unreadable(String),
+}
+
+/// What one look at the file did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The file holds what it held at the last look: nothing was parsed.
+    Unchanged,
+    /// The file changed, but its catalog is the one serving.
+    Same,
+    /// The file's catalog now serves.
+    Replaced,
+    /// The file could not be read or is not a valid catalog.
+    Failed,
+}
+
+/// Reloads the file into a shared catalog, remembering what it last read.
+#[derive(Debug)]
+pub struct Reloader {
+    path: PathBuf,
+    shared: SharedCatalog,
+    last: Option<Seen>,
+}
+
+impl Reloader {
+    /// A reloader that takes the file as read when the catalog in service
+    /// was, if it was read from a file.
+    pub fn new(path: PathBuf, shared: SharedCatalog) -> Self {
+        let last = shared.current().file().map(Seen::Bytes);
+        Self { path, shared, last }
+    }
+
+    /// Reads the file and, if it changed since the last look, swaps in its
+    /// catalog when that is valid and differs from the one serving. Blocks
+    /// for as long as parsing takes: run it off the serving threads.
+    pub fn check(&mut self) -> Outcome {
+        let (read, seen) = match file::read(&self.path) {
+            Ok(text) => {
+                let fingerprint = Fingerprint::of(&text);
+                (Ok((text, fingerprint)), Seen::Bytes(fingerprint))
+            }
+            Err(err) => {
+                let why = err.to_string();
+                (Err(err), Seen::Unreadable(why))
+            }
+        };
+        if self.last.as_ref() == Some(&seen) {
+            return Outcome::Unchanged;
         }
-        Err(why) => {
-            tracing::warn!("catalog reload failed; the last good catalog keeps serving: {why}");
-            shared.reload_failed(why);
+        self.last = Some(seen);
+        let loaded = read.and_then(|(text, fingerprint)| {
+            Ok(file::overlay(&self.path, &text)?.read_from(fingerprint))
+        });
+        match loaded {
+            Ok(catalog) if catalog.version() == self.shared.current().version() => Outcome::Same,
+            Ok(catalog) => {
+                tracing::info!(
+                    version = catalog.version(),
+                    entries = catalog.entries().len(),
+                    "catalog reloaded from {}",
+                    self.path.display()
+                );
+                crate::catalog::free_when_unshared(self.shared.replace(catalog));
+                Outcome::Replaced
+            }
+            Err(err) => {
+                let why = err.to_string();
+                tracing::warn!("catalog reload failed; the last good catalog keeps serving: {why}");
+                self.shared.reload_failed(why);
+                Outcome::Failed
+            }
         }
     }
 }
 
-/// Watches the file until the task is dropped.
+/// Reloads once, on this thread: swaps in the file's catalog if it is
+/// valid and differs from the one serving.
+pub fn reload_once(path: &Path, shared: &SharedCatalog) -> Outcome {
+    Reloader::new(path.to_path_buf(), shared.clone()).check()
+}
+
+/// Whether a file event may mean the file changed. Opening, reading and
+/// closing a file unwritten (which errmap's own reads do) cannot.
+fn means_change(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
+}
+
+/// Watches the file until the task is dropped. The first look is at once,
+/// so a change made since start-up is not missed (an unchanged file is not
+/// parsed again).
 pub async fn watch(path: PathBuf, shared: SharedCatalog, poll: Duration) {
     let (tx, mut rx) = mpsc::unbounded_channel::<()>();
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok() {
+        if event.is_ok_and(|event| means_change(&event.kind)) {
             let _ = tx.send(());
         }
     });
@@ -76,9 +159,29 @@ pub async fn watch(path: PathBuf, shared: SharedCatalog, poll: Duration) {
             None
         }
     };
+    // One look waiting at most: looks asked for while one runs are one.
+    let (look, looks) = sync_channel::<()>(1);
+    let mut reloader = Reloader::new(path, shared);
+    let started = std::thread::Builder::new()
+        .name("errmap-reload".into())
+        .spawn(move || {
+            priority::lower_this_thread();
+            while looks.recv().is_ok() {
+                reloader.check();
+            }
+        });
+    if let Err(err) = started {
+        tracing::error!(
+            "cannot start the thread that reloads the catalog file; it will not be reloaded: {err}"
+        );
+        return;
+    }
     let mut ticks = tokio::time::interval(poll);
     ticks.tick().await;
     loop {
+        if let Err(TrySendError::Disconnected(())) = look.try_send(()) {
+            return;
+        }
         tokio::select! {
             Some(()) = rx.recv() => {
                 tokio::time::sleep(SETTLE).await;
@@ -86,6 +189,5 @@ pub async fn watch(path: PathBuf, shared: SharedCatalog, poll: Duration) {
             }
             _ = ticks.tick() => {}
         }
-        reload_once(&path, &shared);
     }
 }

@@ -194,3 +194,149 @@ fn overlay_problems_point_at_the_file() {
         .unwrap_or_default();
     assert!(message.contains("alias-collision"), "{message}");
 }
+
+#[test]
+fn an_empty_or_comment_only_file_is_refused() {
+    for text in ["", "\n\n", "# all entries removed\n"] {
+        match overlay(text) {
+            Err(CatalogError::EmptyFile { file }) => assert_eq!(file, "custom.textproto"),
+            other => panic!("{text:?}: expected the empty file to be refused, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn the_version_is_the_hash_of_the_entries_in_effect() {
+    let embedded = Catalog::embedded().expect("embedded");
+    let over_itself = overlay(errmap::catalog::EMBEDDED).expect("the embedded text is valid");
+    assert_eq!(over_itself.entries(), embedded.entries());
+    assert_eq!(over_itself.version(), embedded.version());
+    // The same rows, written differently, are the same catalog.
+    let written = entry("UNAVAILABLE", 503, "UNAVAILABLE", "");
+    let rewritten = format!(
+        "# a comment\n{}\n",
+        written.replace(' ', "\n    ").replace("\"m\"", "'m'")
+    );
+    let a = overlay(&written).expect("valid");
+    let b = overlay(&rewritten).expect("valid");
+    assert_eq!(a.version(), b.version());
+    assert_ne!(a.version(), embedded.version());
+    assert!(a.version().starts_with("sha256:") && a.version().len() == 23);
+    // Standalone, the same text is the same catalog too.
+    assert_eq!(
+        Catalog::parse(GOOD).expect("valid").version(),
+        Catalog::parse(&format!("\n\n{GOOD}# end\n"))
+            .expect("valid")
+            .version()
+    );
+}
+
+#[test]
+fn syntax_errors_quote_only_a_short_printable_excerpt() {
+    let secret = format!("s3cret_{}", "x".repeat(10_000));
+    for text in [
+        format!("{secret}: 1\n"),
+        format!("entries {{ {secret} }}"),
+        format!("entries {{ code: \"A\" table: {secret} }}"),
+        format!("entries {{ http_status: {} }}", "9".repeat(5_000)),
+        format!("entries {{ code: \"A\" }} \"\u{7}{secret}\""),
+    ] {
+        let err = overlay(&text).expect_err("not a catalog");
+        let message = err.to_string();
+        assert!(matches!(err, CatalogError::Syntax { .. }), "{message}");
+        assert!(
+            message.len() < 300,
+            "{} bytes: {message:.400}",
+            message.len()
+        );
+        assert!(!message.chars().any(char::is_control), "{message:?}");
+        assert!(!message.contains(&"x".repeat(40)), "{message:.400}");
+    }
+}
+
+#[test]
+fn text_fields_aliases_and_placeholders_are_bounded() {
+    use errmap::catalog::limits::{MAX_TEXT_BYTES, MAX_VALUES_PER_FIELD};
+    let long = "m".repeat(MAX_TEXT_BYTES + 1);
+    let text = format!(
+        "entries {{ code: \"A\" http_status: 400 table: TABLE_SDK grpc_code: OK \
+         message: {long:?} message_en: \"m\" }}"
+    );
+    assert_eq!(rules(&text), vec![Rule::TextTooLong]);
+    let message = Catalog::parse(&text).expect_err("refused").to_string();
+    assert!(message.contains(&MAX_TEXT_BYTES.to_string()), "{message}");
+    assert!(message.contains("message is"), "{message}");
+    let at_limit = text.replace(&long, &long[1..]);
+    assert!(Catalog::parse(&at_limit).is_ok());
+
+    let aliases: String = (0..=MAX_VALUES_PER_FIELD)
+        .map(|i| format!("aliases: \"ALIAS_{i}\" "))
+        .collect();
+    assert_eq!(
+        rules(&entry("A", 400, "OK", &aliases)),
+        vec![Rule::TooManyValues]
+    );
+    let code = "C".repeat(100_000);
+    let message = Catalog::parse(&entry(&code, 400, "OK", ""))
+        .expect_err("refused")
+        .to_string();
+    assert!(message.len() < 300, "{message:.400}");
+}
+
+#[test]
+fn a_file_may_hold_at_most_the_entry_limit() {
+    use errmap::catalog::limits::MAX_FILE_ENTRIES;
+    let text = "entries {}\n".repeat(MAX_FILE_ENTRIES + 1);
+    match overlay(&text) {
+        Err(CatalogError::TooManyEntries { entries, .. }) => {
+            assert_eq!(entries, MAX_FILE_ENTRIES + 1)
+        }
+        other => panic!("expected the entry limit, got {:?}", other.map(|_| ())),
+    }
+    let message = overlay(&text).expect_err("refused").to_string();
+    assert!(message.contains(&MAX_FILE_ENTRIES.to_string()), "{message}");
+}
+
+#[test]
+fn a_file_over_the_size_limit_is_refused_unread() {
+    use errmap::catalog::limits::MAX_FILE_BYTES;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("big.textproto");
+    let size = usize::try_from(MAX_FILE_BYTES).expect("fits") + 1;
+    std::fs::write(&path, "#".repeat(size)).expect("write");
+    let message = errmap::catalog::file::load(&path)
+        .map(|_| ())
+        .expect_err("refused")
+        .to_string();
+    assert!(message.contains(&MAX_FILE_BYTES.to_string()), "{message}");
+    assert!(message.contains("big.textproto"), "{message}");
+    let not_text = dir.path().join("binary");
+    std::fs::write(&not_text, [0xff, 0xfe, 0x00]).expect("write");
+    let message = errmap::catalog::file::load(&not_text)
+        .map(|_| ())
+        .expect_err("refused")
+        .to_string();
+    assert!(message.contains("not UTF-8"), "{message}");
+}
+
+#[test]
+fn a_large_file_loads_with_every_entry_located() {
+    let count = 20_000;
+    let text: String = (0..count)
+        .map(|i| entry(&format!("CODE_{i}"), 400 + (i % 100) as i32, "OK", ""))
+        .collect::<String>()
+        + &entry("CODE_0", 400, "OK", "");
+    match overlay(&text) {
+        Err(CatalogError::Invalid(problems)) => {
+            assert_eq!(problems.len(), 1, "{problems:?}");
+            assert_eq!(problems[0].rule, Rule::DuplicateKey);
+            let location = problems[0].location.as_ref().expect("located");
+            assert_eq!(location.line, count + 1);
+        }
+        other => panic!("expected the duplicate, got {:?}", other.map(|_| ())),
+    }
+    let catalog =
+        overlay(&text[..text.len() - entry("CODE_0", 400, "OK", "").len()]).expect("valid");
+    assert_eq!(catalog.entries().len(), 82 + count);
+    assert!(catalog.find("code_19999", 499).is_some());
+}

@@ -2,11 +2,15 @@
 //! as a whole, and indexed for lookups. Nothing here knows about gRPC
 //! transport; the service layer turns these answers into responses.
 
+pub mod excerpt;
+pub mod file;
+pub mod limits;
 pub mod source;
 pub mod validate;
 
 use crate::pb::errmap::v1::CatalogEntry;
 use arc_swap::ArcSwap;
+use limits::{MAX_FILE_BYTES, MAX_FILE_ENTRIES};
 use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -40,6 +44,37 @@ pub enum CatalogError {
     /// The entries parse, but break rules: every problem, not just the first.
     #[error("catalog is invalid ({} problem(s)):\n{}", .0.len(), problems_list(.0))]
     Invalid(Vec<Problem>),
+    /// The file could not be read.
+    #[error("cannot read {file}: {reason}")]
+    Read {
+        /// The file's path.
+        file: String,
+        /// The operating system's reason.
+        reason: String,
+    },
+    /// The file is over the size limit; no more than the limit was read.
+    #[error("{file}: the file is larger than the {MAX_FILE_BYTES}-byte limit for a catalog file")]
+    TooLarge {
+        /// The file's path.
+        file: String,
+    },
+    /// The file holds more entries than a catalog file may.
+    #[error(
+        "{file}: the file holds {entries} entries, more than the limit of {MAX_FILE_ENTRIES} for a catalog file"
+    )]
+    TooManyEntries {
+        /// The file's path.
+        file: String,
+        /// The entries it holds.
+        entries: usize,
+    },
+    /// A file being rewritten in place is empty for a moment; serving the
+    /// embedded catalog alone then would answer with rows the file changed.
+    #[error("{file}: the file holds no catalog entries; an empty file is refused")]
+    EmptyFile {
+        /// The file's path.
+        file: String,
+    },
 }
 
 fn problems_list(problems: &[Problem]) -> String {
@@ -77,6 +112,8 @@ pub struct Catalog {
     names: FxHashMap<String, Name>,
     by_status: BTreeMap<i32, Vec<usize>>,
     version: String,
+    /// The file laid over the embedded catalog, as it was read.
+    file: Option<file::Fingerprint>,
 }
 
 /// Codes up to this long are folded to upper case without allocating.
@@ -102,9 +139,11 @@ impl Catalog {
             name: "catalog",
             text,
         };
-        let entries = source.parse()?;
-        let origins = locate(&source, entries.len());
-        Self::from_entries(entries, origins, &version_of(&[text]))
+        let offsets = source.entry_offsets();
+        let entries = source.parse_at(&offsets)?;
+        refuse_too_many(&source, entries.len())?;
+        let origins = locate(&source, &offsets, entries.len());
+        Self::from_entries(entries, origins)
     }
 
     /// The embedded catalog with a file's entries laid over it: an entry
@@ -116,26 +155,33 @@ impl Catalog {
             name: EMBEDDED_NAME,
             text: EMBEDDED,
         };
-        let mut entries = embedded.parse()?;
-        let mut origins = locate(&embedded, entries.len());
-        let mut texts = vec![EMBEDDED];
+        let offsets = embedded.entry_offsets();
+        let mut entries = embedded.parse_at(&offsets)?;
+        let mut origins = locate(&embedded, &offsets, entries.len());
         if let Some(file) = overrides {
-            texts.push(file.text);
-            let added = file.parse()?;
-            let added_origins = locate(&file, added.len());
-            let mut seen = std::collections::HashSet::new();
+            let offsets = file.entry_offsets();
+            let added = file.parse_at(&offsets)?;
+            if added.is_empty() {
+                return Err(CatalogError::EmptyFile {
+                    file: file.name.to_owned(),
+                });
+            }
+            refuse_too_many(&file, added.len())?;
+            let added_origins = locate(&file, &offsets, added.len());
+            // The built-in rows by key, so each override finds its row in
+            // one step instead of a scan of every row.
+            let mut built_in: FxHashMap<(String, i32), usize> = FxHashMap::default();
+            for (row, entry) in entries.iter().enumerate() {
+                built_in
+                    .entry((normalize_code(&entry.code), entry.http_status))
+                    .or_insert(row);
+            }
+            let mut seen = rustc_hash::FxHashSet::default();
             for (entry, origin) in added.into_iter().zip(added_origins) {
                 let key = (normalize_code(&entry.code), entry.http_status);
                 // A key the file repeats is added again, so validation
                 // reports the duplicate instead of the last one winning.
-                let same = seen
-                    .insert(key.clone())
-                    .then(|| {
-                        entries
-                            .iter()
-                            .position(|e| (normalize_code(&e.code), e.http_status) == key)
-                    })
-                    .flatten();
+                let same = built_in.get(&key).copied().filter(|_| seen.insert(key));
                 match same {
                     Some(row) => {
                         entries[row] = entry;
@@ -148,13 +194,12 @@ impl Catalog {
                 }
             }
         }
-        Self::from_entries(entries, origins, &version_of(&texts))
+        Self::from_entries(entries, origins)
     }
 
     fn from_entries(
         entries: Vec<CatalogEntry>,
         origins: Vec<Option<Location>>,
-        version: &str,
     ) -> Result<Self, CatalogError> {
         let mut problems = validate::check(&entries);
         if !problems.is_empty() {
@@ -185,12 +230,25 @@ impl Catalog {
             }
             by_status.entry(entry.http_status).or_default().push(row);
         }
+        let version = version_of(&entries);
         Ok(Self {
             entries,
             names,
             by_status,
-            version: version.to_owned(),
+            version,
+            file: None,
         })
+    }
+
+    /// Marks the catalog as read from a file that held these bytes.
+    pub fn read_from(mut self, file: file::Fingerprint) -> Self {
+        self.file = Some(file);
+        self
+    }
+
+    /// What the file the catalog was read from held, if it came from one.
+    pub fn file(&self) -> Option<file::Fingerprint> {
+        self.file
     }
 
     /// Every entry, in catalog order.
@@ -203,7 +261,8 @@ impl Catalog {
         &self.entries[row]
     }
 
-    /// A content hash of the catalog text, to tell catalogs apart.
+    /// A content hash of the entries in effect, to tell catalogs apart:
+    /// equal catalogs have equal versions, whatever texts they came from.
     pub fn version(&self) -> &str {
         &self.version
     }
@@ -308,10 +367,12 @@ impl SharedCatalog {
     }
 
     /// Puts a new catalog in service; calls already running keep theirs.
-    pub fn replace(&self, catalog: Catalog) {
-        self.current.store(Arc::new(catalog));
-        // After the store: whoever sees the new count sees the new catalog.
+    /// Returns the catalog replaced, for the caller to free when it likes.
+    pub fn replace(&self, catalog: Catalog) -> Arc<Catalog> {
+        let old = self.current.swap(Arc::new(catalog));
+        // After the swap: whoever sees the new count sees the new catalog.
         self.reloads.succeeded.fetch_add(1, Ordering::Release);
+        old
     }
 
     /// How many times the catalog has been replaced. Reading it costs a
@@ -332,6 +393,24 @@ impl SharedCatalog {
     /// How reloads have gone so far.
     pub fn reloads(&self) -> &ReloadStats {
         &self.reloads
+    }
+}
+
+/// How long [`free_when_unshared`] waits for the last other holder.
+const FREE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Frees something replaced (a catalog, the answers made from one) on this
+/// thread once nothing else holds it, so its many small allocations are
+/// not freed by a call on a serving thread; after [`FREE_WAIT`], whoever
+/// lets go of it last frees it.
+pub fn free_when_unshared<T>(mut old: Arc<T>) {
+    let deadline = std::time::Instant::now() + FREE_WAIT;
+    while std::time::Instant::now() < deadline {
+        match Arc::try_unwrap(old) {
+            Ok(value) => return drop(value),
+            Err(shared) => old = shared,
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
     }
 }
 
@@ -356,19 +435,34 @@ impl ReloadStats {
 }
 
 /// Where each of a text's entries starts.
-fn locate(source: &Source<'_>, count: usize) -> Vec<Option<Location>> {
-    let offsets = source.entry_offsets();
-    (0..count)
-        .map(|i| offsets.get(i).map(|&offset| source.location(offset)))
-        .collect()
+fn locate(source: &Source<'_>, offsets: &[usize], count: usize) -> Vec<Option<Location>> {
+    let mut located = source.locations(offsets).into_iter();
+    (0..count).map(|_| located.next()).collect()
 }
 
-/// A content hash over every text the catalog was built from.
-fn version_of(texts: &[&str]) -> String {
+fn refuse_too_many(source: &Source<'_>, entries: usize) -> Result<(), CatalogError> {
+    if entries > MAX_FILE_ENTRIES {
+        return Err(CatalogError::TooManyEntries {
+            file: source.name.to_owned(),
+            entries,
+        });
+    }
+    Ok(())
+}
+
+/// The catalog's version: SHA-256 over the protobuf encoding of an
+/// `errmap.v1.Catalog` holding the entries in effect, in catalog order
+/// (prost encodes fields in field order, and an entry has no map fields,
+/// so the encoding is canonical), as `sha256:` and 16 hex digits.
+fn version_of(entries: &[CatalogEntry]) -> String {
     let mut hasher = Sha256::new();
-    for text in texts {
-        hasher.update((text.len() as u64).to_be_bytes());
-        hasher.update(text.as_bytes());
+    let mut field = Vec::new();
+    for entry in entries {
+        field.clear();
+        // Field 1, `entries`, one entry at a time: the same bytes as the
+        // whole message, without a copy of every entry.
+        prost::encoding::message::encode(1, entry, &mut field);
+        hasher.update(&field);
     }
     let digest = hasher.finalize();
     let hex: String = digest[..8].iter().map(|b| format!("{b:02x}")).collect();

@@ -29,6 +29,13 @@ pub struct Answer {
 /// One answer per locale.
 type PerLocale = [Answer; 2];
 
+/// The rows whose answers are prepared, from the top: the embedded rows
+/// come first, then a file's. The six answers of a row take about 4,000
+/// bytes (the embedded catalog's average), so this bounds them near 8 MB;
+/// the rows of a larger catalog past it are answered as they are asked
+/// for, byte for byte the same.
+pub const MAX_PREPARED_ROWS: usize = 2048;
+
 /// The prepared answers of one catalog.
 #[derive(Debug)]
 pub struct Prepared {
@@ -73,7 +80,7 @@ impl Prepared {
             };
             answer(engine::resolve_grpc(ctx, &request))
         };
-        let rows = 0..catalog.entries().len();
+        let rows = 0..catalog.entries().len().min(MAX_PREPARED_ROWS);
         let gateway = rows
             .clone()
             .map(|row| PROFILES.map(|p| Locale::ALL.map(|l| gateway_answer(&full, row, p, l))))
