@@ -1,6 +1,6 @@
 //! The servers: the gRPC API (with health and reflection, v1 and v1alpha),
-//! the admin listener ([`crate::admin`]) and the HTTP/JSON face
-//! ([`crate::http_api`]), started and stopped together.
+//! the admin listener ([`crate::server::admin`]) and the HTTP/JSON face
+//! ([`crate::server::http_api`]), started and stopped together.
 //!
 //! Shutdown goes in this order: `/readyz` turns 503 and health turns
 //! NOT_SERVING on every listener at once; serving goes on, unready, for the
@@ -9,13 +9,12 @@
 //! close by lingering, see `server/accept.rs`); the admin listener closes
 //! last, so probes and scrapes see the drain.
 
-use crate::admin::{self, Phase, Readiness};
 use crate::catalog::SharedCatalog;
-use crate::http_api;
 use crate::metrics::connections::Listener;
 use crate::metrics::Metrics;
 use crate::pb::errmap::v1::error_map_service_server::ErrorMapServiceServer;
 use crate::service::{self, ErrorMap};
+use admin::{Phase, Readiness};
 use futures_util::Stream;
 use std::future::Future;
 use std::pin::Pin;
@@ -32,7 +31,9 @@ use tonic_health::ServingStatus;
 use tower::layer::util::{Identity, Stack};
 
 pub mod accept;
+pub mod admin;
 mod call;
+pub mod http_api;
 mod limits;
 pub mod pieces;
 
@@ -73,9 +74,9 @@ impl Default for ServerConfig {
 pub struct Listeners {
     /// The gRPC API, with health and reflection.
     pub grpc: TcpListener,
-    /// Probes, metrics and gRPC health (see [`crate::admin`]).
+    /// Probes, metrics and gRPC health (see [`crate::server::admin`]).
     pub admin: Option<TcpListener>,
-    /// The HTTP/JSON face (see [`crate::http_api`]).
+    /// The HTTP/JSON face (see [`crate::server::http_api`]).
     pub http: Option<TcpListener>,
 }
 

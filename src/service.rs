@@ -8,13 +8,14 @@ mod page;
 pub mod prepared;
 mod snapshot;
 mod tally;
+pub mod wire;
 
 use crate::catalog::{Catalog, SharedCatalog};
 use crate::engine::validate::{self, Prefix};
 use crate::engine::{self, Answer, Context, EngineError};
 use crate::pb::errmap::v1::error_map_service_server::{ErrorMapService, ErrorMapServiceServer};
 use crate::pb::errmap::v1::{self as pb, batch_query::Query, batch_result::Result as BatchOutcome};
-use crate::wire::BatchBuilder;
+use crate::service::wire::BatchBuilder;
 use prost::Message;
 use snapshot::{Cache, Preparer, Snapshot};
 use std::sync::Arc;

@@ -270,8 +270,8 @@ fn main() -> ExitCode {
                 None => {
                     let workers = choice.parse().ok();
                     (
-                        errmap::runtime::build(workers),
-                        errmap::runtime::describe(workers),
+                        errmap::app::runtime::build(workers),
+                        errmap::app::runtime::describe(workers),
                     )
                 }
             };

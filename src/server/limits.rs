@@ -5,7 +5,7 @@
 use super::accept::{Admission, Writes};
 use std::time::Duration;
 
-/// Limits of the API listener. Defaults are in [`crate::config`].
+/// Limits of the API listener. Defaults are in [`crate::app::config`].
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Largest request message, encoded, in bytes.
@@ -45,7 +45,7 @@ impl Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        use crate::config as c;
+        use crate::app::config as c;
         Self {
             max_message_bytes: c::DEFAULT_MAX_MESSAGE_SIZE,
             max_concurrent_streams: c::DEFAULT_MAX_CONCURRENT_STREAMS,

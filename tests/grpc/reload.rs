@@ -2,11 +2,11 @@
 //! ignored, Kubernetes-style symlink swaps noticed.
 
 use crate::support::{http_get, Client, TestServer};
+use errmap::app::reload;
 use errmap::catalog::SharedCatalog;
 use errmap::pb::errmap::v1::batch_query::Query;
 use errmap::pb::errmap::v1::batch_result::Result as Outcome;
 use errmap::pb::errmap::v1::{BatchQuery, BatchResolveRequest, ResolveGatewayErrorRequest};
-use errmap::reload;
 use errmap::server::ServerConfig;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};

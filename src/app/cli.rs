@@ -1,8 +1,8 @@
 //! The commands besides serving: catalog checks and exports, and one-off
 //! resolutions with the server's engine.
 
+use crate::app::config::{CatalogCommand, Config, ExportFormat, ProfileArg, ResolveCommand};
 use crate::catalog::{Catalog, CatalogError};
-use crate::config::{CatalogCommand, Config, ExportFormat, ProfileArg, ResolveCommand};
 use crate::engine;
 use crate::pb::errmap::v1 as pb;
 use crate::pb::google::rpc::Code;
@@ -60,7 +60,7 @@ fn export(catalog: &Catalog, format: ExportFormat) -> ExitCode {
             let proto = pb::Catalog {
                 entries: catalog.entries().to_vec(),
             };
-            match crate::json::to_json(&proto, crate::catalog::CATALOG_MESSAGE) {
+            match crate::app::json::to_json(&proto, crate::catalog::CATALOG_MESSAGE) {
                 Some(json) => emit(&format!("{json}\n"), ExitCode::SUCCESS),
                 None => fail("cannot render the catalog as JSON"),
             }
@@ -163,7 +163,7 @@ pub fn resolve(config: &Config, command: &ResolveCommand) -> ExitCode {
         }
     };
     match answer {
-        Ok(resolution) => match crate::json::to_json(&resolution, "errmap.v1.Resolution") {
+        Ok(resolution) => match crate::app::json::to_json(&resolution, "errmap.v1.Resolution") {
             Some(json) => emit(&format!("{json}\n"), ExitCode::SUCCESS),
             None => fail("cannot render the resolution as JSON"),
         },

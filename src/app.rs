@@ -1,0 +1,31 @@
+//! The application: settings, the commands besides serving, and serving
+//! itself with its catalog reloads, runtime and signals. The binary's
+//! `main` parses the settings and calls [`run`].
+
+pub mod cli;
+pub mod config;
+mod json;
+pub mod reload;
+pub mod runtime;
+mod serve;
+mod signals;
+
+use config::{Command, Config};
+use std::process::ExitCode;
+
+/// Runs a command, or serves (on a runtime sized to the CPUs errmap may
+/// use) until a shutdown signal.
+pub fn run(config: Config) -> ExitCode {
+    match &config.command {
+        Some(Command::Catalog(command)) => return cli::catalog(&config, command),
+        Some(Command::Resolve(command)) => return cli::resolve(&config, command),
+        None => {}
+    }
+    match runtime::build(config.worker_threads) {
+        Ok(runtime) => runtime.block_on(serve::serve(config)),
+        Err(err) => {
+            eprintln!("errmap: cannot start the runtime (--worker-threads / ERRMAP_WORKER_THREADS): {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
