@@ -1,6 +1,6 @@
 //! Generates the gRPC service stubs from `proto/` without a system
 //! `protoc`. The messages are errmap-core's (`extern_path`), but for the
-//! few encoded by hand for speed (src/service/wire.rs), so this crate holds no
+//! few encoded by hand for speed (src/pb/wire.rs), so this crate holds no
 //! second copy of any message type.
 
 use std::error::Error;
@@ -13,22 +13,22 @@ fn main() -> Result<(), Box<dyn Error>> {
     tonic_prost_build::configure()
         .extern_path(".errmap.v1", "::errmap_core::pb::errmap::v1")
         .extern_path(".google.rpc", "::errmap_core::pb::google::rpc")
-        // Encoded by hand, for speed; same wire format (src/service/wire.rs).
+        // Encoded by hand, for speed; same wire format (src/pb/wire.rs).
         .extern_path(
             ".errmap.v1.ResolveGatewayErrorResponse",
-            "crate::service::wire::ResolveGatewayErrorResponse",
+            "crate::pb::wire::ResolveGatewayErrorResponse",
         )
         .extern_path(
             ".errmap.v1.ResolveGrpcStatusResponse",
-            "crate::service::wire::ResolveGrpcStatusResponse",
+            "crate::pb::wire::ResolveGrpcStatusResponse",
         )
         .extern_path(
             ".errmap.v1.BatchResolveRequest",
-            "crate::service::wire::BatchResolveRequest",
+            "crate::pb::wire::BatchResolveRequest",
         )
         .extern_path(
             ".errmap.v1.BatchResolveResponse",
-            "crate::service::wire::BatchResolveResponse",
+            "crate::pb::wire::BatchResolveResponse",
         )
         .build_client(true)
         .build_server(true)

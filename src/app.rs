@@ -24,7 +24,10 @@ pub fn run(config: Config) -> ExitCode {
     match runtime::build(config.worker_threads) {
         Ok(runtime) => runtime.block_on(serve::serve(config)),
         Err(err) => {
-            eprintln!("errmap: cannot start the runtime (--worker-threads / ERRMAP_WORKER_THREADS): {err}");
+            eprintln!(
+                "errmap: cannot start the runtime ({}): {err}",
+                config::setting("worker_threads")
+            );
             ExitCode::FAILURE
         }
     }

@@ -10,7 +10,7 @@
 //!
 //! - [`service`]: the `errmap.v1.ErrorMapService` gRPC service: decodes a
 //!   request, asks the engine through the prepared answers, encodes the
-//!   answer (`service/wire.rs`: the few messages encoded by hand so
+//!   answer (`pb/wire.rs`: the few messages encoded by hand so
 //!   prepared answers go out as ready-made bytes); errors become statuses
 //!   in one place (`service/error.rs`).
 //! - [`metrics`]: Prometheus metrics, the observer the engine reports to,

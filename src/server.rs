@@ -39,7 +39,11 @@ pub mod pieces;
 
 use accept::{Gate, Writes};
 pub use call::CallLayer;
-pub use limits::Limits;
+pub use limits::{
+    Limits, DEFAULT_ADMIN_MAX_CONNECTIONS, DEFAULT_CALL_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT,
+    DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_MAX_CONCURRENT_STREAMS,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MESSAGE_SIZE,
+};
 use pieces::PiecesLayer;
 
 /// The name health checks use for the API, besides the server-wide "".
@@ -58,11 +62,16 @@ pub struct ServerConfig {
     pub limits: Limits,
 }
 
+/// No delay: a sidecar's callers are in its own pod and stop with it.
+pub const DEFAULT_SHUTDOWN_DELAY: Duration = Duration::ZERO;
+/// Well inside Kubernetes' default termination grace of 30 s.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
-            shutdown_delay: Duration::ZERO,
-            shutdown_grace: Duration::from_secs(10),
+            shutdown_delay: DEFAULT_SHUTDOWN_DELAY,
+            shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             service: service::Options::default(),
             limits: Limits::default(),
         }

@@ -8,14 +8,13 @@ mod page;
 pub mod prepared;
 mod snapshot;
 mod tally;
-pub mod wire;
 
 use crate::catalog::{Catalog, SharedCatalog};
 use crate::engine::validate::{self, Prefix};
 use crate::engine::{self, Answer, Context, EngineError};
 use crate::pb::errmap::v1::error_map_service_server::{ErrorMapService, ErrorMapServiceServer};
 use crate::pb::errmap::v1::{self as pb, batch_query::Query, batch_result::Result as BatchOutcome};
-use crate::service::wire::BatchBuilder;
+use crate::pb::wire::BatchBuilder;
 use prost::Message;
 use snapshot::{Cache, Preparer, Snapshot};
 use std::sync::Arc;
@@ -24,7 +23,7 @@ use tonic::server::NamedService;
 use tonic::{Request, Response, Status};
 
 pub use crate::engine::{Observer, DEFAULT_MAX_BATCH};
-pub use options::Options;
+pub use options::{Options, DEFAULT_LOCALE};
 
 /// The gRPC name of the service, as the generated code spells it.
 pub const SERVICE_NAME: &str = <ErrorMapServiceServer<ErrorMap> as NamedService>::NAME;

@@ -1,11 +1,19 @@
 //! Command-line flags, each with an `ERRMAP_*` environment twin. Parsed in
 //! one place; a bad value stops start-up with a message naming the setting.
 
+use super::reload::{DEFAULT_POLL, MIN_POLL};
 use crate::locale::Locale;
 use crate::present::DEFAULT_ERROR_DOMAIN;
-use crate::service::{self, DEFAULT_MAX_BATCH};
+use crate::server::{
+    DEFAULT_ADMIN_MAX_CONNECTIONS, DEFAULT_CALL_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT,
+    DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_MAX_CONCURRENT_STREAMS,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_MESSAGE_SIZE, DEFAULT_SHUTDOWN_DELAY,
+    DEFAULT_SHUTDOWN_GRACE,
+};
+use crate::service::{self, DEFAULT_LOCALE, DEFAULT_MAX_BATCH};
 use clap::builder::TypedValueParser;
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
+use humantime::Duration as Span;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,20 +25,7 @@ pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
 /// Loopback like the gRPC API: the pod's own containers call it.
 pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
 pub const DEFAULT_LOG_FORMAT: &str = "text";
-pub const DEFAULT_SHUTDOWN_GRACE: &str = "10s";
-pub const DEFAULT_SHUTDOWN_DELAY: &str = "0s";
 pub const DEFAULT_LOG: &str = "info";
-pub const DEFAULT_LOCALE: &str = "zh-CN";
-pub const DEFAULT_CATALOG_POLL: &str = "30s";
-pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
-pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 256;
-pub const DEFAULT_CALL_TIMEOUT: &str = "5s";
-pub const DEFAULT_KEEPALIVE_INTERVAL: &str = "30s";
-pub const DEFAULT_KEEPALIVE_TIMEOUT: &str = "10s";
-pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
-/// Probes and scrapers hold a few connections each.
-pub const DEFAULT_ADMIN_MAX_CONNECTIONS: usize = 64;
-pub const DEFAULT_HANDSHAKE_TIMEOUT: &str = "5s";
 /// The largest `--max-batch` accepted. A batch is answered in one message
 /// of about 1 KiB a result, 3.5 KiB at most (statuses included), which
 /// must stay under the 4 MiB receive limit most gRPC clients apply by
@@ -64,9 +59,9 @@ pub struct Config {
 
     /// How often the catalog file is re-read even when no change was
     /// noticed, as a safety net for missed file events.
-    #[arg(long, env = "ERRMAP_CATALOG_POLL", default_value = DEFAULT_CATALOG_POLL,
+    #[arg(long, env = "ERRMAP_CATALOG_POLL", default_value_t = Span::from(DEFAULT_POLL),
           value_name = "DURATION", value_parser = parse_poll)]
-    pub catalog_poll: Duration,
+    pub catalog_poll: Span,
 
     /// Address the gRPC listener binds, HOST:PORT. Port 0 picks a free port
     /// (the chosen address is logged).
@@ -90,16 +85,16 @@ pub struct Config {
     /// How long to keep serving after SIGTERM or SIGINT, with health
     /// NOT_SERVING and /readyz 503, before draining: time for callers to
     /// notice, such as "5s". Draining and its grace come after it.
-    #[arg(long, env = "ERRMAP_SHUTDOWN_DELAY", default_value = DEFAULT_SHUTDOWN_DELAY,
-          value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub shutdown_delay: Duration,
+    #[arg(long, env = "ERRMAP_SHUTDOWN_DELAY", default_value_t = Span::from(DEFAULT_SHUTDOWN_DELAY),
+          value_name = "DURATION", value_parser = parse_span)]
+    pub shutdown_delay: Span,
 
     /// How long in-flight calls may finish once draining begins (after
     /// SIGTERM or SIGINT and the shutdown delay), such as "10s" or "500ms";
     /// after it the process exits anyway.
-    #[arg(long, env = "ERRMAP_SHUTDOWN_GRACE", default_value = DEFAULT_SHUTDOWN_GRACE,
-          value_name = "DURATION", value_parser = humantime::parse_duration)]
-    pub shutdown_grace: Duration,
+    #[arg(long, env = "ERRMAP_SHUTDOWN_GRACE", default_value_t = Span::from(DEFAULT_SHUTDOWN_GRACE),
+          value_name = "DURATION", value_parser = parse_span)]
+    pub shutdown_grace: Span,
 
     /// Most queries one BatchResolve call may carry (1-1000); a larger
     /// batch is refused with INVALID_ARGUMENT.
@@ -109,7 +104,7 @@ pub struct Config {
 
     /// Locale of answers when neither the request's locale field nor its
     /// accept-language metadata names one: zh-CN or en-US.
-    #[arg(long, env = "ERRMAP_DEFAULT_LOCALE", default_value = DEFAULT_LOCALE, value_name = "LOCALE")]
+    #[arg(long, env = "ERRMAP_DEFAULT_LOCALE", default_value_t = DEFAULT_LOCALE, value_name = "LOCALE")]
     pub default_locale: Locale,
 
     /// ErrorInfo.domain of the statuses errmap builds: the system whose
@@ -132,20 +127,20 @@ pub struct Config {
 
     /// How long one call may take before it is answered DEADLINE_EXCEEDED,
     /// such as "5s" (at least 1ms).
-    #[arg(long, env = "ERRMAP_CALL_TIMEOUT", default_value = DEFAULT_CALL_TIMEOUT,
+    #[arg(long, env = "ERRMAP_CALL_TIMEOUT", default_value_t = Span::from(DEFAULT_CALL_TIMEOUT),
           value_name = "DURATION", value_parser = parse_positive_duration)]
-    pub call_timeout: Duration,
+    pub call_timeout: Span,
 
     /// How often the API pings an idle HTTP/2 connection to find dead peers.
-    #[arg(long, env = "ERRMAP_KEEPALIVE_INTERVAL", default_value = DEFAULT_KEEPALIVE_INTERVAL,
+    #[arg(long, env = "ERRMAP_KEEPALIVE_INTERVAL", default_value_t = Span::from(DEFAULT_KEEPALIVE_INTERVAL),
           value_name = "DURATION", value_parser = parse_positive_duration)]
-    pub keepalive_interval: Duration,
+    pub keepalive_interval: Span,
 
     /// How long a keep-alive ping may go unanswered before the connection
     /// is closed.
-    #[arg(long, env = "ERRMAP_KEEPALIVE_TIMEOUT", default_value = DEFAULT_KEEPALIVE_TIMEOUT,
+    #[arg(long, env = "ERRMAP_KEEPALIVE_TIMEOUT", default_value_t = Span::from(DEFAULT_KEEPALIVE_TIMEOUT),
           value_name = "DURATION", value_parser = parse_positive_duration)]
-    pub keepalive_timeout: Duration,
+    pub keepalive_timeout: Span,
 
     /// Connections the API listener, and apart from it the HTTP/JSON
     /// listener, keeps open at once (1-65536). At the cap an idle
@@ -164,9 +159,9 @@ pub struct Config {
     /// How long a new connection, on any listener, has to send the HTTP/2
     /// preface or start an HTTP/1.1 request before it is closed, such as
     /// "5s" (at least 1ms).
-    #[arg(long, env = "ERRMAP_HANDSHAKE_TIMEOUT", default_value = DEFAULT_HANDSHAKE_TIMEOUT,
+    #[arg(long, env = "ERRMAP_HANDSHAKE_TIMEOUT", default_value_t = Span::from(DEFAULT_HANDSHAKE_TIMEOUT),
           value_name = "DURATION", value_parser = parse_positive_duration)]
-    pub handshake_timeout: Duration,
+    pub handshake_timeout: Span,
 
     /// Threads that serve calls (1-1024). Default: the CPUs errmap may use,
     /// as its cgroup CPU quota and affinity allow. One thread runs tokio's
@@ -237,18 +232,23 @@ fn parse_max_batch(value: &str) -> Result<usize, String> {
     }
 }
 
-fn parse_positive_duration(value: &str) -> Result<Duration, String> {
-    let duration = humantime::parse_duration(value).map_err(|e| e.to_string())?;
-    if duration < Duration::from_millis(1) {
+/// A duration such as "5s" or "500ms".
+fn parse_span(value: &str) -> Result<Span, String> {
+    value.parse::<Span>().map_err(|e| e.to_string())
+}
+
+fn parse_positive_duration(value: &str) -> Result<Span, String> {
+    let duration = parse_span(value)?;
+    if *duration < Duration::from_millis(1) {
         return Err("must be at least 1ms".to_owned());
     }
     Ok(duration)
 }
 
-fn parse_poll(value: &str) -> Result<Duration, String> {
-    let poll = humantime::parse_duration(value).map_err(|e| e.to_string())?;
-    if poll < Duration::from_millis(100) {
-        return Err("must be at least 100ms".to_owned());
+fn parse_poll(value: &str) -> Result<Span, String> {
+    let poll = parse_span(value)?;
+    if *poll < MIN_POLL {
+        return Err(format!("must be at least {}", Span::from(MIN_POLL)));
     }
     Ok(poll)
 }
@@ -364,18 +364,35 @@ fn parse_domain(value: &str) -> Result<String, String> {
     }
 }
 
+/// How a setting is named to people: `--flag / ERRMAP_FLAG`, read from the
+/// flag's own definition (the field `id` of [`Config`]), so each name is
+/// written once.
+pub fn setting(id: &str) -> String {
+    let command = Config::command();
+    let Some(arg) = command.get_arguments().find(|a| a.get_id() == id) else {
+        return id.to_owned();
+    };
+    let flag = arg.get_long().map(|long| format!("--{long}"));
+    let env = arg.get_env().map(|env| env.to_string_lossy().into_owned());
+    match (flag, env) {
+        (Some(flag), Some(env)) => format!("{flag} / {env}"),
+        (Some(name), None) | (None, Some(name)) => name,
+        (None, None) => id.to_owned(),
+    }
+}
+
 impl Config {
     /// The hard limits of the API listener.
     pub fn limits(&self) -> crate::server::Limits {
         crate::server::Limits {
             max_message_bytes: self.max_message_size,
             max_concurrent_streams: self.max_concurrent_streams,
-            call_timeout: self.call_timeout,
-            keepalive_interval: self.keepalive_interval,
-            keepalive_timeout: self.keepalive_timeout,
+            call_timeout: *self.call_timeout,
+            keepalive_interval: *self.keepalive_interval,
+            keepalive_timeout: *self.keepalive_timeout,
             max_connections: self.max_connections,
             admin_max_connections: self.admin_max_connections,
-            handshake_timeout: self.handshake_timeout,
+            handshake_timeout: *self.handshake_timeout,
         }
     }
 
@@ -400,5 +417,30 @@ impl Config {
                 std::process::exit(code);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_are_named_from_their_definitions() {
+        assert_eq!(setting("listen"), "--listen / ERRMAP_LISTEN");
+        assert_eq!(
+            setting("worker_threads"),
+            "--worker-threads / ERRMAP_WORKER_THREADS"
+        );
+        assert_eq!(setting("no_such_setting"), "no_such_setting");
+    }
+
+    #[test]
+    fn durations_default_to_the_owners_values() {
+        let config = Config::try_parse_from(["errmap"]).expect("defaults parse");
+        assert_eq!(config.limits().call_timeout, DEFAULT_CALL_TIMEOUT);
+        assert_eq!(config.limits().handshake_timeout, DEFAULT_HANDSHAKE_TIMEOUT);
+        assert_eq!(*config.shutdown_grace, DEFAULT_SHUTDOWN_GRACE);
+        assert_eq!(*config.catalog_poll, DEFAULT_POLL);
+        assert_eq!(config.default_locale, DEFAULT_LOCALE);
     }
 }

@@ -28,6 +28,12 @@ use tokio::sync::mpsc;
 /// in several steps.
 const SETTLE: Duration = Duration::from_millis(100);
 
+/// How often the file is read even when no change was noticed: a safety
+/// net for missed file events, cheap since an unchanged file is not parsed.
+pub const DEFAULT_POLL: Duration = Duration::from_secs(30);
+/// The shortest poll interval accepted.
+pub const MIN_POLL: Duration = Duration::from_millis(100);
+
 /// Reads and validates the file laid over the embedded catalog.
 pub fn load_file(path: &Path) -> Result<Catalog, String> {
     file::load(path).map_err(|e| e.to_string())

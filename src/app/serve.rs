@@ -1,7 +1,7 @@
 //! Serving: logs set up, the catalog loaded, every listener bound, the
 //! catalog file watched, then the servers run until a signal.
 
-use super::config::{Config, LogFormat, EXIT_USAGE};
+use super::config::{setting, Config, LogFormat, EXIT_USAGE};
 use super::reload;
 use crate::catalog::{Catalog, SharedCatalog};
 use crate::server::{self, Listeners, ServerConfig};
@@ -17,7 +17,7 @@ pub async fn serve(config: Config) -> ExitCode {
     let filter = match EnvFilter::try_new(&config.log) {
         Ok(filter) => filter,
         Err(err) => {
-            eprintln!("errmap: invalid --log / ERRMAP_LOG {:?}: {err}", config.log);
+            eprintln!("errmap: invalid {} {:?}: {err}", setting("log"), config.log);
             return ExitCode::from(EXIT_USAGE as u8);
         }
     };
@@ -30,7 +30,7 @@ pub async fn serve(config: Config) -> ExitCode {
     let catalog = match super::cli::load_catalog(config.catalog.as_deref()) {
         Ok(catalog) => catalog,
         Err(err) => {
-            tracing::error!("no catalog to serve (--catalog / ERRMAP_CATALOG): {err}");
+            tracing::error!("no catalog to serve ({}): {err}", setting("catalog"));
             return ExitCode::FAILURE;
         }
     };
@@ -44,14 +44,14 @@ pub async fn serve(config: Config) -> ExitCode {
         super::runtime::describe(config.worker_threads)
     );
     let server_config = ServerConfig {
-        shutdown_delay: config.shutdown_delay,
-        shutdown_grace: config.shutdown_grace,
+        shutdown_delay: *config.shutdown_delay,
+        shutdown_grace: *config.shutdown_grace,
         service: config.service_options(),
         limits: config.limits(),
     };
     let shared = SharedCatalog::new(catalog);
     if let Some(path) = config.catalog.clone() {
-        tokio::spawn(reload::watch(path, shared.clone(), config.catalog_poll));
+        tokio::spawn(reload::watch(path, shared.clone(), *config.catalog_poll));
     }
     match server::run(listeners, shared, server_config, shutdown).await {
         Ok(stopped) => {
@@ -67,23 +67,24 @@ pub async fn serve(config: Config) -> ExitCode {
 
 /// Binds every listener, or logs which one failed.
 async fn bind(config: &Config) -> Option<Listeners> {
-    let grpc = bind_one(config.listen, "--listen / ERRMAP_LISTEN").await?;
+    let grpc = bind_one(config.listen, "listen").await?;
     let admin = match config.admin_listen.addr() {
-        Some(addr) => Some(bind_one(addr, "--admin-listen / ERRMAP_ADMIN_LISTEN").await?),
+        Some(addr) => Some(bind_one(addr, "admin_listen").await?),
         None => None,
     };
     let http = match config.http_listen.addr() {
-        Some(addr) => Some(bind_one(addr, "--http-listen / ERRMAP_HTTP_LISTEN").await?),
+        Some(addr) => Some(bind_one(addr, "http_listen").await?),
         None => None,
     };
     Some(Listeners { grpc, admin, http })
 }
 
-async fn bind_one(addr: SocketAddr, setting: &str) -> Option<TcpListener> {
+/// Binds the address of the setting `id`.
+async fn bind_one(addr: SocketAddr, id: &str) -> Option<TcpListener> {
     match TcpListener::bind(addr).await {
         Ok(listener) => Some(listener),
         Err(err) => {
-            tracing::error!("cannot listen on {addr} ({setting}): {err}");
+            tracing::error!("cannot listen on {addr} ({}): {err}", setting(id));
             None
         }
     }

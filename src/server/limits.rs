@@ -43,18 +43,29 @@ impl Limits {
     }
 }
 
+pub const DEFAULT_MAX_MESSAGE_SIZE: usize = 4 * 1024 * 1024;
+pub const DEFAULT_MAX_CONCURRENT_STREAMS: u32 = 256;
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_KEEPALIVE_INTERVAL: Duration = Duration::from_secs(30);
+pub const DEFAULT_KEEPALIVE_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
+/// Probes and scrapers hold a few connections each.
+pub const DEFAULT_ADMIN_MAX_CONNECTIONS: usize = 64;
+/// Far above a real client's handshake, even over a slow pod network, and
+/// short enough that silent sockets give their places back soon.
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+
 impl Default for Limits {
     fn default() -> Self {
-        use crate::app::config as c;
         Self {
-            max_message_bytes: c::DEFAULT_MAX_MESSAGE_SIZE,
-            max_concurrent_streams: c::DEFAULT_MAX_CONCURRENT_STREAMS,
-            call_timeout: Duration::from_secs(5),
-            keepalive_interval: Duration::from_secs(30),
-            keepalive_timeout: Duration::from_secs(10),
-            max_connections: c::DEFAULT_MAX_CONNECTIONS,
-            admin_max_connections: c::DEFAULT_ADMIN_MAX_CONNECTIONS,
-            handshake_timeout: Duration::from_secs(5),
+            max_message_bytes: DEFAULT_MAX_MESSAGE_SIZE,
+            max_concurrent_streams: DEFAULT_MAX_CONCURRENT_STREAMS,
+            call_timeout: DEFAULT_CALL_TIMEOUT,
+            keepalive_interval: DEFAULT_KEEPALIVE_INTERVAL,
+            keepalive_timeout: DEFAULT_KEEPALIVE_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            admin_max_connections: DEFAULT_ADMIN_MAX_CONNECTIONS,
+            handshake_timeout: DEFAULT_HANDSHAKE_TIMEOUT,
         }
     }
 }

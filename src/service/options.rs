@@ -20,11 +20,14 @@ pub struct Options {
     pub prepare_answers: bool,
 }
 
+/// The locale of answers when a call names none: the gateway's own.
+pub const DEFAULT_LOCALE: Locale = Locale::ZhCn;
+
 impl Default for Options {
     fn default() -> Self {
         Self {
             max_batch: DEFAULT_MAX_BATCH,
-            default_locale: Locale::ZhCn,
+            default_locale: DEFAULT_LOCALE,
             error_domain: DEFAULT_ERROR_DOMAIN.to_owned(),
             prepare_answers: true,
         }

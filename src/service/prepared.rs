@@ -15,7 +15,7 @@ use crate::engine::{self, AnswerCache, Context, GatewayKey, GrpcKey, View};
 use crate::locale::Locale;
 use crate::pb::errmap::v1 as pb;
 use crate::pb::google::rpc::Code;
-use crate::service::wire;
+use crate::pb::wire;
 use bytes::Bytes;
 use std::sync::Arc;
 

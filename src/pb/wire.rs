@@ -12,8 +12,8 @@
 //! Clients see ordinary messages: the public fields are the `.proto`'s, and
 //! decoding a response fills them as prost would.
 
-use crate::pb::errmap::v1::{BatchQuery, BatchResult, Resolution};
 use bytes::{Buf, BufMut, Bytes};
+use errmap_core::pb::errmap::v1::{BatchQuery, BatchResult, Resolution};
 use prost::encoding::{self, DecodeContext, WireType};
 use prost::{DecodeError, Message};
 use std::fmt;
