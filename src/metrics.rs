@@ -19,9 +19,9 @@ pub mod latency;
 pub mod top;
 
 use crate::catalog::SharedCatalog;
+use crate::engine::Observer;
 use crate::pb::errmap::v1::MatchKind;
 use crate::pb::google::rpc::Code;
-use crate::service::Observer;
 use connections::{ConnectionStats, Connections, Listener};
 use latency::Latency;
 use prometheus_client::collector::Collector;

@@ -15,9 +15,9 @@
 //! only probes and metrics. `httpGet` probes on `/livez` and `/readyz` and
 //! `grpc` probes work alike: both turn unready the moment shutdown begins.
 
+use super::saturation::Saturation;
 use crate::catalog::SharedCatalog;
 use crate::metrics::{self, Metrics};
-use crate::server::Saturation;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
