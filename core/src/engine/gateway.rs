@@ -5,9 +5,13 @@ use super::cache::{Answer, AnswerCache, GatewayKey, NoCache};
 use super::context::Context;
 use super::error::EngineError;
 use super::observe;
+use super::validate::GatewayFound;
 use super::validate::{self, Prefix};
-use crate::mapping::resolve_gateway_found;
+use crate::catalog::CodeMatch;
+use crate::locale::Locale;
+use crate::mapping::{resolve_gateway_found, Profile};
 use crate::pb::errmap::v1::{Resolution, ResolveGatewayErrorRequest};
+use std::collections::BTreeMap;
 
 /// Resolves a gateway error: its code, its HTTP status, or both (or its
 /// JSON body, which supplies what the fields leave out).
@@ -28,8 +32,15 @@ pub fn gateway<C: AnswerCache>(
     cache: &C,
 ) -> Result<Answer<C::Answer>, EngineError> {
     let locale = ctx.locale(prefix, &request.locale)?;
-    let params = validate::params(prefix, &request.params)?;
-    validate::request_id(prefix, &request.request_id)?;
+    // Empty fields are valid: a plain query skips their checks.
+    let params = if request.params.is_empty() {
+        BTreeMap::new()
+    } else {
+        validate::params(prefix, &request.params)?
+    };
+    if !request.request_id.is_empty() {
+        validate::request_id(prefix, &request.request_id)?;
+    }
     let profile = validate::profile(prefix, request.profile)?;
     let body = validate::body(prefix, &request.body)?;
     let found = validate::gateway_query(prefix, request, body.as_ref(), profile)?;
@@ -56,6 +67,40 @@ pub fn gateway<C: AnswerCache>(
             return Ok(Answer::Cached(answer));
         }
     }
+    let checked = Checked {
+        request,
+        locale,
+        params,
+        profile,
+        found,
+        matched,
+    };
+    compute(ctx, checked).map(Answer::Computed)
+}
+
+/// A request that passed the checks and missed the cache.
+struct Checked<'r, 'c> {
+    request: &'r ResolveGatewayErrorRequest,
+    locale: Locale,
+    params: BTreeMap<String, String>,
+    profile: Profile,
+    found: GatewayFound<'r>,
+    matched: Option<CodeMatch<'c>>,
+}
+
+/// Resolves and presents a checked request. Kept out of line: its frame
+/// is large, and a cache hit must not pay for setting it up.
+#[inline(never)]
+fn compute(ctx: &Context<'_>, checked: Checked<'_, '_>) -> Result<Resolution, EngineError> {
+    let Checked {
+        request,
+        locale,
+        params,
+        profile,
+        found,
+        matched,
+    } = checked;
+    let query = found.query;
     let outcome = resolve_gateway_found(ctx.catalog, query, matched);
     observe::gateway(ctx.observer, query, &outcome);
     let mut resolution = outcome?;
@@ -67,7 +112,5 @@ pub fn gateway<C: AnswerCache>(
     } else {
         &request.request_id
     };
-    Ok(Answer::Computed(
-        ctx.finish(resolution, locale, &params, request_id, profile),
-    ))
+    Ok(ctx.finish(resolution, locale, &params, request_id, profile))
 }
