@@ -304,7 +304,7 @@ fn a_file_over_the_size_limit_is_refused_unread() {
     let path = dir.path().join("big.textproto");
     let size = usize::try_from(MAX_FILE_BYTES).expect("fits") + 1;
     std::fs::write(&path, "#".repeat(size)).expect("write");
-    let message = errmap::catalog::file::load(&path)
+    let message = errmap::catalog::Catalog::load_file(&path)
         .map(|_| ())
         .expect_err("refused")
         .to_string();
@@ -312,7 +312,7 @@ fn a_file_over_the_size_limit_is_refused_unread() {
     assert!(message.contains("big.textproto"), "{message}");
     let not_text = dir.path().join("binary");
     std::fs::write(&not_text, [0xff, 0xfe, 0x00]).expect("write");
-    let message = errmap::catalog::file::load(&not_text)
+    let message = errmap::catalog::Catalog::load_file(&not_text)
         .map(|_| ())
         .expect_err("refused")
         .to_string();

@@ -2,6 +2,8 @@
 //! as a whole, and indexed for lookups. Nothing here knows about gRPC
 //! transport; the service layer turns these answers into responses.
 
+pub mod code;
+mod error;
 pub mod excerpt;
 pub mod file;
 pub mod limits;
@@ -10,13 +12,15 @@ pub mod validate;
 
 use crate::pb::errmap::v1::CatalogEntry;
 use arc_swap::ArcSwap;
-use limits::{MAX_FILE_BYTES, MAX_FILE_ENTRIES};
+use limits::MAX_FILE_ENTRIES;
 use rustc_hash::FxHashMap;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+pub use code::normalize_code;
+pub use error::CatalogError;
 pub use source::{Location, Source, CATALOG_MESSAGE};
 pub use validate::{Problem, Rule};
 
@@ -26,64 +30,6 @@ pub const EMBEDDED: &str = include_str!("../../catalog/catalog.textproto");
 
 /// The name problems in the embedded catalog are reported under.
 pub const EMBEDDED_NAME: &str = "embedded";
-
-/// Why a catalog text could not be put in service.
-#[derive(Debug, thiserror::Error)]
-pub enum CatalogError {
-    /// The schema built into the binary could not be read.
-    #[error("catalog descriptors are unusable: {0}")]
-    Descriptors(String),
-    /// The text is not an `errmap.v1.Catalog` in protobuf text format.
-    #[error("{location}: not valid protobuf text format for {CATALOG_MESSAGE}: {message}")]
-    Syntax {
-        /// Where the parser stopped.
-        location: Location,
-        /// What the parser expected.
-        message: String,
-    },
-    /// The entries parse, but break rules: every problem, not just the first.
-    #[error("catalog is invalid ({} problem(s)):\n{}", .0.len(), problems_list(.0))]
-    Invalid(Vec<Problem>),
-    /// The file could not be read.
-    #[error("cannot read {file}: {reason}")]
-    Read {
-        /// The file's path.
-        file: String,
-        /// The operating system's reason.
-        reason: String,
-    },
-    /// The file is over the size limit; no more than the limit was read.
-    #[error("{file}: the file is larger than the {MAX_FILE_BYTES}-byte limit for a catalog file")]
-    TooLarge {
-        /// The file's path.
-        file: String,
-    },
-    /// The file holds more entries than a catalog file may.
-    #[error(
-        "{file}: the file holds {entries} entries, more than the limit of {MAX_FILE_ENTRIES} for a catalog file"
-    )]
-    TooManyEntries {
-        /// The file's path.
-        file: String,
-        /// The entries it holds.
-        entries: usize,
-    },
-    /// A file being rewritten in place is empty for a moment; serving the
-    /// embedded catalog alone then would answer with rows the file changed.
-    #[error("{file}: the file holds no catalog entries; an empty file is refused")]
-    EmptyFile {
-        /// The file's path.
-        file: String,
-    },
-}
-
-fn problems_list(problems: &[Problem]) -> String {
-    problems
-        .iter()
-        .map(|p| format!("  - {p}"))
-        .collect::<Vec<_>>()
-        .join("\n")
-}
 
 /// A name a lookup can match: a canonical code, or an alias of one.
 #[derive(Debug)]
@@ -119,13 +65,20 @@ pub struct Catalog {
 /// Codes up to this long are folded to upper case without allocating.
 const FOLD_ON_STACK: usize = 128;
 
-/// Folds a code the way every lookup does: surrounding white space and
-/// letter case do not matter.
-pub fn normalize_code(code: &str) -> String {
-    code.trim().to_ascii_uppercase()
-}
-
 impl Catalog {
+    /// The embedded catalog with a file's text laid over it, marked with
+    /// the fingerprint of the text ([`file::Fingerprint`]).
+    pub fn load_file(path: &std::path::Path) -> Result<Self, CatalogError> {
+        let text = file::read(path)?;
+        Ok(Self::overlay(path, &text)?.read_from(file::Fingerprint::of(&text)))
+    }
+
+    /// The embedded catalog with `text`, read from `path`, laid over it.
+    pub fn overlay(path: &std::path::Path, text: &str) -> Result<Self, CatalogError> {
+        let name = path.display().to_string();
+        Self::load(Some(Source { name: &name, text }))
+    }
+
     /// The catalog built into the binary.
     pub fn embedded() -> Result<Self, CatalogError> {
         Self::load(None)

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 pub fn load_catalog(path: Option<&Path>) -> Result<Catalog, String> {
     match path {
         None => Catalog::embedded(),
-        Some(path) => crate::catalog::file::load(path),
+        Some(path) => Catalog::load_file(path),
     }
     .map_err(|e| e.to_string())
 }
@@ -31,7 +31,7 @@ pub fn catalog(config: &Config, command: &CatalogCommand) -> ExitCode {
 
 fn check(path: &Path) -> ExitCode {
     let name = path.display().to_string();
-    match crate::catalog::file::load(path) {
+    match Catalog::load_file(path) {
         Ok(catalog) => emit(
             &format!(
                 "{name}: ok ({} entries in effect, version {})\n",

@@ -36,7 +36,7 @@ pub const MIN_POLL: Duration = Duration::from_millis(100);
 
 /// Reads and validates the file laid over the embedded catalog.
 pub fn load_file(path: &Path) -> Result<Catalog, String> {
-    file::load(path).map_err(|e| e.to_string())
+    Catalog::load_file(path).map_err(|e| e.to_string())
 }
 
 /// What the last read of the file found.
@@ -96,7 +96,7 @@ impl Reloader {
         }
         self.last = Some(seen);
         let loaded = read.and_then(|(text, fingerprint)| {
-            Ok(file::overlay(&self.path, &text)?.read_from(fingerprint))
+            Ok(Catalog::overlay(&self.path, &text)?.read_from(fingerprint))
         });
         match loaded {
             Ok(catalog) if catalog.version() == self.shared.current().version() => Outcome::Same,

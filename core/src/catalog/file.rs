@@ -1,8 +1,8 @@
 //! Reading a catalog file: bounded in size before any of it is parsed, and
 //! required to be UTF-8 text.
 
-use crate::catalog::limits::MAX_FILE_BYTES;
-use crate::catalog::{Catalog, CatalogError, Source};
+use super::error::CatalogError;
+use super::limits::MAX_FILE_BYTES;
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::Path;
@@ -48,17 +48,4 @@ impl Fingerprint {
             sha256: Sha256::digest(text.as_bytes()).into(),
         }
     }
-}
-
-/// The embedded catalog with the file's text laid over it, marked with the
-/// fingerprint of the text.
-pub fn load(path: &Path) -> Result<Catalog, CatalogError> {
-    let text = read(path)?;
-    Ok(overlay(path, &text)?.read_from(Fingerprint::of(&text)))
-}
-
-/// The embedded catalog with `text`, read from `path`, laid over it.
-pub fn overlay(path: &Path, text: &str) -> Result<Catalog, CatalogError> {
-    let name = path.display().to_string();
-    Catalog::load(Some(Source { name: &name, text }))
 }

@@ -1,7 +1,8 @@
 //! Catalog text: parsing it, and telling where in it each entry and each
 //! syntax error sits, so problems are reported as `file:line:column`.
 
-use crate::catalog::{excerpt, CatalogError};
+use super::error::CatalogError;
+use super::excerpt;
 use crate::pb::errmap::v1::{Catalog as CatalogProto, CatalogEntry};
 use miette::Diagnostic;
 use prost_reflect::DynamicMessage;

@@ -2,9 +2,10 @@
 //! collected, so a broken file is fixed in one pass rather than one error
 //! at a time.
 
-use crate::catalog::excerpt::quoted;
-use crate::catalog::limits::{MAX_TEXT_BYTES, MAX_VALUES_PER_FIELD};
-use crate::catalog::{normalize_code, Location};
+use super::code::normalize_code;
+use super::excerpt::quoted;
+use super::limits::{MAX_TEXT_BYTES, MAX_VALUES_PER_FIELD};
+use super::source::Location;
 use crate::pb::errmap::v1::{CatalogEntry, Table};
 use crate::pb::google::rpc::Code;
 use rustc_hash::FxHashMap;
