@@ -6,6 +6,9 @@
 //! English message and solution, a retry delay on some), about 280 bytes
 //! each as in `catalog/catalog.textproto`.
 
+// A test or a benchmark fails loudly, and its helpers are its own.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use errmap::catalog::{Catalog, Source};
 use errmap::service::prepared::{Prepared, MAX_PREPARED_ROWS};

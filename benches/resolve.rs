@@ -6,6 +6,9 @@
 //! (a lookup, then one copy of bytes); "computed" paths build the answer:
 //! translation, template, rich status, gateway body and encoding.
 
+// A test or a benchmark fails loudly, and its helpers are its own.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use errmap::catalog::{Catalog, SharedCatalog};
 use errmap::engine::{self, Answer, Prefix};

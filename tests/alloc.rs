@@ -2,6 +2,9 @@
 //! code, is answered from prepared encodings with no heap allocation at
 //! all. Counted with dhat's allocator, so this is a count, not a timing.
 
+// A test or a benchmark fails loudly, and its helpers are its own.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 use errmap::catalog::Catalog;
 use errmap::engine::{self, Answer, Context, Prefix, View};
 use errmap::locale::Locale;

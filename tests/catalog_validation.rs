@@ -1,6 +1,9 @@
 //! A bad catalog is refused whole, with every problem named; the embedded
 //! one loads.
 
+// A test or a benchmark fails loudly, and its helpers are its own.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 use errmap::catalog::{Catalog, CatalogError, Rule, Source};
 
 const GOOD: &str = r#"

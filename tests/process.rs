@@ -1,6 +1,9 @@
 //! The `errmap` binary as operators run it: flags, environment, exit codes,
 //! and a clean exit on SIGTERM.
 
+// A test or a benchmark fails loudly, and its helpers are its own.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 use errmap::pb::errmap::v1::error_map_service_client::ErrorMapServiceClient;
 use errmap::pb::errmap::v1::ResolveGatewayErrorRequest;
 use http_body_util::{BodyExt, Empty};

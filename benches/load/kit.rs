@@ -19,6 +19,9 @@
 //!   pieces, see `errmap::server::pieces`), `pieces-64k` (answers of up to
 //!   64 KiB cut).
 
+// A test or a benchmark fails loudly, and its helpers are its own.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 use errmap::catalog::{Catalog, SharedCatalog};
 use errmap::pb::errmap::v1::error_map_service_server::{ErrorMapService, ErrorMapServiceServer};
 use errmap::pb::errmap::v1::{self as pb, batch_query::Query};

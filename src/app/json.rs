@@ -3,7 +3,7 @@
 use prost_reflect::{DynamicMessage, SerializeOptions};
 
 /// A message as pretty proto3 JSON, or `None` if its type is unknown.
-pub fn to_json<M: prost::Message>(message: &M, full_name: &str) -> Option<String> {
+pub(super) fn to_json<M: prost::Message>(message: &M, full_name: &str) -> Option<String> {
     let descriptor = crate::pb::descriptor_pool()?.get_message_by_name(full_name)?;
     let mut dynamic = DynamicMessage::new(descriptor);
     dynamic.transcode_from(message).ok()?;

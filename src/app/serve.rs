@@ -13,7 +13,7 @@ use tracing_subscriber::EnvFilter;
 
 /// Serves until a shutdown signal, then drains; the exit code says how it
 /// went.
-pub async fn serve(config: Config) -> ExitCode {
+pub(super) async fn serve(config: Config) -> ExitCode {
     let filter = match EnvFilter::try_new(&config.log) {
         Ok(filter) => filter,
         Err(err) => {

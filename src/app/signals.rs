@@ -6,7 +6,7 @@ use tokio::signal::unix::{signal, Signal, SignalKind};
 /// Completes on SIGINT (Ctrl-C) or SIGTERM (what Kubernetes sends). The
 /// handlers are installed here, before any address is logged, so a signal
 /// sent as soon as errmap is seen listening still drains instead of killing.
-pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+pub(super) fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     let mut interrupt = listen_for(SignalKind::interrupt(), "SIGINT");
     let mut terminate = listen_for(SignalKind::terminate(), "SIGTERM");
     async move {

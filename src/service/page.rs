@@ -4,12 +4,12 @@
 use crate::engine::EngineError;
 
 /// Page size when the request leaves `page_size` at 0.
-pub const DEFAULT_PAGE_SIZE: usize = 50;
+pub(super) const DEFAULT_PAGE_SIZE: usize = 50;
 /// Larger page sizes are read as this one, as AIP-158 asks.
-pub const MAX_PAGE_SIZE: usize = 1000;
+pub(super) const MAX_PAGE_SIZE: usize = 1000;
 
 /// The page size a request asks for, after defaults and the cap.
-pub fn page_size(requested: i32) -> Result<usize, EngineError> {
+pub(super) fn page_size(requested: i32) -> Result<usize, EngineError> {
     match usize::try_from(requested) {
         Ok(0) => Ok(DEFAULT_PAGE_SIZE),
         Ok(n) => Ok(n.min(MAX_PAGE_SIZE)),
@@ -21,13 +21,13 @@ pub fn page_size(requested: i32) -> Result<usize, EngineError> {
 }
 
 /// A token for the page starting at `offset` under the given filters.
-pub fn encode_token(offset: usize, filters: &str) -> String {
+pub(super) fn encode_token(offset: usize, filters: &str) -> String {
     let plain = format!("v1:{offset}:{filters}");
     plain.bytes().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The offset a token points at, if it was issued for these filters.
-pub fn decode_token(token: &str, filters: &str) -> Result<usize, EngineError> {
+pub(super) fn decode_token(token: &str, filters: &str) -> Result<usize, EngineError> {
     if token.is_empty() {
         return Ok(0);
     }

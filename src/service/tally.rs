@@ -7,18 +7,18 @@ use crate::pb::errmap::v1 as pb;
 /// Prepared answers of one batch, counted by match kind and told to the
 /// observer once at the end: one atomic add per kind, not per query.
 #[derive(Debug, Default)]
-pub struct Tally([std::cell::Cell<u64>; MATCH_KINDS]);
+pub(super) struct Tally([std::cell::Cell<u64>; MATCH_KINDS]);
 
 const MATCH_KINDS: usize = 9;
 
 impl Tally {
-    pub fn add(&self, kind: pb::MatchKind) {
+    pub(super) fn add(&self, kind: pb::MatchKind) {
         if let Some(cell) = self.0.get(kind as usize) {
             cell.set(cell.get() + 1);
         }
     }
 
-    pub fn report(&self, observer: Option<&dyn Observer>) {
+    pub(super) fn report(&self, observer: Option<&dyn Observer>) {
         let Some(observer) = observer else {
             return;
         };

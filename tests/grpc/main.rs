@@ -1,5 +1,8 @@
 //! Integration tests: the real server on 127.0.0.1:0, real tonic clients.
 
+// A test or a benchmark fails loudly, and its helpers are its own.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+
 mod support;
 
 mod admin;
