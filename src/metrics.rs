@@ -150,14 +150,6 @@ impl Rpc {
         None
     }
 
-    pub fn service(&self) -> &str {
-        &self.0.service
-    }
-
-    pub fn method(&self) -> &str {
-        &self.0.method
-    }
-
     /// Counts and times one call.
     fn record(&self, protocol: Protocol, code: Code, elapsed: Duration) {
         let rpc = &self.0;
