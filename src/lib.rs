@@ -32,6 +32,7 @@
 #![forbid(unsafe_code)]
 
 pub use errmap_core::catalog;
+pub use errmap_core::echo;
 pub use errmap_core::engine;
 pub use errmap_core::gateway_body;
 pub use errmap_core::locale;

@@ -1,6 +1,7 @@
 //! The gateway's JSON error body, as its SDKs read it:
 //! `{"requestId": "…", "error": {"code": 403, "status": "CODE", "message": "…"}}`.
 
+use crate::echo;
 use serde::{Deserialize, Serialize};
 
 /// The largest body `ResolveGatewayError` reads.
@@ -60,8 +61,13 @@ struct InError {
 /// Reads a gateway error body. Anything unreadable is an `Err` saying why,
 /// for the caller to fall back on the HTTP status.
 pub fn parse(bytes: &[u8]) -> Result<Parsed, String> {
-    let body: InBody = serde_json::from_slice(bytes)
-        .map_err(|e| format!("the body is not a gateway error body ({e})"))?;
+    let body: InBody = serde_json::from_slice(bytes).map_err(|e| {
+        let why = e.to_string();
+        format!(
+            "the body is not a gateway error body ({})",
+            echo::text(&why)
+        )
+    })?;
     let error = body
         .error
         .ok_or_else(|| "the body has no \"error\" object".to_owned())?;

@@ -8,6 +8,7 @@
 //! - [`mapping`]: the translation rules, as plain functions over a catalog.
 //! - [`locale`]: the two answer languages and how a request picks one.
 //! - [`render`]: message templates filled in from request params.
+//! - [`echo`]: how much of a client's value an answer repeats.
 //! - [`present`]: a resolution as a caller hands it on: a `google.rpc.Status`
 //!   with details, and the gateway's JSON error body ([`gateway_body`]).
 //! - [`engine`]: the questions callers ask (resolve a gateway error, a gRPC
@@ -68,6 +69,7 @@
 #![warn(missing_docs)]
 
 pub mod catalog;
+pub mod echo;
 pub mod engine;
 pub mod gateway_body;
 pub mod locale;

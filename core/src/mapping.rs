@@ -5,6 +5,7 @@
 //! `docs/mapping.md` gives the reasons behind each table here.
 
 use crate::catalog::{Catalog, CodeMatch};
+use crate::echo::quoted;
 use crate::pb::errmap::v1::{CatalogEntry, Table};
 use crate::pb::google::rpc::Code;
 
@@ -185,7 +186,7 @@ pub enum ReasonFrom {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ResolveError {
     /// The code is not in the catalog, and no status was given.
-    #[error("no catalog entry has code {code:?}")]
+    #[error("no catalog entry has code {}", quoted(.code))]
     UnknownCode {
         /// The code as asked, trimmed.
         code: String,
@@ -227,8 +228,10 @@ pub fn resolve_gateway_found<'c>(
             Some(found) => Ok(by_code(catalog, code, found.rows, found.alias, status)),
             None => match status {
                 Some(status) => {
-                    let note =
-                        format!("unknown code {code:?}; resolved by HTTP status {status} instead");
+                    let note = format!(
+                        "unknown code {}; resolved by HTTP status {status} instead",
+                        quoted(code)
+                    );
                     let kind = MatchKind::StatusFallback;
                     Ok(by_status(catalog, status, query.profile, kind, note))
                 }
@@ -273,7 +276,7 @@ fn by_code<'c>(
         ),
         _ if alias => (
             MatchKind::Alias,
-            format!("{:?} is an alias of {}", asked.trim(), entry.code),
+            format!("{} is an alias of {}", quoted(asked.trim()), entry.code),
         ),
         _ => (MatchKind::Code, format!("matched code {}", entry.code)),
     };
@@ -342,7 +345,10 @@ pub fn resolve_grpc<'c>(catalog: &'c Catalog, query: GrpcQuery<'_>) -> Resolutio
                     ReasonFrom::Request => "reason",
                     ReasonFrom::ErrorInfo => "ErrorInfo.reason",
                 };
-                note = format!("{source} {reason:?} names no catalog entry and was ignored; ");
+                note = format!(
+                    "{source} {} names no catalog entry and was ignored; ",
+                    quoted(reason)
+                );
             }
         }
     }
@@ -389,7 +395,7 @@ fn by_reason<'c>(
         ReasonFrom::Request => (MatchKind::GrpcReason, "reason"),
         ReasonFrom::ErrorInfo => (MatchKind::ErrorInfo, "ErrorInfo.reason"),
     };
-    let mut note = format!("{source} {reason:?} selected {}", entry.code);
+    let mut note = format!("{source} {} selected {}", quoted(reason), entry.code);
     if entry.grpc_code != code as i32 {
         note.push_str(&format!(
             "; the catalog maps it to {}, not {}",

@@ -14,10 +14,10 @@ pub const MAX_PARAMS: usize = 16;
 /// reads "should be of type <format>", so a filled-in value replaces both.
 const ZH_BLANK_MARK: char = '某';
 
-/// The params that apply to an entry, cleaned, and the ones that do not.
+/// The params that apply to an entry, and the ones that do not.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Params {
-    /// Params the entry declares, with their values cleaned.
+    /// Params the entry declares, with their values.
     pub used: BTreeMap<String, String>,
     /// Names of the params the entry does not declare.
     pub ignored: Vec<String>,
@@ -25,8 +25,8 @@ pub struct Params {
 
 impl Params {
     /// Splits request params into the entry's placeholders and the rest.
-    /// Control characters are stripped from values; an emptied value
-    /// counts as not given.
+    /// Values are taken as they are: the engine refuses control characters
+    /// rather than change a value. An empty value counts as not given.
     pub fn for_entry(entry: Option<&CatalogEntry>, params: &BTreeMap<String, String>) -> Self {
         let mut out = Params::default();
         for (key, value) in params {
@@ -35,9 +35,8 @@ impl Params {
                 out.ignored.push(key.clone());
                 continue;
             }
-            let clean: String = value.chars().filter(|c| !c.is_control()).collect();
-            if !clean.is_empty() {
-                out.used.insert(key.clone(), clean);
+            if !value.is_empty() {
+                out.used.insert(key.clone(), value.clone());
             }
         }
         out

@@ -16,6 +16,7 @@
 
 pub mod json;
 
+use crate::echo;
 use crate::mapping::http_status_for;
 use crate::metrics::{Call, Metrics, Protocol};
 use crate::pb::errmap::v1::error_map_service_server::ErrorMapService;
@@ -181,8 +182,8 @@ async fn not_found(request: Request<Body>) -> Response {
     let status = Status::not_found(format!(
         "no route for {} {}; see /v1/errors, /v1/errors/{{code}}, /v1/resolve/gateway, \
          /v1/resolve/grpc and /v1/resolve:batch",
-        request.method(),
-        request.uri().path()
+        echo::cut(request.method().as_str(), echo::MAX_ECHO),
+        echo::cut(request.uri().path(), echo::MAX_ECHO_TEXT)
     ));
     let body = serde_json::json!({ "code": status.code() as i32, "message": status.message() });
     json_response(StatusCode::NOT_FOUND, body.to_string().into_bytes())

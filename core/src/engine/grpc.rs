@@ -5,13 +5,15 @@ use super::cache::{Answer, AnswerCache, GrpcKey, NoCache};
 use super::context::Context;
 use super::error::EngineError;
 use super::observe;
+use super::validate::MAX_PARAM_NAME;
 use super::validate::{self, Prefix};
+use crate::echo::quoted;
 use crate::locale::Locale;
 use crate::mapping::{resolve_grpc as translate, GrpcQuery, ReasonFrom};
 use crate::pb::errmap::v1::{Profile, Resolution, ResolveGrpcStatusRequest};
 use crate::pb::google::rpc::Status as StatusProto;
 use crate::present;
-use crate::render::MAX_PARAM_VALUE;
+use crate::render::{MAX_PARAMS, MAX_PARAM_VALUE};
 use std::collections::BTreeMap;
 
 /// Resolves a gRPC status: its code, and the gateway code its reason (or
@@ -72,6 +74,7 @@ fn compute<'r>(
     // May take its reason from the details, which live only here.
     let mut query = checked;
     let info = details.as_ref().and_then(present::error_info);
+    let mut dropped = None;
     if let Some(info) = &info {
         if query.reason.is_none() && !info.reason.trim().is_empty() {
             query.reason = Some(info.reason.trim());
@@ -82,15 +85,14 @@ fn compute<'r>(
             .get("httpStatus")
             .and_then(|s| s.trim().parse().ok())
             .filter(|s| (100..=599).contains(s));
-        for (key, value) in &info.metadata {
-            if key != "httpStatus" && key != "table" {
-                params.entry(key.clone()).or_insert_with(|| value.clone());
-            }
-        }
-        params.retain(|_, v| v.len() <= MAX_PARAM_VALUE);
+        dropped = metadata_params(&info.metadata, &mut params);
     }
-    let resolution = translate(ctx.catalog, query);
+    let mut resolution = translate(ctx.catalog, query);
     observe::grpc(ctx.observer, query, &resolution);
+    if let Some(dropped) = dropped {
+        resolution.note.push_str("; ");
+        resolution.note.push_str(&dropped);
+    }
     Ok(ctx.finish(
         resolution,
         locale,
@@ -98,4 +100,51 @@ fn compute<'r>(
         &request.request_id,
         Profile::Unspecified,
     ))
+}
+
+/// How many names of dropped metadata entries a note lists.
+const DROPPED_NAMES: usize = 3;
+
+/// Adds an incoming `ErrorInfo`'s metadata to the request's params (which
+/// win on a clash), as far as each entry is a valid param and the params
+/// stay within [`MAX_PARAMS`]. The metadata is another service's, passed
+/// on: an entry that is not a valid param is left out rather than the
+/// request refused, and the answer's note says which were left out (the
+/// return value), since leaving them out silently would hide a change.
+fn metadata_params(
+    metadata: &BTreeMap<String, String>,
+    params: &mut BTreeMap<String, String>,
+) -> Option<String> {
+    let mut dropped = Vec::new();
+    // In name order (the map is sorted), so which entries fit under the
+    // cap is the same on every call.
+    for (name, value) in metadata {
+        if name == "httpStatus" || name == "table" || params.contains_key(name) {
+            continue;
+        }
+        if validate::param_fault(name, value).is_some() || params.len() >= MAX_PARAMS {
+            dropped.push(name.as_str());
+        } else {
+            params.insert(name.clone(), value.clone());
+        }
+    }
+    if dropped.is_empty() {
+        return None;
+    }
+    let mut note = format!(
+        "{} ErrorInfo.metadata entries not used as params (names 1-{MAX_PARAM_NAME} \
+         ASCII letters, digits or '_', values at most {MAX_PARAM_VALUE} bytes without \
+         control characters, at most {MAX_PARAMS} params): ",
+        dropped.len()
+    );
+    let listed: Vec<String> = dropped
+        .iter()
+        .take(DROPPED_NAMES)
+        .map(|n| quoted(n))
+        .collect();
+    note.push_str(&listed.join(", "));
+    if dropped.len() > DROPPED_NAMES {
+        note.push_str(", …");
+    }
+    Some(note)
 }

@@ -23,13 +23,15 @@ pub const MAX_PARAM_NAME: usize = 64;
 /// A client's value as quoted in an error: short, because errors travel in
 /// response headers (grpc-message, grpc-status-details-bin), which clients
 /// cap at a few KiB.
-pub fn quoted(value: &str) -> String {
-    const MAX_CHARS: usize = 40;
-    if value.chars().count() <= MAX_CHARS {
-        format!("{value:?}")
+pub use crate::echo::quoted;
+
+/// Whether a text holds control characters (C0, DEL or C1), looked for
+/// byte by byte when the text is ASCII, as most is.
+pub fn has_control(value: &str) -> bool {
+    if value.is_ascii() {
+        value.bytes().any(|b| b.is_ascii_control())
     } else {
-        let head: String = value.chars().take(MAX_CHARS).collect();
-        format!("{head:?}... ({} bytes)", value.len())
+        value.chars().any(char::is_control)
     }
 }
 
@@ -72,13 +74,7 @@ pub fn code_text(prefix: Prefix, field: &str, value: &str) -> Result<(), EngineE
         ));
     }
     // Surrounding white space (tabs and newlines too) is ignored by lookups.
-    let value = value.trim();
-    let control = if value.is_ascii() {
-        value.bytes().any(|b| b.is_ascii_control())
-    } else {
-        value.chars().any(char::is_control)
-    };
-    if control {
+    if has_control(value.trim()) {
         return Err(EngineError::invalid(
             path(prefix, field),
             "must not contain control characters",
@@ -246,30 +242,65 @@ pub fn params(
     }
     let mut out = BTreeMap::new();
     for (key, value) in params {
-        let valid_key = !key.is_empty()
-            && key.len() <= MAX_PARAM_NAME
-            && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        if !valid_key {
-            return Err(EngineError::invalid(
-                path(prefix, "params"),
-                format!(
-                    "names must be 1-{MAX_PARAM_NAME} ASCII letters, digits or '_', got {}",
-                    quoted(key)
-                ),
-            ));
-        }
-        if value.len() > MAX_PARAM_VALUE {
-            return Err(EngineError::invalid(
-                path(prefix, &format!("params[{key}]")),
-                format!(
-                    "must be at most {MAX_PARAM_VALUE} bytes, got {}",
-                    value.len()
-                ),
-            ));
+        match param_fault(key, value) {
+            None => {}
+            Some(ParamFault::Name) => {
+                return Err(EngineError::invalid(
+                    path(prefix, "params"),
+                    format!(
+                        "names must be 1-{MAX_PARAM_NAME} ASCII letters, digits or '_', got {}",
+                        quoted(key)
+                    ),
+                ))
+            }
+            Some(ParamFault::Long) => {
+                return Err(EngineError::invalid(
+                    path(prefix, &format!("params[{key}]")),
+                    format!(
+                        "must be at most {MAX_PARAM_VALUE} bytes, got {}",
+                        value.len()
+                    ),
+                ))
+            }
+            Some(ParamFault::Control) => {
+                return Err(EngineError::invalid(
+                    path(prefix, &format!("params[{key}]")),
+                    "must not contain control characters",
+                ))
+            }
         }
         out.insert(key.clone(), value.clone());
     }
     Ok(out)
+}
+
+/// Why a param cannot fill a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParamFault {
+    /// The name is empty, too long, or not `[A-Za-z0-9_]`.
+    Name,
+    /// The value is longer than [`MAX_PARAM_VALUE`].
+    Long,
+    /// The value holds control characters, which would reach the message
+    /// and the `ErrorInfo` metadata as they are.
+    Control,
+}
+
+/// Why one param cannot be used, if it cannot: the rule request params
+/// and `ErrorInfo` metadata alike are held to.
+pub fn param_fault(key: &str, value: &str) -> Option<ParamFault> {
+    let valid_key = !key.is_empty()
+        && key.len() <= MAX_PARAM_NAME
+        && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    if !valid_key {
+        Some(ParamFault::Name)
+    } else if value.len() > MAX_PARAM_VALUE {
+        Some(ParamFault::Long)
+    } else if has_control(value) {
+        Some(ParamFault::Control)
+    } else {
+        None
+    }
 }
 
 /// A request id: bounded, no control characters.
@@ -283,7 +314,7 @@ pub fn request_id(prefix: Prefix, value: &str) -> Result<(), EngineError> {
             ),
         ));
     }
-    if value.chars().any(char::is_control) {
+    if has_control(value) {
         return Err(EngineError::invalid(
             path(prefix, "request_id"),
             "must not contain control characters",
@@ -353,4 +384,47 @@ pub fn grpc_query<'r>(
         reason_from: ReasonFrom::Request,
         http_status: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn param_values_with_control_characters_are_refused_by_name() {
+        for value in ["vpc\n1\u{0}", "a\u{85}b", "\u{7f}", "tab\t"] {
+            let params = HashMap::from([("resource".to_owned(), value.to_owned())]);
+            let err = super::params(Prefix::query(2, "grpc_status"), &params)
+                .expect_err("a control character");
+            assert_eq!(
+                err.to_string(),
+                "queries[2].grpc_status.params[resource]: must not contain control characters"
+            );
+        }
+        let params = HashMap::from([("resource".to_owned(), "云盘 vpc-1".to_owned())]);
+        let checked = super::params(Prefix::ROOT, &params).expect("printable text");
+        assert_eq!(checked["resource"], "云盘 vpc-1");
+    }
+
+    #[test]
+    fn one_rule_for_every_param() {
+        assert_eq!(param_fault("resource", "vpc-1"), None);
+        assert_eq!(param_fault("", "v"), Some(ParamFault::Name));
+        assert_eq!(param_fault("a-b", "v"), Some(ParamFault::Name));
+        assert_eq!(param_fault(&"n".repeat(65), "v"), Some(ParamFault::Name));
+        let long = "v".repeat(MAX_PARAM_VALUE + 1);
+        assert_eq!(param_fault("k", &long), Some(ParamFault::Long));
+        assert_eq!(param_fault("k", "a\u{85}"), Some(ParamFault::Control));
+    }
+
+    #[test]
+    fn long_names_are_quoted_cut() {
+        let name = "-".repeat(10_000);
+        let params = HashMap::from([(name, "v".to_owned())]);
+        let err = super::params(Prefix::ROOT, &params).expect_err("a bad name");
+        let text = err.to_string();
+        assert!(text.starts_with("params: names must be"), "{text}");
+        assert!(text.ends_with("… (cut at 64 of 10000 bytes)"), "{text}");
+        assert!(text.len() < 256, "{text}");
+    }
 }

@@ -2,6 +2,7 @@
 //! names, enums by name, 64-bit integers as strings, defaults left out),
 //! by way of `prost-reflect` and the descriptors built into the binary.
 
+use crate::echo;
 use crate::engine::EngineError;
 use crate::pb::google::rpc::Status as StatusProto;
 use crate::service::error;
@@ -56,7 +57,11 @@ impl Codec {
         }
         // Syntax first, so that a broken body is not blamed on a field.
         let value: Value = serde_json::from_slice(body).map_err(|err| {
-            Status::invalid_argument(format!("request body is not valid JSON: {err}"))
+            let why = err.to_string();
+            Status::invalid_argument(format!(
+                "request body is not valid JSON: {}",
+                echo::text(&why)
+            ))
         })?;
         let dynamic = deserialize(desc, value)?;
         transcode(desc, &dynamic)
@@ -125,7 +130,9 @@ fn field_value(kind: Option<Kind>, text: String) -> Value {
     }
 }
 
-/// Deserializes, naming the field at fault when there is one.
+/// Deserializes, naming the field at fault when there is one. The field's
+/// path and the parser's words may quote the request (an unknown key, an
+/// enum name), so both are cut as every echo is.
 fn deserialize<'de, D>(desc: &MessageDescriptor, deserializer: D) -> Result<DynamicMessage, Status>
 where
     D: serde::Deserializer<'de>,
@@ -136,7 +143,11 @@ where
     DynamicMessage::deserialize(desc.clone(), tracked).map_err(|err| {
         let path = track.path();
         if path.iter().next().is_some() {
-            error::status(&EngineError::invalid(path.to_string(), err.to_string()))
+            let (field, why) = (path.to_string(), err.to_string());
+            error::status(&EngineError::invalid(
+                echo::cut(&field, echo::MAX_ECHO_TEXT),
+                echo::text(&why),
+            ))
         } else {
             misfit(desc, &err)
         }
@@ -151,5 +162,10 @@ fn transcode<T: Message + Default>(
 }
 
 fn misfit(desc: &MessageDescriptor, err: &dyn std::fmt::Display) -> Status {
-    Status::invalid_argument(format!("request does not fit {}: {err}", desc.full_name()))
+    let why = err.to_string();
+    Status::invalid_argument(format!(
+        "request does not fit {}: {}",
+        desc.full_name(),
+        echo::text(&why)
+    ))
 }
