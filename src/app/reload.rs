@@ -19,6 +19,7 @@ use crate::catalog::file::{self, Fingerprint};
 use crate::catalog::{Catalog, SharedCatalog};
 use notify::event::{AccessKind, AccessMode, EventKind};
 use notify::{RecursiveMode, Watcher};
+use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, TrySendError};
 use std::time::Duration;
@@ -61,12 +62,46 @@ pub enum Outcome {
     Failed,
 }
 
+/// What `stat` says of the file: where it is and when it last changed.
+/// The same stamp as at the last look means the same bytes, so the file is
+/// not even read: reading and hashing a 33 MB file takes about 100 ms of
+/// CPU, and on a serving thread's CPU that showed in the calls' p99 (5-8
+/// ms instead of 0.5; BENCHMARKS.md, "Loading a large catalog").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: i64,
+    mtime_nsec: i64,
+    ctime: i64,
+    ctime_nsec: i64,
+}
+
+impl Stamp {
+    fn of(path: &Path) -> Option<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let m = std::fs::metadata(path).ok()?;
+        Some(Self {
+            dev: m.dev(),
+            ino: m.ino(),
+            len: m.len(),
+            mtime: m.mtime(),
+            mtime_nsec: m.mtime_nsec(),
+            ctime: m.ctime(),
+            ctime_nsec: m.ctime_nsec(),
+        })
+    }
+}
+
 /// Reloads the file into a shared catalog, remembering what it last read.
 #[derive(Debug)]
 pub struct Reloader {
     path: PathBuf,
     shared: SharedCatalog,
     last: Option<Seen>,
+    /// The file's stamp when `last` was read, if it could be taken.
+    stamp: Option<Stamp>,
 }
 
 impl Reloader {
@@ -74,13 +109,22 @@ impl Reloader {
     /// was, if it was read from a file.
     pub fn new(path: PathBuf, shared: SharedCatalog) -> Self {
         let last = shared.current().file().map(Seen::Bytes);
-        Self { path, shared, last }
+        Self {
+            path,
+            shared,
+            last,
+            stamp: None,
+        }
     }
 
     /// Reads the file and, if it changed since the last look, swaps in its
     /// catalog when that is valid and differs from the one serving. Blocks
     /// for as long as parsing takes: run it off the serving threads.
     pub fn check(&mut self) -> Outcome {
+        let stamp = Stamp::of(&self.path);
+        if stamp.is_some() && stamp == self.stamp && self.last.is_some() {
+            return Outcome::Unchanged;
+        }
         let (read, seen) = match file::read(&self.path) {
             Ok(text) => {
                 let fingerprint = Fingerprint::of(&text);
@@ -91,6 +135,9 @@ impl Reloader {
                 (Err(err), Seen::Unreadable(why))
             }
         };
+        // Taken before the read: a write during it changes the stamp, so
+        // the next look reads again.
+        self.stamp = stamp;
         if self.last.as_ref() == Some(&seen) {
             return Outcome::Unchanged;
         }
@@ -127,13 +174,25 @@ pub fn reload_once(path: &Path, shared: &SharedCatalog) -> Outcome {
 }
 
 /// Whether a file event may mean the file changed. Opening, reading and
-/// closing a file unwritten (which errmap's own reads do) cannot.
-fn means_change(kind: &EventKind) -> bool {
-    match kind {
+/// closing a file unwritten (which errmap's own reads do) cannot; nor can
+/// an event about another file of the folder (a log written beside the
+/// catalog, say). A ConfigMap volume changes through entries named `..*`
+/// (a new `..2026_...` folder, then the `..data` link swapped), so those
+/// count, and so does an event that names no file.
+fn means_change(event: &notify::Event, name: Option<&OsStr>) -> bool {
+    let kind_may = match event.kind {
         EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
         EventKind::Access(_) => false,
         _ => true,
-    }
+    };
+    kind_may
+        && (event.paths.is_empty()
+            || event.paths.iter().any(|path| {
+                let file = path.file_name();
+                file.is_none()
+                    || file == name
+                    || file.is_some_and(|f| f.as_encoded_bytes().starts_with(b".."))
+            }))
 }
 
 /// Watches the file until the task is dropped. The first look is at once,
@@ -141,8 +200,9 @@ fn means_change(kind: &EventKind) -> bool {
 /// parsed again).
 pub async fn watch(path: PathBuf, shared: SharedCatalog, poll: Duration) {
     let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+    let name = path.file_name().map(OsStr::to_os_string);
     let watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        if event.is_ok_and(|event| means_change(&event.kind)) {
+        if event.is_ok_and(|event| means_change(&event, name.as_deref())) {
             let _ = tx.send(());
         }
     });
@@ -195,5 +255,34 @@ pub async fn watch(path: PathBuf, shared: SharedCatalog, poll: Duration) {
             }
             _ = ticks.tick() => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use notify::event::{CreateKind, ModifyKind};
+
+    fn event(kind: EventKind, path: &str) -> notify::Event {
+        notify::Event::new(kind).add_path(PathBuf::from(path))
+    }
+
+    #[test]
+    fn only_events_about_the_catalog_file_mean_a_change() {
+        let name = Some(OsStr::new("catalog.textproto"));
+        let modify = EventKind::Modify(ModifyKind::Any);
+        assert!(means_change(&event(modify, "/cfg/catalog.textproto"), name));
+        assert!(!means_change(&event(modify, "/cfg/requests.log"), name));
+        let create = EventKind::Create(CreateKind::Any);
+        assert!(
+            means_change(&event(create, "/cfg/..data_tmp"), name),
+            "a ConfigMap swap"
+        );
+        assert!(
+            means_change(&notify::Event::new(modify), name),
+            "no path named"
+        );
+        let read = EventKind::Access(AccessKind::Close(AccessMode::Read));
+        assert!(!means_change(&event(read, "/cfg/catalog.textproto"), name));
     }
 }
