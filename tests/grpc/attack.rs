@@ -34,6 +34,23 @@ fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// The next frame the server sends: its type and payload; `None` once the
+/// connection ends.
+async fn next_frame(reader: &mut (impl tokio::io::AsyncRead + Unpin)) -> Option<(u8, Vec<u8>)> {
+    let mut header = [0u8; 9];
+    reader.read_exact(&mut header).await.ok()?;
+    let len = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
+    let mut payload = vec![0u8; len];
+    reader.read_exact(&mut payload).await.ok()?;
+    Some((header[3], payload))
+}
+
+/// A GOAWAY's error code.
+fn goaway_code(payload: &[u8]) -> Option<u32> {
+    let code: [u8; 4] = payload.get(4..8)?.try_into().ok()?;
+    Some(u32::from_be_bytes(code))
+}
+
 /// A request's header block in HPACK, with literal fields only.
 fn request_block(path: &str) -> Vec<u8> {
     let mut block = vec![0x83, 0x86]; // :method POST, :scheme http
@@ -80,19 +97,11 @@ async fn reset_storm(addr: SocketAddr, streams: u32) -> (usize, Option<u32>) {
     let mut resets = 0;
     let mut goaway = None;
     let reading = async {
-        let mut header = [0u8; 9];
-        while reader.read_exact(&mut header).await.is_ok() {
-            let len = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
-            let mut payload = vec![0u8; len];
-            if reader.read_exact(&mut payload).await.is_err() {
-                break;
-            }
-            match header[3] {
+        while let Some((kind, payload)) = next_frame(&mut reader).await {
+            match kind {
                 RST_STREAM => resets += 1,
-                GOAWAY if payload.len() >= 8 => {
-                    goaway = Some(u32::from_be_bytes([
-                        payload[4], payload[5], payload[6], payload[7],
-                    ]));
+                GOAWAY => {
+                    goaway = goaway_code(&payload);
                     break;
                 }
                 _ => {}
@@ -348,17 +357,9 @@ async fn flood(addr: SocketAddr, frames: Vec<u8>, within: Duration) -> (Option<u
         tokio::time::sleep(Duration::from_secs(60)).await;
     });
     let reading = async {
-        let mut header = [0u8; 9];
-        while reader.read_exact(&mut header).await.is_ok() {
-            let len = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
-            let mut payload = vec![0u8; len];
-            if reader.read_exact(&mut payload).await.is_err() {
-                break;
-            }
-            if header[3] == GOAWAY && payload.len() >= 8 {
-                return Some(u32::from_be_bytes([
-                    payload[4], payload[5], payload[6], payload[7],
-                ]));
+        while let Some((kind, payload)) = next_frame(&mut reader).await {
+            if kind == GOAWAY {
+                return goaway_code(&payload);
             }
         }
         None
