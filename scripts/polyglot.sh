@@ -35,6 +35,10 @@ for tool in python3 node npm; do
 done
 
 GRACE_SECONDS=5
+CI_MODE=false
+if [[ "${CI:-}" == "true" ]]; then
+    CI_MODE=true
+fi
 VENV="${POLYGLOT_VENV:-$ROOT/target/polyglot-venv}"
 WORK="$(mktemp -d "${TMPDIR:-/tmp}/errmap-polyglot.XXXXXX")"
 SERVER_LOG="$WORK/server.log"
@@ -127,7 +131,24 @@ run_client() {
 export ERRMAP_ADDR="$API_ADDR" ERRMAP_HEALTH_ADDR="$HEALTH_ADDR" ERRMAP_BINARY="$BINARY"
 # pytest exits 5 when it collected no test: any non-zero exit fails.
 run_client python bash -c 'cd clients/python && exec "$1" -m pytest -p no:cacheprovider' _ "$VENV/bin/python"
-run_client node node clients/node/check.js "$API_ADDR"
+# node --test exits 0 when no test ran: the TAP summary must count passes.
+run_node_tests() {
+    local log="$WORK/node-tests.tap"
+    (cd clients/node && node --test --test-reporter=tap test/*.test.js) | tee "$log"
+    local status=${PIPESTATUS[0]}
+    if ((status != 0)); then
+        return "$status"
+    fi
+    if ! grep -Eq '^# pass [1-9]' "$log"; then
+        echo "error: node --test ran no test" >&2
+        return 1
+    fi
+    if grep -Eq '^# skipped [1-9]' "$log" && $CI_MODE; then
+        echo "error: node tests were skipped under CI=true" >&2
+        return 1
+    fi
+}
+run_client node run_node_tests
 
 header "stop errmap (SIGTERM, grace ${GRACE_SECONDS}s)"
 kill -TERM "$SERVER_PID"
