@@ -125,6 +125,7 @@ describe('fallback', () => {
       for (const target of [`127.0.0.1:${port}`, `127.0.0.1:${closed}`]) {
         const client = new errmap.Client(target, { timeout: TEST_TIMEOUT_MS });
         try {
+          assert.equal(await client.ready, false, target);
           const err = await client.gatewayToGrpc(401, { code: 'APIGW_KEY_DISABLED' });
           assert.equal(err.code, grpc.status.UNAUTHENTICATED, target);
           assert.ok(errmap.isFallback(err), target);

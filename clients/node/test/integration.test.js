@@ -106,6 +106,9 @@ describe('integration points', { skip: skipWithoutErrmap() }, () => {
     assert.deepEqual([plain.code, plain.httpStatus], ['NOT_FOUND', 404]);
     const fallback = await client.grpcToGateway(errmap.fallbackError(409));
     assert.deepEqual([fallback.code, fallback.httpStatus], ['ABORTED', 409]);
+    const crash = await client.grpcToGateway(new Error('order-1 is gone'));
+    assert.deepEqual([crash.code, crash.httpStatus], ['UNKNOWN', 500]);
+    assert.equal(crash.message, (await client.getError('UNKNOWN')).entry.message);
     await assert.rejects(client.grpcToGateway('PERMISSION_DENIED'), TypeError);
   });
 

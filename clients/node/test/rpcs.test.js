@@ -22,6 +22,10 @@ describe('every RPC', { skip: skipWithoutErrmap() }, () => {
     assert.equal(await server.stop(), 0);
   });
 
+  it('connects at construction', async () => {
+    assert.equal(await client.ready, true);
+  });
+
   it('ResolveGatewayError', async () => {
     const resolution = await client.resolveGatewayError({ code: 'APIGW_NONCE_CONFLICT' });
     assert.equal(resolution.grpc_code, 'PERMISSION_DENIED');

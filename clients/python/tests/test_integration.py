@@ -100,6 +100,14 @@ def test_grpc_to_gateway_takes_every_error_shape(client):
     # A plain status with a reason-less message keeps the default entry.
     plain = client.grpc_to_gateway(errmap.fallback_status(409))
     assert (plain.code, plain.http_status) == ("ABORTED", 409)
+    crash = client.grpc_to_gateway(KeyError("order-1"))
+    assert (crash.code, crash.http_status, crash.message) == ("UNKNOWN", 500, client.get_error("UNKNOWN").entry.message)
+    try:
+        client.grpc_to_gateway("PERMISSION_DENIED")
+    except TypeError:
+        pass
+    else:
+        raise AssertionError("a string was taken for an error")
 
 
 def test_locale_and_accept_language(client, addr):

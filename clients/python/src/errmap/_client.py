@@ -206,7 +206,8 @@ class Client:
 
         ``error`` is a grpc.RpcError the service received, a grpc.Status
         (what gateway_to_grpc returns), a google.rpc.Status, a
-        grpc.StatusCode, or None for success. Its details go to errmap, so an
+        grpc.StatusCode, None for success, or any other exception (UNKNOWN
+        with its text, as grpcio reports an exception a servicer lets out). Its details go to errmap, so an
         ErrorInfo naming a gateway code brings back that exact entry. When
         errmap cannot answer, the HTTP status comes from
         google/rpc/code.proto's mapping, the code is empty and ``fallback``
@@ -359,4 +360,6 @@ def _status_parts(error):
         return error.code(), error.details() or "", _metadata_details(metadata)
     if isinstance(getattr(error, "code", None), grpc.StatusCode):  # grpc.Status
         return error.code, error.details or "", _metadata_details(error.trailing_metadata)
-    raise TypeError(f"expected a grpc.RpcError, grpc.Status, google.rpc.Status or grpc.StatusCode, got {type(error).__name__}")
+    if isinstance(error, Exception):  # what grpcio sends for an uncaught exception
+        return grpc.StatusCode.UNKNOWN, str(error), None
+    raise TypeError(f"expected a grpc.RpcError, grpc.Status, google.rpc.Status, grpc.StatusCode or exception, got {type(error).__name__}")
