@@ -264,7 +264,7 @@ class Client {
   async gatewayToGrpc(httpStatus, { body, code, locale, params, requestId } = {}) {
     checkHttpStatus(httpStatus);
     const request = { http_status: httpStatus, locale: locale || this.locale, params: params || {}, request_id: requestId || '' };
-    if (body !== undefined && body !== null) request.body = Buffer.isBuffer(body) ? body : Buffer.from(String(body), 'utf8');
+    if (body !== undefined && body !== null) request.body = body instanceof Uint8Array ? Buffer.from(body) : Buffer.from(String(body), 'utf8');
     else if (code !== undefined && code !== null) request.code = code;
     let reply;
     try {

@@ -155,6 +155,23 @@ describe('fallback', () => {
     }
   });
 
+  it('answers after close()', { skip: skipWithoutBinary() }, async () => {
+    const own = await startErrmap(errmapBinary());
+    const client = new errmap.Client(own.addr, { timeout: TEST_TIMEOUT_MS });
+    try {
+      assert.equal(await client.ready, true);
+      client.close();
+      const err = await client.gatewayToGrpc(404, { code: 'NOT_FOUND' });
+      assert.equal(err.code, grpc.status.NOT_FOUND);
+      assert.ok(errmap.isFallback(err));
+      const gw = await client.grpcToGateway(err);
+      assert.deepEqual([gw.httpStatus, gw.fallback], [404, true]);
+      assert.equal(client.fallbacks, 2);
+    } finally {
+      assert.equal(await own.stop(), 0);
+    }
+  });
+
   it('takes an existing channel and checks its options', async () => {
     assert.throws(() => new errmap.Client('127.0.0.1:1', { timeout: 0 }), RangeError);
     const channel = new grpc.Channel('127.0.0.1:1', grpc.credentials.createInsecure(), {});

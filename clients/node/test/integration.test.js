@@ -83,6 +83,14 @@ describe('integration points', { skip: skipWithoutErrmap() }, () => {
     assert.equal(gw.code, 'RATE_LIMIT_EXCEEDED');
   });
 
+  it('reads a body given as a string, a Buffer or a Uint8Array', async () => {
+    const body = errmap.gatewayBody('gw-2', 401, 'APIGW_KEY_DISABLED', '无效的密钥');
+    for (const given of [body, Buffer.from(body), new TextEncoder().encode(body)]) {
+      const err = await client.gatewayToGrpc(401, { body: given });
+      assert.equal(detail(err, 'google.rpc.ErrorInfo').reason, 'APIGW_KEY_DISABLED', given.constructor.name);
+    }
+  });
+
   it('answers an unknown gateway code by its status, without a fallback', async () => {
     const before = client.fallbacks;
     const err = await client.gatewayToGrpc(404, { code: 'NO_SUCH_CODE' });

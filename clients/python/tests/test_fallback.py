@@ -133,5 +133,18 @@ def test_client_options():
     with errmap.Client(channel=channel) as client:
         assert errmap.is_fallback(client.gateway_to_grpc(500))
     # A channel passed in stays open for its owner.
-    assert channel.unary_unary("/x/y") is not None
+    with pytest.raises(grpc.RpcError):
+        channel.unary_unary("/x/y")(b"", timeout=5)
     channel.close()
+
+
+def test_a_closed_client_still_answers(addr, caplog):
+    client = errmap.Client(addr, timeout=10)
+    client.close()
+    with caplog.at_level("WARNING", logger="errmap"):
+        status = client.gateway_to_grpc(404, code="NOT_FOUND")
+        gw = client.grpc_to_gateway(status)
+    assert status.code == grpc.StatusCode.NOT_FOUND and errmap.is_fallback(status)
+    assert (gw.http_status, gw.fallback) == (404, True)
+    assert client.fallbacks == 2
+    assert [r.getMessage().split(" (")[0] for r in caplog.records] == ["errmap ResolveGatewayError failed", "errmap ResolveGrpcStatus failed"]

@@ -195,7 +195,7 @@ class Client:
             request.code = code
         try:
             resolution = self.stub.ResolveGatewayError(request, timeout=self.timeout).resolution
-        except grpc.RpcError as err:
+        except (grpc.RpcError, ValueError) as err:  # ValueError: the channel was closed
             self._fell_back("ResolveGatewayError", err)
             return fallback_status(http_status, self.domain)
         return status_from_resolution(resolution)
@@ -224,7 +224,7 @@ class Client:
         )
         try:
             res = self.stub.ResolveGrpcStatus(request, timeout=self.timeout).resolution
-        except grpc.RpcError as err:
+        except (grpc.RpcError, ValueError) as err:  # ValueError: the channel was closed
             self._fell_back("ResolveGrpcStatus", err)
             http_status = _tables.http_status_for_grpc_code(code)
             body = gateway_body(request_id or "", http_status, code.name, message)
@@ -292,8 +292,11 @@ class Client:
     def _fell_back(self, method, err):
         with self._lock:
             self._fallbacks += 1
-        code = err.code() if hasattr(err, "code") else None
-        _LOG.warning("errmap %s failed (%s): answering with the fallback", method, getattr(code, "name", err))
+        if callable(getattr(err, "code", None)):
+            what = f"{err.code().name}: {err.details()}"
+        else:
+            what = f"{type(err).__name__}: {err}"
+        _LOG.warning("errmap %s failed (%s); answering with the fallback", method, what)
 
 
 def status_from_resolution(resolution):
