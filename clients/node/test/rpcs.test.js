@@ -22,6 +22,27 @@ describe('every RPC', { skip: skipWithoutErrmap() }, () => {
     assert.equal(await server.stop(), 0);
   });
 
+  it('Health.Check', async () => {
+    // grpc.health.v1 by hand (its .proto is not errmap's): HealthCheckRequest
+    // is field 1, the service name; HealthCheckResponse field 1 the status,
+    // SERVING = 1.
+    const health = new grpc.Client(server.healthAddr, grpc.credentials.createInsecure());
+    try {
+      for (const service of ['', 'errmap.v1.ErrorMapService']) {
+        const name = Buffer.from(service);
+        const request = name.length ? Buffer.concat([Buffer.from([0x0a, name.length]), name]) : Buffer.alloc(0);
+        const reply = await new Promise((resolve, reject) =>
+          health.makeUnaryRequest('/grpc.health.v1.Health/Check', (b) => b, (b) => b, request, { deadline: Date.now() + TEST_TIMEOUT_MS }, (err, r) =>
+            err ? reject(err) : resolve(r),
+          ),
+        );
+        assert.deepEqual([...reply], [0x08, 0x01], `Health.Check(${JSON.stringify(service)}) is SERVING`);
+      }
+    } finally {
+      health.close();
+    }
+  });
+
   it('connects at construction', async () => {
     assert.equal(await client.ready, true);
   });
