@@ -74,6 +74,47 @@ describe('fallback', () => {
     }
   });
 
+  it('answers calls in flight while errmap stops', { skip: skipWithoutBinary() }, async () => {
+    // Four loops call without pause while errmap is stopped: every call
+    // resolves with the right code, none rejects or hangs, the ones that
+    // start after errmap exited are fallbacks, and the counter counts every
+    // fallback.
+    const own = await startErrmap(errmapBinary());
+    const client = new errmap.Client(own.addr, { timeout: 1000 });
+    const results = []; // [ms, error, started after errmap exited]
+    let exited = false;
+    let done = false;
+    const loop = async () => {
+      while (!done) {
+        const afterExit = exited;
+        const [err, ms] = await timed(client.gatewayToGrpc(403, { code: 'APIGW_NONCE_CONFLICT' }));
+        results.push([ms, err, afterExit]);
+      }
+    };
+    const until = async (n) => {
+      while (results.length < n) await new Promise((resolve) => setTimeout(resolve, 10));
+    };
+    try {
+      await client.ready;
+      const loops = [loop(), loop(), loop(), loop()];
+      await until(100);
+      assert.equal(await own.stop(), 0);
+      exited = true;
+      await until(results.length + 100);
+      done = true;
+      await Promise.all(loops);
+      assert.ok(results.every(([, err]) => err.code === grpc.status.PERMISSION_DENIED));
+      assert.ok(results.filter(([, , afterExit]) => afterExit).every(([, err]) => errmap.isFallback(err)));
+      assert.ok(results.some(([, err]) => !errmap.isFallback(err)));
+      assert.equal(results.filter(([, err]) => errmap.isFallback(err)).length, client.fallbacks);
+      assert.ok(Math.max(...results.map(([ms]) => ms)) < NO_HANG_MS);
+    } finally {
+      done = true;
+      client.close();
+      await own.stop();
+    }
+  });
+
   it('answers within the default deadline when errmap is slow', async () => {
     // An errmap that answers after 5 s: calls with the default 50 ms
     // deadline return the fallback long before that.

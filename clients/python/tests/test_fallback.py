@@ -67,6 +67,49 @@ def test_stopping_errmap_mid_run(own_errmap, fail_server):
         assert client.fallbacks == 6
 
 
+def test_calls_in_flight_while_errmap_stops(own_errmap):
+    """Four threads call without pause while errmap is stopped: every call
+    returns the right code, none raises or hangs, the ones that start after
+    errmap exited are fallbacks, and the counter counts every fallback."""
+    results = []  # (seconds, status, started after errmap exited)
+    exited = threading.Event()
+    done = threading.Event()
+    errors = []
+
+    def call_in_a_loop(client):
+        try:
+            while not done.is_set():
+                after_exit = exited.is_set()
+                start = time.monotonic()
+                status = client.gateway_to_grpc(403, code="APIGW_NONCE_CONFLICT")
+                results.append((time.monotonic() - start, status, after_exit))
+        except Exception as err:  # noqa: BLE001 - the test is that nothing is raised
+            errors.append(err)
+
+    with errmap.Client(own_errmap.addr, timeout=1.0) as client:
+        threads = [threading.Thread(target=call_in_a_loop, args=(client,)) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        try:
+            while len(results) < 100 and not errors:
+                time.sleep(0.01)
+            assert own_errmap.stop() == 0
+            exited.set()
+            count = len(results)
+            while len(results) < count + 100 and not errors:
+                time.sleep(0.01)
+        finally:
+            done.set()
+            for thread in threads:
+                thread.join()
+        assert errors == []
+        assert all(status.code == grpc.StatusCode.PERMISSION_DENIED for _, status, _ in results)
+        assert all(errmap.is_fallback(status) for _, status, after_exit in results if after_exit)
+        assert any(not errmap.is_fallback(status) for _, status, _ in results)
+        assert sum(errmap.is_fallback(status) for _, status, _ in results) == client.fallbacks
+        assert max(seconds for seconds, _, _ in results) < NO_HANG
+
+
 def test_fallback_within_the_default_deadline_when_errmap_is_slow():
     """An errmap that answers after 5 s: calls with the default 50 ms deadline
     return the fallback long before that."""
