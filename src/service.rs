@@ -2,6 +2,7 @@
 //! the engine (through the prepared answers, [`prepared`]), encode the
 //! answer. Errors become statuses only in [`error`].
 
+pub mod background;
 pub mod error;
 mod options;
 mod page;

@@ -7,16 +7,15 @@
 //! the old file would see nothing ever again.
 //!
 //! Reading, parsing and validating run on a thread of their own at the
-//! lowest priority ([`priority`]), never on the threads that serve calls: a
+//! low CPU priority ([`background`]), never on the threads that serve calls: a
 //! large catalog takes a while to parse, and calls must not wait for it. A
 //! file whose bytes have not changed since the last read is not parsed
 //! again, and the watch ignores the events that reading a file raises, so
 //! errmap's own reads never set it off.
 
-pub mod priority;
-
 use crate::catalog::file::{self, Fingerprint};
 use crate::catalog::{Catalog, SharedCatalog};
+use crate::service::background;
 use notify::event::{AccessKind, AccessMode, EventKind};
 use notify::{RecursiveMode, Watcher};
 use std::ffi::OsStr;
@@ -228,14 +227,11 @@ pub async fn watch(path: PathBuf, shared: SharedCatalog, poll: Duration) {
     // One look waiting at most: looks asked for while one runs are one.
     let (look, looks) = sync_channel::<()>(1);
     let mut reloader = Reloader::new(path, shared);
-    let started = std::thread::Builder::new()
-        .name("errmap-reload".into())
-        .spawn(move || {
-            priority::lower_this_thread();
-            while looks.recv().is_ok() {
-                reloader.check();
-            }
-        });
+    let started = background::spawn("errmap-reload", move || {
+        while looks.recv().is_ok() {
+            reloader.check();
+        }
+    });
     if let Err(err) = started {
         tracing::error!(
             "cannot start the thread that reloads the catalog file; it will not be reloaded: {err}"

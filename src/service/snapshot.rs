@@ -77,12 +77,10 @@ impl Preparer {
             return;
         }
         let (catalog, options, target) = (catalog.clone(), options.clone(), Arc::clone(self));
-        let spawned = std::thread::Builder::new()
-            .name("errmap-prepare".to_owned())
-            .spawn(move || {
-                target.prepare(&catalog, &options);
-                target.building.store(false, Ordering::Release);
-            });
+        let spawned = super::background::spawn("errmap-prepare", move || {
+            target.prepare(&catalog, &options);
+            target.building.store(false, Ordering::Release);
+        });
         if let Err(err) = spawned {
             tracing::warn!("cannot start preparing answers; computing them per call: {err}");
             self.building.store(false, Ordering::Release);
