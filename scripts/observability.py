@@ -49,7 +49,7 @@ class Errmap:
     """errmap started on loopback with every listener on a port of its own
     choosing, read back from its start-up log."""
 
-    def __init__(self, binary: str, timeout: float = 15.0) -> None:
+    def __init__(self, binary: str, extra: list[str] | None = None, timeout: float = 15.0) -> None:
         self.proc = subprocess.Popen(
             [
                 binary,
@@ -57,6 +57,7 @@ class Errmap:
                 "--admin-listen", "127.0.0.1:0",
                 "--http-listen", "127.0.0.1:0",
                 "--log", "info",
+                *(extra or []),
             ],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

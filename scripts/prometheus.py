@@ -15,7 +15,11 @@ and checks:
   recording rules give the expected values (pods per catalog version, calls
   per second, unknown codes per second);
 - every query of the dashboard (with its variables filled in) returns
-  series.
+  series;
+- the catalog reloads: errmap serves a --catalog file; a valid new file
+  is counted as `errmap_catalog_reloads_total{result="ok"}` and its version
+  shows in the recording rule, and a file that fails to load is counted as
+  `result="error"` and fires the ErrmapCatalogReloadFailed alert.
 
 Bounded in time (--timeout); both processes are stopped and the temporary
 directory removed whatever happens.
@@ -47,6 +51,21 @@ from observability import (  # noqa: E402
 )
 
 API = "errmap.v1.ErrorMapService"
+
+# A catalog file laid over the embedded catalog: one code of its own. The
+# second version changes its retry delay; the third is refused (status 700).
+CATALOG = """entries {{
+  code: "PROMETHEUS_CHECK_LOCKED"
+  http_status: {status}
+  table: TABLE_COMMON
+  grpc_code: ABORTED
+  message: "已锁定"
+  solution: "请稍后重试"
+  message_en: "Locked"
+  solution_en: "Try again later."
+  retry_delay {{ seconds: {delay} }}
+}}
+"""
 UNKNOWN_CODE = "PROMETHEUS_CHECK_UNKNOWN"
 
 # (protocol, method, code) -> calls made.
@@ -154,21 +173,81 @@ def grpc_call(errmap: Errmap, method: str, body: dict, ok: bool) -> None:
         fail(f"grpcurl {method} {body}: exit {result.returncode}\n{result.stdout}{result.stderr}")
 
 
-def make_calls(errmap: Errmap) -> None:
-    for _ in range(PLAN[("grpc", "ResolveGatewayError", "OK")]):
-        grpc_call(errmap, "ResolveGatewayError", {"code": "APIGW_NONCE_CONFLICT"}, ok=True)
-    for _ in range(PLAN[("grpc", "ResolveGatewayError", "NOT_FOUND")]):
-        grpc_call(errmap, "ResolveGatewayError", {"code": UNKNOWN_CODE}, ok=False)
-    for _ in range(PLAN[("grpc", "ResolveGrpcStatus", "OK")]):
-        grpc_call(errmap, "ResolveGrpcStatus", {"code": "RESOURCE_EXHAUSTED"}, ok=True)
-    for _ in range(PLAN[("http", "ResolveGatewayError", "OK")]):
-        status = errmap.post("/v1/resolve/gateway", {"httpStatus": 429})
-        if status != 200:
-            fail(f"POST /v1/resolve/gateway answered {status}, expected 200")
-    for _ in range(PLAN[("http", "ResolveGatewayError", "NOT_FOUND")]):
-        status = errmap.post("/v1/resolve/gateway", {"code": UNKNOWN_CODE})
-        if status != 404:
-            fail(f"POST /v1/resolve/gateway answered {status}, expected 404")
+def call(errmap: Errmap, key: tuple[str, str, str]) -> None:
+    """One call of the plan's kind `key`."""
+    protocol, method, code = key
+    if protocol == "grpc":
+        body = {"ResolveGatewayError": {"code": "APIGW_NONCE_CONFLICT"},
+                "ResolveGrpcStatus": {"code": "RESOURCE_EXHAUSTED"}}[method]
+        if code == "NOT_FOUND":
+            body = {"code": UNKNOWN_CODE}
+        grpc_call(errmap, method, body, ok=code == "OK")
+        return
+    body, expected = ({"httpStatus": 429}, 200) if code == "OK" else ({"code": UNKNOWN_CODE}, 404)
+    status = errmap.post("/v1/resolve/gateway", body)
+    if status != expected:
+        fail(f"POST /v1/resolve/gateway {body} answered {status}, expected {expected}")
+
+
+def make_calls(errmap: Errmap, prometheus: Prometheus, deadline: float) -> None:
+    """The plan's calls, in two rounds: one of each kind, then, once
+    Prometheus has scraped the series that round created, the rest. A
+    series' first sample holds whatever it counted before, which rate()
+    cannot see; the second round is what the rates show."""
+    for key in PLAN:
+        call(errmap, key)
+    first = {key: 1.0 for key in PLAN}
+    wait_for("the first round of calls to be scraped",
+             lambda: calls_seen(prometheus) == first, deadline)
+    for key, count in PLAN.items():
+        for _ in range(count - 1):
+            call(errmap, key)
+
+
+def replace_file(path: Path, text: str) -> None:
+    """Writes `text` beside `path` and renames it into place, as a
+    ConfigMap update does: errmap never reads a half-written file."""
+    temporary = path.with_name(path.name + ".new")
+    temporary.write_text(text, encoding="utf-8")
+    temporary.replace(path)
+
+
+def check_reloads(prometheus: Prometheus, catalog: Path, deadline: float) -> None:
+    """A valid new catalog, then a refused one, as Prometheus sees them."""
+    reloads = 'errmap_catalog_reloads_total{{job="errmap", result="{}"}}'
+    versions_before = {s["metric"]["version"]
+                       for s in prometheus.query('errmap_catalog_info{job="errmap"}')}
+    if len(versions_before) != 1 or scalar(prometheus, reloads.format("ok")) != 0:
+        fail("before any reload: expected one catalog version and no reload")
+
+    replace_file(catalog, CATALOG.format(status=409, delay=7))
+    wait_for("errmap_catalog_reloads_total{result=\"ok\"} to reach 1",
+             lambda: scalar(prometheus, reloads.format("ok")) == 1, deadline)
+
+    def new_version() -> str | None:
+        found = prometheus.query('job_version:errmap_catalog_info:count{job="errmap"}')
+        versions = {s["metric"]["version"] for s in found}
+        return versions.pop() if len(versions) == 1 and not versions & versions_before else None
+
+    version = wait_for("the recording rule to show the new catalog version", new_version, deadline)
+    print(f"a valid new catalog file: reloads ok = 1, the recording rule shows {version}")
+
+    replace_file(catalog, CATALOG.format(status=700, delay=7))
+    wait_for("errmap_catalog_reloads_total{result=\"error\"} to reach 1",
+             lambda: scalar(prometheus, reloads.format("error")) == 1, deadline)
+
+    def firing() -> list[dict]:
+        alerts = prometheus.get("/api/v1/alerts")["alerts"]
+        return [a for a in alerts
+                if a["labels"].get("alertname") == "ErrmapCatalogReloadFailed"
+                and a["state"] == "firing"]
+
+    alert = wait_for("the ErrmapCatalogReloadFailed alert to fire", firing, deadline)[0]
+    still = {s["metric"]["version"] for s in prometheus.query('errmap_catalog_info{job="errmap"}')}
+    if still != {version}:
+        fail(f"after a refused file errmap serves {still}, expected the last good {version}")
+    print(f"a refused catalog file: reloads error = 1, {alert['labels']['alertname']} firing "
+          f"({alert['annotations']['summary']}), {version} still in service")
 
 
 def calls_seen(prometheus: Prometheus) -> dict:
@@ -185,6 +264,10 @@ def scalar(prometheus: Prometheus, expr: str) -> float | None:
     if len(result) != 1:
         return None
     return float(result[0]["value"][1])
+
+
+def positive(value: float | None) -> float | None:
+    return value if value is not None and value > 0 else None
 
 
 def wait_for(what: str, check, deadline: float):
@@ -218,7 +301,9 @@ def check(binary: str, timeout: float) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="errmap-prometheus-"))
     errmap = prometheus = None
     try:
-        errmap = Errmap(binary)
+        catalog = workdir / "catalog.textproto"
+        catalog.write_text(CATALOG.format(status=409, delay=2), encoding="utf-8")
+        errmap = Errmap(binary, ["--catalog", str(catalog), "--catalog-poll", "1s"])
         version = next((line.split('version="', 1)[1].split('"', 1)[0]
                         for line in errmap.log if 'version="' in line), None)
         if not version:
@@ -230,7 +315,7 @@ def check(binary: str, timeout: float) -> None:
         # The first scrape, before any call: the counts start from it.
         wait_for("the first scrape of errmap",
                  lambda: scalar(prometheus, 'up{job="errmap"}') == 1, deadline)
-        make_calls(errmap)
+        make_calls(errmap, prometheus, deadline)
         total = sum(PLAN.values())
         print(f"made {total} calls: "
               + ", ".join(f"{p} {m} {c} x{n}" for (p, m, c), n in PLAN.items()))
@@ -284,13 +369,13 @@ def check(binary: str, timeout: float) -> None:
             fail(f"job_version:errmap_catalog_info:count is {pods}, expected 1")
         rate = wait_for(
             "the recording rule job_service_method_code:errmap_calls:rate5m",
-            lambda: scalar(prometheus, 'job_service_method_code:errmap_calls:rate5m'
-                           '{job="errmap", method="ResolveGatewayError", code="OK"}'),
+            lambda: positive(scalar(prometheus, 'job_service_method_code:errmap_calls:rate5m'
+                                    '{job="errmap", method="ResolveGatewayError", code="OK"}')),
             deadline,
         )
         unknown_rate = wait_for(
             "the recording rule job:errmap_unknown_codes:rate5m",
-            lambda: scalar(prometheus, 'job:errmap_unknown_codes:rate5m{job="errmap"}'),
+            lambda: positive(scalar(prometheus, 'job:errmap_unknown_codes:rate5m{job="errmap"}')),
             deadline,
         )
         print(f"recording rules: 1 pod on {version}, {rate:.3f} ResolveGatewayError OK calls/s, "
@@ -307,6 +392,8 @@ def check(binary: str, timeout: float) -> None:
         if empty:
             fail("dashboard queries with no series:\n  " + "\n  ".join(empty))
         print(f"every one of the dashboard's {len(exprs)} queries returns series")
+
+        check_reloads(prometheus, catalog, deadline)
     finally:
         if prometheus:
             prometheus.stop()
