@@ -19,7 +19,8 @@ and checks:
 - the catalog reloads: errmap serves a --catalog file; a valid new file
   is counted as `errmap_catalog_reloads_total{result="ok"}` and its version
   shows in the recording rule, and a file that fails to load is counted as
-  `result="error"` and fires the ErrmapCatalogReloadFailed alert.
+  `result="error"` and fires the ErrmapCatalogReloadFailed alert;
+- once errmap stops, ErrmapDown is pending.
 
 Bounded in time (--timeout); both processes are stopped and the temporary
 directory removed whatever happens.
@@ -394,6 +395,17 @@ def check(binary: str, timeout: float) -> None:
         print(f"every one of the dashboard's {len(exprs)} queries returns series")
 
         check_reloads(prometheus, catalog, deadline)
+
+        # errmap stops: its target goes down and ErrmapDown starts pending
+        # (it fires after 5 minutes).
+        errmap.stop()
+
+        def down_pending() -> list[dict]:
+            return [a for a in prometheus.get("/api/v1/alerts")["alerts"]
+                    if a["labels"].get("alertname") == "ErrmapDown" and a["state"] == "pending"]
+
+        wait_for("ErrmapDown to be pending once errmap stopped", down_pending, deadline)
+        print("errmap stopped: up = 0, ErrmapDown pending")
     finally:
         if prometheus:
             prometheus.stop()
