@@ -10,7 +10,8 @@
    shows), reads `/metrics`, and checks that every errmap metric the
    dashboard's queries and the rule file name is one errmap exports, or a
    recording rule of the file. A metric renamed in code fails here instead
-   of leaving an empty panel.
+   of leaving an empty panel. The README's metrics section is held to the
+   same, and must name every metric family errmap exports.
 
 The helpers that start errmap are shared with scripts/prometheus.py.
 """
@@ -33,6 +34,9 @@ OBSERVABILITY = ROOT / "deploy" / "observability"
 RULES = OBSERVABILITY / "errmap.rules.yml"
 RULE_TESTS = OBSERVABILITY / "errmap.rules.test.yml"
 DASHBOARD = OBSERVABILITY / "errmap-dashboard.json"
+README = ROOT / "README.md"
+# The README's section on metrics, dashboard and alerts.
+README_SECTION = ("## Admin listener: probes and metrics", "## HTTP/JSON")
 
 # A PromQL identifier that names an errmap metric or a recording rule over
 # one (such as `job:errmap_unknown_codes:rate5m`).
@@ -124,6 +128,19 @@ class Errmap:
                 self.proc.wait()
 
 
+def exported_families(text: str) -> set[str]:
+    """The metric families (`# TYPE` lines) of a /metrics page."""
+    return {line.split()[2] for line in text.splitlines() if line.startswith("# TYPE ")}
+
+
+def readme_section() -> str:
+    text = README.read_text(encoding="utf-8")
+    begin, end = README_SECTION
+    if begin not in text or end not in text.split(begin, 1)[1]:
+        fail(f"README.md lacks the section between {begin!r} and {end!r}")
+    return text.split(begin, 1)[1].split(end, 1)[0]
+
+
 def exported_names(text: str) -> set[str]:
     """Every metric name in a /metrics page: families (`# TYPE`) and samples
     (`_bucket`, `_sum`, `_count`, `_total`)."""
@@ -162,7 +179,7 @@ def dashboard_queries(dashboard: dict) -> list[str]:
 
 
 def errmap_tokens(text: str) -> set[str]:
-    return {t for t in METRIC_TOKEN.findall(text) if "errmap_" in t}
+    return {t for t in METRIC_TOKEN.findall(text) if re.search(r"errmap_[a-z0-9]", t)}
 
 
 def make_calls(errmap: Errmap) -> None:
@@ -186,16 +203,23 @@ def check_names(binary: str) -> None:
     errmap = Errmap(binary)
     try:
         make_calls(errmap)
-        exported = exported_names(errmap.metrics())
+        page = errmap.metrics()
     finally:
         errmap.stop()
+    exported = exported_names(page)
     recorded = recorded_names(rules_text)
     known = exported | recorded
 
+    readme = readme_section()
     used = {
         "the dashboard": set().union(*(errmap_tokens(q) for q in queries)),
         "the rules": errmap_tokens(rules_text),
+        "the README": errmap_tokens(readme),
     }
+    undocumented = sorted(f for f in exported_families(page) if f not in used["the README"])
+    if undocumented:
+        fail("metric families errmap exports that the README's metrics section does not name: "
+             + ", ".join(undocumented))
     missing = []
     for where, names in used.items():
         for name in sorted(names - known):
