@@ -158,6 +158,13 @@ fn invalid_input_exits_2_naming_the_problem() {
             "cannot read /nonexistent/catalog.textproto",
         ),
     ];
+    let both = diff(&[bad_path, "/nonexistent/catalog.textproto"]);
+    assert_eq!(both.status.code(), Some(2));
+    let stderr = text(&both.stderr);
+    assert!(
+        stderr.contains("[status-out-of-range]") && stderr.contains("cannot read /nonexistent"),
+        "both problems named: {stderr}"
+    );
     for (args, expected) in cases {
         let out = diff(args);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");

@@ -23,6 +23,7 @@ const TROUBLE: u8 = 2;
 pub(super) fn run(old: &str, new: &str, format: DiffFormat, quiet: bool) -> ExitCode {
     let (old_catalog, new_catalog) = match (load(old), load(new)) {
         (Ok(o), Ok(n)) => (o, n),
+        (Err(o), Err(n)) => return trouble(&format!("{o}\nerrmap: catalog diff: {n}")),
         (Err(err), _) | (_, Err(err)) => return trouble(&err),
     };
     let diff = crate::diff::diff(&old_catalog, &new_catalog);
