@@ -23,7 +23,7 @@ import sys
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 FLOORS = ["pb", "service", "metrics", "server", "app"]
 # Re-exports of the core crate: below every floor of this crate.
-CORE = {"catalog", "engine", "gateway_body", "locale", "mapping", "present", "render"}
+CORE = {"catalog", "diff", "engine", "gateway_body", "locale", "mapping", "present", "render"}
 
 PATH = re.compile(r"\b(crate|super)((?:::[A-Za-z_][A-Za-z0-9_]*)+)")
 

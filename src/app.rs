@@ -4,6 +4,7 @@
 
 pub mod cli;
 pub mod config;
+mod diff;
 mod json;
 pub mod reload;
 pub mod runtime;

@@ -5,7 +5,8 @@
 //!
 //! The domain is the `errmap-core` crate (`core/`), re-exported here:
 //! [`catalog`], [`mapping`], [`locale`], [`render`], [`present`],
-//! [`gateway_body`] and the [`engine`] every face asks. This crate holds
+//! [`gateway_body`], the [`engine`] every face asks, and [`diff`] (what a
+//! catalog change does). This crate holds
 //! the faces and what serves them:
 //!
 //! - [`service`]: the `errmap.v1.ErrorMapService` gRPC service: decodes a
@@ -32,6 +33,7 @@
 #![forbid(unsafe_code)]
 
 pub use errmap_core::catalog;
+pub use errmap_core::diff;
 pub use errmap_core::echo;
 pub use errmap_core::engine;
 pub use errmap_core::gateway_body;

@@ -13,6 +13,8 @@
 //!   with details, and the gateway's JSON error body ([`gateway_body`]).
 //! - [`engine`]: the questions callers ask (resolve a gateway error, a gRPC
 //!   status, a batch; read an entry), one plain function each.
+//! - [`diff`]: what a catalog change does: entries added, removed and
+//!   changed, and the answers that move.
 //! - [`pb`]: the messages generated from `proto/`.
 //!
 //! # In process
@@ -69,6 +71,7 @@
 #![warn(missing_docs)]
 
 pub mod catalog;
+pub mod diff;
 pub mod echo;
 pub mod engine;
 pub mod gateway_body;

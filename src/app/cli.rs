@@ -26,6 +26,12 @@ pub fn catalog(config: &Config, command: &CatalogCommand) -> ExitCode {
             Ok(catalog) => export(&catalog, *format),
             Err(err) => fail(&err),
         },
+        CatalogCommand::Diff {
+            old,
+            new,
+            format,
+            quiet,
+        } => super::diff::run(old, new, *format, *quiet),
     }
 }
 

@@ -281,6 +281,24 @@ pub enum CatalogCommand {
         #[arg(long, value_enum, default_value_t = ExportFormat::Markdown)]
         format: ExportFormat,
     },
+    /// What a catalog change does: entries added, removed and changed (each
+    /// answer field that differs), and the alias, status-only and gRPC-code
+    /// answers that move. OLD and NEW are catalog files, each laid over the
+    /// embedded catalog as --catalog is (--catalog itself is not used), or
+    /// "embedded" for the built-in catalog alone. Exits 0 when they give
+    /// the same answers, 1 when they differ, 2 when either cannot be loaded.
+    Diff {
+        /// The catalog in service (a file, or "embedded").
+        old: String,
+        /// The catalog to roll out (a file, or "embedded").
+        new: String,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = DiffFormat::Markdown)]
+        format: DiffFormat,
+        /// No summary line on standard error.
+        #[arg(long, short)]
+        quiet: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -288,6 +306,14 @@ pub enum ExportFormat {
     /// A Markdown table, one row per entry.
     Markdown,
     /// The catalog as proto3 JSON (errmap.v1.Catalog).
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    /// A report for reviewers: tables of entries and answers.
+    Markdown,
+    /// One JSON object, for scripts.
     Json,
 }
 
