@@ -520,3 +520,16 @@ func TestMatchKindName(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+// The fallback body is rendered the way errmap renders its own.
+func TestFallbackBody(t *testing.T) {
+	c := newClient(t, Options{})
+	id := `r"1\/<&>é中`
+	real := c.GRPCToGateway(context.Background(), status.Error(codes.Unavailable, ""), WithRequestID(id))
+	if real.Fallback {
+		t.Fatalf("errmap did not answer: %+v", real)
+	}
+	if got := gatewayBody(id, real.HTTPStatus, real.Code, real.Message); got != real.Body {
+		t.Fatalf("rendered %s\nerrmap   %s", got, real.Body)
+	}
+}
