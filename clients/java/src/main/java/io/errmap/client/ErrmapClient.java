@@ -128,6 +128,9 @@ public final class ErrmapClient implements AutoCloseable {
           NettyChannelBuilder.forTarget(target == null || target.isEmpty() ? DEFAULT_TARGET : target)
               .usePlaintext()
               .build();
+      // Connect now, in the background, so that the first call does not pay
+      // for the connection inside its short deadline.
+      ownChannel.getState(true);
       channel = ownChannel;
     } else {
       ownChannel = null;
@@ -153,6 +156,25 @@ public final class ErrmapClient implements AutoCloseable {
       } catch (InterruptedException e) {
         Thread.currentThread().interrupt();
       }
+    }
+  }
+
+  /**
+   * Connects to errmap and asks it one question, waiting at most max, and builds one fallback
+   * answer: a service calls it once at start-up, so that its first real calls do not spend their
+   * short deadline on the connection and on loading classes (a cold JVM's first call takes
+   * hundreds of milliseconds). Returns whether errmap answered; never throws.
+   */
+  public boolean warmUp(Duration max) {
+    Fallback.status(500, "", null);
+    Fallback.gateway(Status.Code.INTERNAL, "", "", null);
+    try {
+      stub.withDeadlineAfter(max.toNanos(), TimeUnit.NANOSECONDS)
+          .withWaitForReady()
+          .resolveGrpcStatus(ResolveGrpcStatusRequest.getDefaultInstance());
+      return true;
+    } catch (RuntimeException e) {
+      return false;
     }
   }
 
