@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/errmap/errmap/clients/go/errmapv1"
 	rpccode "google.golang.org/genproto/googleapis/rpc/code"
@@ -241,10 +242,12 @@ func (c *Client) GRPCToGateway(ctx context.Context, err error, opts ...CallOptio
 	st := statusOf(err)
 	req := &errmapv1.ResolveGrpcStatusRequest{
 		Code:    rpccode.Code(st.Code()),
-		Message: st.Message(),
+		Message: cutUTF8(st.Message(), maxMessageBytes),
 	}
 	if len(st.Proto().GetDetails()) > 0 {
-		req.Status = st.Proto()
+		sent := st.Proto() // a copy
+		sent.Message = req.Message
+		req.Status = sent
 	}
 	for _, opt := range opts {
 		opt(req)
@@ -263,6 +266,22 @@ func (c *Client) GRPCToGateway(ctx context.Context, err error, opts ...CallOptio
 		Body:       r.GetGatewayErrorBody(),
 		Message:    r.GetMessage(),
 	}
+}
+
+// maxMessageBytes is errmap's limit on a status message it is sent. The
+// message plays no part in errmap's answer, so a longer one is cut rather
+// than costing the caller errmap's refusal and a fallback.
+const maxMessageBytes = 4096
+
+// cutUTF8 returns s cut to at most n bytes, at a character boundary.
+func cutUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // statusOf reads a gRPC status out of any error: nil is OK, a context error

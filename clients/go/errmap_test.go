@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/errmap/errmap/clients/go/errmapv1"
 	rpccode "google.golang.org/genproto/googleapis/rpc/code"
@@ -133,6 +134,29 @@ func TestGRPCToGateway(t *testing.T) {
 	if g.Code != "RATE_LIMIT_EXCEEDED" || g.HTTPStatus != 429 {
 		t.Fatalf("reason: %+v", g)
 	}
+	// A message over errmap's 4096 bytes is cut, not a reason to fall back;
+	// the caller's error keeps it whole.
+	long := strings.Repeat("é", 5000)
+	withInfo, err := status.New(codes.ResourceExhausted, long).WithDetails(&errdetails.ErrorInfo{Reason: "RATE_LIMIT_EXCEEDED", Domain: FallbackDomain})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range []error{status.Error(codes.NotFound, long), withInfo.Err()} {
+		g = c.GRPCToGateway(ctx, e)
+		if g.Fallback || g.HTTPStatus != HTTPStatusForCode(status.Code(e)) {
+			t.Fatalf("long message: %+v", g)
+		}
+	}
+	if status.Convert(withInfo.Err()).Message() != long {
+		t.Fatal("the caller's status was changed")
+	}
+	if got := cutUTF8(long, 4096); len(got) != 4096 || !utf8.ValidString(got) {
+		t.Fatalf("cut to %d bytes, valid %v", len(got), utf8.ValidString(got))
+	}
+	if got := cutUTF8("aé", 2); got != "a" {
+		t.Fatalf("cut %q", got)
+	}
+
 	// nil is OK, context errors their codes, other errors UNKNOWN.
 	for _, tc := range []struct {
 		err  error

@@ -25,6 +25,7 @@ import io.grpc.StatusRuntimeException;
 import io.grpc.netty.NettyChannelBuilder;
 import io.grpc.protobuf.StatusProto;
 import io.grpc.stub.MetadataUtils;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -253,16 +254,17 @@ public final class ErrmapClient implements AutoCloseable {
     Status status = err == null ? Status.OK : Status.fromThrowable(err);
     com.google.rpc.Status rich = err == null ? null : StatusProto.fromThrowable(err);
     String message = status.getDescription() == null ? "" : status.getDescription();
+    String sent = cutUtf8(message, MAX_MESSAGE_BYTES);
     ResolveGrpcStatusRequest.Builder req =
         ResolveGrpcStatusRequest.newBuilder()
             .setCodeValue(status.getCode().value())
-            .setMessage(message)
+            .setMessage(sent)
             .setReason(input.reason)
             .putAllParams(input.params)
             .setLocale(input.locale)
             .setRequestId(input.requestId);
     if (rich != null && rich.getDetailsCount() > 0) {
-      req.setStatus(rich);
+      req.setStatus(rich.toBuilder().setMessage(sent));
     }
     ResolveGrpcStatusResponse res;
     try {
@@ -383,6 +385,25 @@ public final class ErrmapClient implements AutoCloseable {
       req.setHttpStatus(httpStatus);
     }
     return api().getError(req.build());
+  }
+
+  /**
+   * errmap's limit on a status message it is sent. The message plays no part in errmap's answer,
+   * so a longer one is cut rather than costing the caller errmap's refusal and a fallback.
+   */
+  static final int MAX_MESSAGE_BYTES = 4096;
+
+  /** s cut to at most max bytes of UTF-8, at a character boundary. */
+  static String cutUtf8(String s, int max) {
+    byte[] b = s.getBytes(StandardCharsets.UTF_8);
+    if (b.length <= max) {
+      return s;
+    }
+    int n = max;
+    while (n > 0 && (b[n] & 0xC0) == 0x80) {
+      n--;
+    }
+    return new String(b, 0, n, StandardCharsets.UTF_8);
   }
 
   /** The statuses with which errmap refuses the caller's own input: an answer, not an outage. */

@@ -230,6 +230,24 @@ public final class ClientTest {
               Status.RESOURCE_EXHAUSTED.asException(), new GrpcInput().reason("RATE_LIMIT_EXCEEDED"));
       equal(g.code(), "RATE_LIMIT_EXCEEDED", "reason");
 
+      // A message over errmap's 4096 bytes is cut, not a reason to fall back.
+      String longMessage = "é".repeat(5000);
+      StatusRuntimeException withInfo =
+          StatusProto.toStatusRuntimeException(
+              com.google.rpc.Status.newBuilder()
+                  .setCode(Status.Code.RESOURCE_EXHAUSTED.value())
+                  .setMessage(longMessage)
+                  .addDetails(Any.pack(ErrorInfo.newBuilder().setReason("RATE_LIMIT_EXCEEDED").build()))
+                  .build());
+      for (StatusRuntimeException e :
+          List.of(Status.NOT_FOUND.withDescription(longMessage).asRuntimeException(), withInfo)) {
+        g = c.grpcToGateway(e);
+        check(!g.fallback(), "long message: " + g);
+        equal(g.httpStatus(), Fallback.httpStatusForCode(e.getStatus().getCode()), "long message: http");
+      }
+      equal(ErrmapClient.cutUtf8(longMessage, 4096).getBytes(StandardCharsets.UTF_8).length, 4096, "cut");
+      equal(ErrmapClient.cutUtf8("aé", 2), "a", "cut at a boundary");
+
       Object[][] cases = {
         {null, 200, "APIGATEWAY_SUCCESS"},
         {new IllegalStateException("plain"), 500, "UNKNOWN"},
