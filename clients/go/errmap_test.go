@@ -157,6 +157,13 @@ func TestGRPCToGateway(t *testing.T) {
 		t.Fatalf("cut %q", got)
 	}
 
+	// errmap refusing the input (a control character in the request id)
+	// still gives an answer, from the code, saying why.
+	g = c.GRPCToGateway(ctx, status.Error(codes.NotFound, "gone"), WithRequestID("a\x01b"))
+	if !g.Fallback || status.Code(g.Cause) != codes.InvalidArgument || g.HTTPStatus != 404 || c.Fallbacks() != 1 {
+		t.Fatalf("refused input: %+v, %d fallbacks", g, c.Fallbacks())
+	}
+
 	// nil is OK, context errors their codes, other errors UNKNOWN.
 	for _, tc := range []struct {
 		err  error

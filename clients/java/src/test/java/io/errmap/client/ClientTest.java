@@ -248,6 +248,19 @@ public final class ClientTest {
       equal(ErrmapClient.cutUtf8(longMessage, 4096).getBytes(StandardCharsets.UTF_8).length, 4096, "cut");
       equal(ErrmapClient.cutUtf8("aé", 2), "a", "cut at a boundary");
 
+      // errmap refusing the input (a control character in the request id) still gives an
+      // answer, from the code, saying why.
+      g =
+          c.grpcToGateway(
+              Status.NOT_FOUND.withDescription("gone").asRuntimeException(),
+              new GrpcInput().requestId("a\u0001b"));
+      check(
+          g.fallback()
+              && Status.fromThrowable(g.cause()).getCode() == Status.Code.INVALID_ARGUMENT
+              && g.httpStatus() == 404
+              && c.fallbacks() == 1,
+          "refused input: " + g + ", " + c.fallbacks() + " fallbacks");
+
       Object[][] cases = {
         {null, 200, "APIGATEWAY_SUCCESS"},
         {new IllegalStateException("plain"), 500, "UNKNOWN"},
