@@ -72,6 +72,7 @@ func startErrmap(t *testing.T) *errmapServer {
 	select {
 	case s.addr = <-found:
 	case err := <-s.done:
+		s.done = nil
 		t.Fatalf("errmap exited during start-up: %v", err)
 	case <-time.After(20 * time.Second):
 		t.Fatal("errmap did not log its address within 20s")
@@ -81,7 +82,7 @@ func startErrmap(t *testing.T) *errmapServer {
 
 // stop ends the server with SIGTERM and waits for it; SIGKILL after 10s.
 func (s *errmapServer) stop(t *testing.T) {
-	if s.cmd.ProcessState != nil || s.done == nil {
+	if s.done == nil {
 		return
 	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)

@@ -80,8 +80,13 @@ protoc -I "$PROTO" \
     --java_out="$BUILD/gen" \
     --plugin=protoc-gen-grpc-java="$PLUGIN" --grpc-java_out="$BUILD/gen" \
     errmap/v1/catalog.proto errmap/v1/error_map_service.proto
-find "$BUILD/gen" "$HERE/src/main/java" -name '*.java' >"$BUILD/main-sources"
-javac --release 17 -nowarn -encoding UTF-8 -d "$BUILD/classes" -cp "$COMPILE_CP" @"$BUILD/main-sources"
+# The generated code first (its warnings are protoc's), then the library
+# with every lint as an error.
+find "$BUILD/gen" -name '*.java' >"$BUILD/gen-sources"
+javac --release 17 -nowarn -encoding UTF-8 -d "$BUILD/classes" -cp "$COMPILE_CP" @"$BUILD/gen-sources"
+find "$HERE/src/main/java" -name '*.java' >"$BUILD/main-sources"
+javac --release 17 -Xlint:all -Werror -encoding UTF-8 -d "$BUILD/classes" \
+    -cp "$BUILD/classes:$CP" @"$BUILD/main-sources"
 jar --create --file "$BUILD/errmap-client.jar" -C "$BUILD/classes" .
 echo "built $BUILD/errmap-client.jar"
 printf '%s\n' "$BUILD/errmap-client.jar:$CP" >"$BUILD/classpath"
