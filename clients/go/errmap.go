@@ -284,13 +284,14 @@ func cutUTF8(s string, n int) string {
 	return s[:n]
 }
 
-// statusOf reads a gRPC status out of any error: nil is OK, a context error
-// its gRPC code, anything else not a status UNKNOWN.
+// statusOf reads a gRPC status out of any error: nil is OK, a status error
+// (wrapped or not) its status, a context error its gRPC code, anything else
+// UNKNOWN.
 func statusOf(err error) *status.Status {
 	if err == nil {
 		return status.New(codes.OK, "")
 	}
-	if st, ok := status.FromError(err); ok {
+	if st, ok := asStatus(err); ok {
 		return st
 	}
 	if errors.Is(err, context.Canceled) {
@@ -300,6 +301,19 @@ func statusOf(err error) *status.Status {
 		return status.New(codes.DeadlineExceeded, err.Error())
 	}
 	return status.New(codes.Unknown, err.Error())
+}
+
+// asStatus finds the gRPC status in err or in an error it wraps
+// (fmt.Errorf("...: %w", err)), which grpc-go 1.33's status.FromError does
+// not look into.
+func asStatus(err error) (*status.Status, bool) {
+	var se interface{ GRPCStatus() *status.Status }
+	if errors.As(err, &se) {
+		if st := se.GRPCStatus(); st != nil {
+			return st, true
+		}
+	}
+	return nil, false
 }
 
 // passedThrough tells the statuses with which errmap refuses the caller's

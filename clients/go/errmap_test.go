@@ -129,6 +129,13 @@ func TestGRPCToGateway(t *testing.T) {
 		t.Fatalf("body %q, message %q", g.Body, g.Message)
 	}
 
+	// A status error wrapped by the service keeps its details.
+	made := c.GatewayToGRPC(ctx, 409, GatewayInput{Code: "FAILED_PRECONDITION"})
+	wrapped := fmt.Errorf("placing the order: %w", made)
+	if g := c.GRPCToGateway(ctx, wrapped); g.Code != "FAILED_PRECONDITION" || g.HTTPStatus != 409 || g.Fallback {
+		t.Fatalf("wrapped: %+v", g)
+	}
+
 	// A reason picks the entry.
 	g = c.GRPCToGateway(ctx, status.Error(codes.ResourceExhausted, ""), WithReason("RATE_LIMIT_EXCEEDED"))
 	if g.Code != "RATE_LIMIT_EXCEEDED" || g.HTTPStatus != 429 {
@@ -408,7 +415,7 @@ func TestFallbackWhenStopped(t *testing.T) {
 		if took := time.Since(start); took > 2*time.Second {
 			t.Fatalf("two calls with errmap down took %v", took)
 		}
-		if status.Code(err) != codes.PermissionDenied || !IsFallback(err) {
+		if status.Code(err) != codes.PermissionDenied || !IsFallback(err) || !IsFallback(fmt.Errorf("wrapped: %w", err)) {
 			t.Fatalf("gateway→gRPC with errmap down: %v", err)
 		}
 		info := errorInfo(t, err)

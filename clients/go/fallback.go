@@ -127,8 +127,8 @@ func fallbackStatus(httpStatus int, gatewayCode string, cause error) *status.Sta
 // It works on the error as returned, and on the error a caller of the
 // service received (the details travel in grpc-status-details-bin).
 func IsFallback(err error) bool {
-	st, ok := status.FromError(err)
-	if !ok || st == nil {
+	st, ok := asStatus(err)
+	if !ok {
 		return false
 	}
 	for _, d := range st.Details() {
