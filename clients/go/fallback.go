@@ -1,0 +1,177 @@
+package errmap
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strconv"
+
+	rpccode "google.golang.org/genproto/googleapis/rpc/code"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// FallbackDomain is the ErrorInfo.domain of fallback errors: errmap's
+// default error domain, so the two kinds read alike to a caller.
+const FallbackDomain = "apigateway.jdcloud.com"
+
+// FallbackMetadataKey marks a fallback error: its ErrorInfo has no reason
+// (no catalog entry was chosen) and this metadata key set to "true".
+const FallbackMetadataKey = "errmapFallback"
+
+// statusOnly is errmap's table for a bare HTTP status under its default
+// profile (docs/mapping.md, "HTTP status alone → gRPC"), for the statuses
+// it names one by one. Ranges follow in codeForHTTP.
+var statusOnly = map[int]codes.Code{
+	200: codes.OK,
+	400: codes.InvalidArgument,
+	401: codes.Unauthenticated,
+	403: codes.PermissionDenied,
+	404: codes.NotFound,
+	409: codes.Aborted,
+	429: codes.ResourceExhausted,
+	499: codes.Canceled,
+	500: codes.Internal,
+	501: codes.Unimplemented,
+	502: codes.Unavailable,
+	503: codes.Unavailable,
+	504: codes.DeadlineExceeded,
+}
+
+// codeForHTTP is the gRPC code errmap gives a bare HTTP status.
+func codeForHTTP(httpStatus int) codes.Code {
+	if code, ok := statusOnly[httpStatus]; ok {
+		return code
+	}
+	switch {
+	case httpStatus >= 200 && httpStatus < 300:
+		return codes.OK
+	case httpStatus >= 400 && httpStatus < 500:
+		return codes.FailedPrecondition
+	default:
+		return codes.Unknown
+	}
+}
+
+// httpForCode is google/rpc/code.proto's HTTP status of each gRPC code, as
+// errmap reports it for a code alone (docs/mapping.md, "gRPC → gateway").
+var httpForCode = [...]int{
+	codes.OK:                 200,
+	codes.Canceled:           499,
+	codes.Unknown:            500,
+	codes.InvalidArgument:    400,
+	codes.DeadlineExceeded:   504,
+	codes.NotFound:           404,
+	codes.AlreadyExists:      409,
+	codes.PermissionDenied:   403,
+	codes.ResourceExhausted:  429,
+	codes.FailedPrecondition: 400,
+	codes.Aborted:            409,
+	codes.OutOfRange:         400,
+	codes.Unimplemented:      501,
+	codes.Internal:           500,
+	codes.Unavailable:        503,
+	codes.DataLoss:           500,
+	codes.Unauthenticated:    401,
+}
+
+// HTTPStatusForCode is the HTTP status google/rpc/code.proto gives a gRPC
+// code; 500 for a code outside 0-16.
+func HTTPStatusForCode(code codes.Code) int {
+	if int(code) < len(httpForCode) {
+		return httpForCode[code]
+	}
+	return 500
+}
+
+// CodeForHTTPStatus is the gRPC code errmap gives an HTTP status that comes
+// without a known gateway code (its default profile, PROFILE_GOOGLE).
+func CodeForHTTPStatus(httpStatus int) codes.Code { return codeForHTTP(httpStatus) }
+
+// fallbackStatus is GatewayToGRPC's answer without errmap: the code from
+// the HTTP status, and an ErrorInfo without a reason that says so.
+func fallbackStatus(httpStatus int, gatewayCode string, cause error) *status.Status {
+	code := codeForHTTP(httpStatus)
+	msg := fmt.Sprintf("gateway answered HTTP %d", httpStatus)
+	if gatewayCode != "" {
+		msg = fmt.Sprintf("gateway answered HTTP %d %s", httpStatus, gatewayCode)
+	}
+	st := status.New(code, msg)
+	if code == codes.OK {
+		return st
+	}
+	info := &errdetails.ErrorInfo{
+		Domain: FallbackDomain,
+		Metadata: map[string]string{
+			FallbackMetadataKey: "true",
+			"httpStatus":        strconv.Itoa(httpStatus),
+		},
+	}
+	if gatewayCode != "" {
+		info.Metadata["gatewayCode"] = gatewayCode
+	}
+	if cause != nil {
+		info.Metadata["cause"] = status.Convert(cause).Code().String()
+	}
+	withInfo, err := st.WithDetails(info)
+	if err != nil {
+		// Only a message that cannot be packed fails here; the bare status
+		// still carries the code.
+		return st
+	}
+	return withInfo
+}
+
+// IsFallback tells whether err was built by GatewayToGRPC without errmap.
+// It works on the error as returned, and on the error a caller of the
+// service received (the details travel in grpc-status-details-bin).
+func IsFallback(err error) bool {
+	st, ok := asStatus(err)
+	if !ok {
+		return false
+	}
+	for _, d := range st.Details() {
+		if info, ok := d.(*errdetails.ErrorInfo); ok && info.GetReason() == "" &&
+			info.GetMetadata()[FallbackMetadataKey] == "true" {
+			return true
+		}
+	}
+	return false
+}
+
+// fallbackGateway is GRPCToGateway's answer without errmap.
+func fallbackGateway(st *status.Status, requestID string, cause error) GatewayError {
+	httpStatus := HTTPStatusForCode(st.Code())
+	return GatewayError{
+		HTTPStatus: httpStatus,
+		Body:       gatewayBody(requestID, httpStatus, rpccode.Code(st.Code()).String(), st.Message()),
+		Message:    st.Message(),
+		Fallback:   true,
+		Cause:      cause,
+	}
+}
+
+// gatewayBody renders the gateway's JSON error body in errmap's shape:
+// {"requestId":"...","error":{"code":503,"status":"UNAVAILABLE","message":"..."}}.
+func gatewayBody(requestID string, httpStatus int, statusName, message string) string {
+	body := struct {
+		RequestID string `json:"requestId"`
+		Error     struct {
+			Code    int    `json:"code"`
+			Status  string `json:"status"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}{RequestID: requestID}
+	body.Error.Code = httpStatus
+	body.Error.Status = statusName
+	body.Error.Message = message
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(body); err != nil {
+		// Strings and ints always encode; this keeps the shape regardless.
+		return fmt.Sprintf(`{"requestId":"","error":{"code":%d,"status":%q,"message":""}}`, httpStatus, statusName)
+	}
+	return string(bytes.TrimRight(buf.Bytes(), "\n"))
+}
