@@ -208,11 +208,12 @@ fn refuse_ambiguous_scalars(value: &Value, text: &str, first_line: usize) -> Res
                     && matches!(after, None | Some(' ' | '\t' | ',' | ']' | '}' | '\r'))
             });
             if found {
+                let decimal = u64::from_str_radix(suspect, 8)
+                    .map_or_else(|_| "decimal".to_owned(), |n| n.to_string());
                 return Err(format!(
                     "line {}: the plain number {suspect} is octal to Kubernetes but a string to \
-                     errmap; write it as 0o{} or in decimal, or quote it if it is a string",
+                     errmap; write it in decimal ({decimal}), or quote it if it is a string",
                     first_line + index,
-                    suspect.trim_start_matches('0'),
                 ));
             }
         }
@@ -290,7 +291,8 @@ pub fn run(args: &InjectArgs) -> ExitCode {
 }
 
 /// Appends a stream to the output, with a document marker between two
-/// streams when the next one does not start with its own.
+/// streams when the next one does not start with its own, and an end
+/// marker before one that starts with directives.
 fn join(out: &mut String, next: &str) {
     if next.is_empty() {
         return;
@@ -299,10 +301,16 @@ fn join(out: &mut String, next: &str) {
         if !out.ends_with('\n') {
             out.push('\n');
         }
-        let starts_with_marker = split::split(next)
+        let head = split::split(next)
             .first()
-            .is_some_and(|d| split::frame(d.text).0.contains("---"));
-        if !starts_with_marker {
+            .map(|d| split::frame(d.text).0)
+            .unwrap_or_default();
+        // Directives may follow only a document that has ended.
+        let ended = out.ends_with("\n...\n") || out == "...\n";
+        if head.lines().any(|line| line.starts_with('%')) && !ended {
+            out.push_str("...\n");
+        }
+        if !head.lines().any(|line| line.starts_with("---")) {
             out.push_str("---\n");
         }
     }
@@ -470,7 +478,8 @@ mod tests {
             let err = inject(pod).unwrap_err();
             assert!(err.message.contains("0644"), "{err}");
             assert!(inject(&pod.replace("0644", "'0644'")).is_ok());
-            assert!(inject(&pod.replace("0644", "0o644")).is_ok());
+            assert!(err.message.contains("(420)"), "{err}");
+            assert!(inject(&pod.replace("0644", "420")).is_ok());
         }
     }
 
