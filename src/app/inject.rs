@@ -7,6 +7,7 @@
 //! until every input has been read and understood, so that bad YAML
 //! anywhere writes nothing.
 
+pub mod emit;
 pub mod pod;
 pub mod sidecar;
 pub mod split;
@@ -136,7 +137,7 @@ pub fn transform(
             continue;
         }
         refuse_ambiguous_scalars(&value, document.text, document.line).map_err(error)?;
-        let body = serde_norway::to_string(&value).map_err(|e| error(e.to_string()))?;
+        let body = emit::document(&value).map_err(|e| error(e.to_string()))?;
         let (head, tail) = split::frame(document.text);
         out.push_str(&head);
         out.push_str(&body);
@@ -189,30 +190,41 @@ fn shift_lines(message: &str, offset: usize) -> String {
 }
 
 /// Refuses a document about to be written anew that holds a plain scalar
-/// of digits with a leading zero, such as `defaultMode: 0644`: Kubernetes'
-/// YAML 1.1 reader takes it for an octal number, the YAML 1.2 parser here
-/// for a string, so writing it back would change what it means.
+/// Kubernetes' YAML 1.1 reader and the YAML 1.2 parser here read
+/// differently: `0644` (octal to one, a string to the other), `1_000`, or
+/// `on` and `yes` (booleans to one). Written back, it would be quoted as
+/// the string it was read as, and mean something else to Kubernetes.
 fn refuse_ambiguous_scalars(value: &Value, text: &str, first_line: usize) -> Result<(), String> {
     let mut suspects = Vec::new();
-    collect_leading_zero_strings(value, &mut suspects);
+    collect_ambiguous(value, &mut suspects);
     for suspect in suspects {
         for (index, line) in text.lines().enumerate() {
-            // Standing alone, not in quotes: the end of a key, a list or a
-            // flow collection's punctuation before it, an end after. A
-            // quoted string holding it among other text is refused too, on
-            // the safe side.
+            // Standing alone, not in quotes: indentation, a dash or flow
+            // punctuation before it; the end, a key's colon, a comment or
+            // flow punctuation after. A quoted string holding it among
+            // other text is refused too, on the safe side.
             let found = line.match_indices(suspect).any(|(at, _)| {
                 let before = line[..at].chars().next_back();
                 let after = line[at + suspect.len()..].chars().next();
                 matches!(before, None | Some(' ' | '\t' | '[' | '{' | ','))
-                    && matches!(after, None | Some(' ' | '\t' | ',' | ']' | '}' | '\r'))
+                    && matches!(
+                        after,
+                        None | Some(' ' | '\t' | ',' | ']' | '}' | ':' | '\r')
+                    )
             });
             if found {
-                let decimal = u64::from_str_radix(suspect, 8)
-                    .map_or_else(|_| "decimal".to_owned(), |n| n.to_string());
+                let hint = if suspect.bytes().all(|b| b.is_ascii_digit()) {
+                    let decimal = u64::from_str_radix(suspect, 8)
+                        .map_or_else(|_| "decimal".to_owned(), |n| n.to_string());
+                    format!("an octal number to Kubernetes; write it in decimal ({decimal})")
+                } else if suspect.contains('_') {
+                    "a number to Kubernetes; write it without '_'".to_owned()
+                } else {
+                    "a boolean to Kubernetes; write true or false".to_owned()
+                };
                 return Err(format!(
-                    "line {}: the plain number {suspect} is octal to Kubernetes but a string to \
-                     errmap; write it in decimal ({decimal}), or quote it if it is a string",
+                    "line {}: the plain {suspect} is a string to errmap's YAML 1.2 parser but \
+                     {hint}, or quote it if it is a string",
                     first_line + index,
                 ));
             }
@@ -221,22 +233,37 @@ fn refuse_ambiguous_scalars(value: &Value, text: &str, first_line: usize) -> Res
     Ok(())
 }
 
-fn collect_leading_zero_strings<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+/// YAML 1.1 booleans that YAML 1.2 reads as strings.
+const YAML11_BOOLEANS: &[&str] = &[
+    "y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "on", "On", "ON", "off", "Off",
+    "OFF",
+];
+
+/// Whether the string `text` would have been something else to YAML 1.1,
+/// written plain.
+fn is_ambiguous(text: &str) -> bool {
+    let digits = text.trim_start_matches(['-', '+']);
+    let leading_zero =
+        digits.len() > 1 && digits.starts_with('0') && digits.bytes().all(|b| b.is_ascii_digit());
+    let underscored = digits.contains('_')
+        && digits.starts_with(|c: char| c.is_ascii_digit())
+        && digits
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() || "_.xXoObB".contains(c));
+    leading_zero || underscored || YAML11_BOOLEANS.contains(&text)
+}
+
+fn collect_ambiguous<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
     match value {
-        Value::String(text)
-            if text.len() > 1
-                && text.starts_with('0')
-                && text.bytes().all(|b| b.is_ascii_digit()) =>
-        {
-            out.push(text);
+        Value::String(text) if is_ambiguous(text) => out.push(text),
+        Value::Sequence(items) => items.iter().for_each(|item| collect_ambiguous(item, out)),
+        Value::Mapping(entries) => {
+            for (key, item) in entries {
+                collect_ambiguous(key, out);
+                collect_ambiguous(item, out);
+            }
         }
-        Value::Sequence(items) => items
-            .iter()
-            .for_each(|item| collect_leading_zero_strings(item, out)),
-        Value::Mapping(entries) => entries
-            .values()
-            .for_each(|item| collect_leading_zero_strings(item, out)),
-        Value::Tagged(tagged) => collect_leading_zero_strings(&tagged.value, out),
+        Value::Tagged(tagged) => collect_ambiguous(&tagged.value, out),
         _ => {}
     }
 }
@@ -481,6 +508,15 @@ mod tests {
             assert!(err.message.contains("(420)"), "{err}");
             assert!(inject(&pod.replace("0644", "420")).is_ok());
         }
+        let pod = flow.replace("defaultMode: 0644", "optional: yes");
+        let err = inject(&pod).unwrap_err();
+        assert!(
+            err.message.contains("boolean") && err.message.contains("line 8"),
+            "{err}"
+        );
+        let pod = flow.replace("name: c, defaultMode: 0644", "1_000: c");
+        assert!(inject(&pod).unwrap_err().message.contains("'_'"));
+        assert!(inject(&pod.replace("1_000", "'1_000'")).is_ok());
     }
 
     #[test]
