@@ -136,7 +136,7 @@ pub fn transform(
             out.push_str(document.text);
             continue;
         }
-        refuse_ambiguous_scalars(&value, document.text, document.line).map_err(error)?;
+        refuse_ambiguous_scalars(document.text, document.line).map_err(error)?;
         let body = emit::document(&value).map_err(|e| error(e.to_string()))?;
         let (head, tail) = split::frame(document.text);
         out.push_str(&head);
@@ -194,18 +194,38 @@ fn shift_lines(message: &str, offset: usize) -> String {
 /// differently: `0644` (octal to one, a string to the other), `1_000`, or
 /// `on` and `yes` (booleans to one). Written back, it would be quoted as
 /// the string it was read as, and mean something else to Kubernetes.
-fn refuse_ambiguous_scalars(value: &Value, text: &str, first_line: usize) -> Result<(), String> {
-    let mut suspects = Vec::new();
-    collect_ambiguous(value, &mut suspects);
-    for suspect in suspects {
-        for (index, line) in text.lines().enumerate() {
-            // Standing alone, not in quotes: indentation, a dash or flow
-            // punctuation before it; the end, a key's colon, a comment or
-            // flow punctuation after. A quoted string holding it among
-            // other text is refused too, on the safe side.
-            let found = line.match_indices(suspect).any(|(at, _)| {
+fn refuse_ambiguous_scalars(text: &str, first_line: usize) -> Result<(), String> {
+    for event in saphyr_parser::Parser::new_from_str(text) {
+        let (event, span) = match event {
+            Ok(event) => event,
+            // serde_norway has read the document; where the other parser
+            // does not, the text decides.
+            Err(_) => return refuse_ambiguous_text(text, first_line),
+        };
+        if let saphyr_parser::Event::Scalar(value, saphyr_parser::ScalarStyle::Plain, _, None) =
+            event
+        {
+            if is_ambiguous(&value) {
+                return Err(ambiguity(&value, first_line + span.start.line() - 1));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The same check on the text alone: any standing-alone occurrence, even
+/// in a quoted or block scalar, counts, on the safe side.
+fn refuse_ambiguous_text(text: &str, first_line: usize) -> Result<(), String> {
+    let mut words: Vec<&str> = text
+        .split(|c: char| c.is_whitespace() || "[]{},:'\"#".contains(c))
+        .filter(|word| is_ambiguous(word))
+        .collect();
+    words.dedup();
+    for (index, line) in text.lines().enumerate() {
+        for word in &words {
+            let found = line.match_indices(word).any(|(at, _)| {
                 let before = line[..at].chars().next_back();
-                let after = line[at + suspect.len()..].chars().next();
+                let after = line[at + word.len()..].chars().next();
                 matches!(before, None | Some(' ' | '\t' | '[' | '{' | ','))
                     && matches!(
                         after,
@@ -213,24 +233,31 @@ fn refuse_ambiguous_scalars(value: &Value, text: &str, first_line: usize) -> Res
                     )
             });
             if found {
-                let hint = if suspect.bytes().all(|b| b.is_ascii_digit()) {
-                    let decimal = u64::from_str_radix(suspect, 8)
-                        .map_or_else(|_| "decimal".to_owned(), |n| n.to_string());
-                    format!("an octal number to Kubernetes; write it in decimal ({decimal})")
-                } else if suspect.contains('_') {
-                    "a number to Kubernetes; write it without '_'".to_owned()
-                } else {
-                    "a boolean to Kubernetes; write true or false".to_owned()
-                };
-                return Err(format!(
-                    "line {}: the plain {suspect} is a string to errmap's YAML 1.2 parser but \
-                     {hint}, or quote it if it is a string",
-                    first_line + index,
-                ));
+                return Err(ambiguity(word, first_line + index));
             }
         }
     }
     Ok(())
+}
+
+fn ambiguity(scalar: &str, line: usize) -> String {
+    let hint = if scalar
+        .trim_start_matches(['-', '+'])
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+    {
+        let decimal =
+            i64::from_str_radix(scalar, 8).map_or_else(|_| "decimal".to_owned(), |n| n.to_string());
+        format!("an octal number to Kubernetes; write it in decimal ({decimal})")
+    } else if scalar.contains('_') {
+        "a number to Kubernetes; write it without '_'".to_owned()
+    } else {
+        "a boolean to Kubernetes; write true or false".to_owned()
+    };
+    format!(
+        "line {line}: the plain {scalar} is a string to errmap's YAML 1.2 parser but {hint}, or \
+         quote it if it is a string"
+    )
 }
 
 /// YAML 1.1 booleans that YAML 1.2 reads as strings.
@@ -251,21 +278,6 @@ fn is_ambiguous(text: &str) -> bool {
             .chars()
             .all(|c| c.is_ascii_hexdigit() || "_.xXoObB".contains(c));
     leading_zero || underscored || YAML11_BOOLEANS.contains(&text)
-}
-
-fn collect_ambiguous<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
-    match value {
-        Value::String(text) if is_ambiguous(text) => out.push(text),
-        Value::Sequence(items) => items.iter().for_each(|item| collect_ambiguous(item, out)),
-        Value::Mapping(entries) => {
-            for (key, item) in entries {
-                collect_ambiguous(key, out);
-                collect_ambiguous(item, out);
-            }
-        }
-        Value::Tagged(tagged) => collect_ambiguous(&tagged.value, out),
-        _ => {}
-    }
 }
 
 /// Runs `errmap inject`.
@@ -517,6 +529,14 @@ mod tests {
         let pod = flow.replace("name: c, defaultMode: 0644", "1_000: c");
         assert!(inject(&pod).unwrap_err().message.contains("'_'"));
         assert!(inject(&pod.replace("1_000", "'1_000'")).is_ok());
+        // Inside a block scalar or a tagged one, they are text.
+        let literal = "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  annotations:\n    \
+                       note: |\n      yes\n      0644\n    tagged: !!str on\nspec:\n  containers: [{name: a}]\n";
+        assert!(inject(literal).is_ok());
+        // The text alone, when the second parser cannot read it, errs on
+        // the safe side.
+        assert!(refuse_ambiguous_text("a: |\n  yes\n", 1).is_err());
+        assert!(refuse_ambiguous_text("a: \"yes\"\n", 1).is_ok());
     }
 
     #[test]
@@ -533,6 +553,72 @@ mod tests {
             "errmap inject: 4 objects, 2 injected, 2 skipped (1 already injected, 1 without a pod template)"
         );
         assert!(summary(&tally, true, true).contains("\x1b[32m2 uninjected\x1b[0m"));
+    }
+
+    /// Lines that make streams of pods, lists, markers, directives,
+    /// comments, block scalars and bad YAML when put together at random.
+    const LINES: &[&str] = &[
+        "---",
+        "--- # c",
+        "...",
+        "# c",
+        "%YAML 1.2",
+        "",
+        "apiVersion: v1",
+        "kind: Pod",
+        "kind: List",
+        "items:",
+        "- apiVersion: v1",
+        "  kind: Pod",
+        "  metadata: {name: p}",
+        "  spec: {containers: [{name: a}]}",
+        "metadata: {name: p}",
+        "spec:",
+        "  containers: [{name: a}]",
+        "  containers:",
+        "  - name: x",
+        "note: |",
+        "  ---x",
+        "  yes",
+        "x: on",
+        "y: 'on'",
+        "z: [",
+        "errmap/inject-status: x",
+        "\u{feff}a: 1",
+        "a: 1\r",
+        "---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers: [{name: a}]",
+        "---\napiVersion: batch/v1\nkind: CronJob\nspec:\n  jobTemplate:\n    spec:\n      \
+         template:\n        spec:\n          containers: [{name: a}]",
+        "---\napiVersion: v1\nkind: List\nitems:\n- apiVersion: apps/v1\n  kind: Deployment\n  \
+         spec:\n    template:\n      spec:\n        containers: [{name: a, args: [\"0644\", yes]}]",
+    ];
+
+    proptest::proptest! {
+        #[test]
+        fn streams_split_exactly_and_inject_once(
+            // Whole objects more often than single lines.
+            picks in proptest::collection::vec(
+                proptest::prop_oneof![3 => LINES.len() - 3..LINES.len(), 2 => 0..LINES.len()],
+                0..12,
+            )
+        ) {
+            let stream: String = picks.iter().map(|&i| format!("{}\n", LINES[i])).collect();
+            let documents = split::split(&stream);
+            proptest::prop_assert_eq!(documents.iter().map(|d| d.text).collect::<String>(), stream.clone());
+            let sidecar = Sidecar::new(Mode::Native, sidecar::DEFAULT_IMAGE, None, &[]).unwrap();
+            let action = Action::Inject(sidecar);
+            let mut tally = Tally::default();
+            if let Ok(once) = transform(&stream, "in", &action, &mut tally) {
+                let mut again = Tally::default();
+                let twice = transform(&once, "in", &action, &mut again);
+                proptest::prop_assert_eq!(twice.as_deref(), Ok(once.as_str()), "{}", stream);
+                proptest::prop_assert_eq!(again.changed, 0);
+                let mut undone = Tally::default();
+                let back = transform(&once, "in", &Action::Uninject, &mut undone);
+                proptest::prop_assert!(back.is_ok(), "{:?}", back);
+                proptest::prop_assert!(undone.changed >= tally.changed);
+            }
+        }
     }
 
     #[test]

@@ -268,6 +268,7 @@ pub fn is_plain_safe(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     fn yaml(text: &str) -> Value {
         serde_norway::from_str(text).unwrap()
@@ -358,6 +359,59 @@ mod tests {
         assert_eq!(document(&yaml("1e300")).unwrap(), "1.0e+300\n");
         assert_eq!(document(&yaml("2.0")).unwrap(), "2.0\n");
         assert_eq!(document(&yaml("-.inf")).unwrap(), "-.inf\n");
+    }
+
+    /// Any tree of maps, lists and scalars, with strings drawn to hit
+    /// the quoting rules: words and numbers of either YAML version,
+    /// indicators, line breaks, control and non-ASCII characters.
+    fn any_value() -> impl Strategy<Value = Value> {
+        let string = prop_oneof![
+            "\\PC{0,12}",
+            "[ -~]{0,12}",
+            "[0-9a-fxob_+.:eTZ -]{1,10}",
+            "(on|yes|No|y|~|null|true|<<|=|\\.inf|0644|1_000|-1)",
+            "[a-z#:|>'\" \\n\\t\r\u{85}\u{2028}\u{feff}-]{0,12}",
+        ];
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| Value::Number(n.into())),
+            any::<f64>()
+                .prop_filter("NaN is not equal to itself", |f| !f.is_nan())
+                .prop_map(|f| Value::Number(f.into())),
+            string.clone().prop_map(Value::String),
+        ];
+        leaf.prop_recursive(4, 48, 6, move |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..5).prop_map(Value::Sequence),
+                prop::collection::vec((string.clone(), inner), 0..5).prop_map(|entries| {
+                    Value::Mapping(
+                        entries
+                            .into_iter()
+                            .map(|(k, v)| (Value::String(k), v))
+                            .collect(),
+                    )
+                }),
+            ]
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn any_value_reads_back_and_writes_the_same(value in any_value()) {
+            let text = document(&value).unwrap();
+            let back: Value = serde_norway::from_str(&text)
+                .map_err(|e| TestCaseError::fail(format!("{e}: {text}")))?;
+            prop_assert_eq!(&back, &value, "{}", text);
+            prop_assert_eq!(document(&back).unwrap(), text.clone());
+            // No plain scalar it writes reads otherwise in YAML 1.1.
+            for event in saphyr_parser::Parser::new_from_str(&text) {
+                let (event, _) = event.map_err(|e| TestCaseError::fail(format!("{e}: {text}")))?;
+                if let saphyr_parser::Event::Scalar(s, saphyr_parser::ScalarStyle::Plain, _, _) = event {
+                    prop_assert!(!SPECIAL_WORDS.contains(&s.as_ref()) || matches!(s.as_ref(), "null" | "true" | "false"), "{}", text);
+                }
+            }
+        }
     }
 
     #[test]
