@@ -182,13 +182,14 @@ fn needs_escape(c: char) -> bool {
 }
 
 /// The chomping indicator for `text` as a literal block, if it can be one:
-/// it spans lines, holds nothing that needs escaping, does not start with
-/// white space (the block's indentation is read from its first line), and
-/// ends in at most one line break.
+/// it holds a line break and some text, nothing that needs escaping, does
+/// not start with white space (the block's indentation is read from its
+/// first line), and ends in at most one line break.
 fn literal_chomp(text: &str) -> Option<&'static str> {
     let body = text.strip_suffix('\n');
     let lines = body.unwrap_or(text);
-    let fits = lines.contains('\n')
+    let fits = text.contains('\n')
+        && !lines.is_empty()
         && !lines.starts_with([' ', '\t', '\n'])
         && !lines.ends_with('\n')
         && !lines
@@ -336,7 +337,7 @@ mod tests {
         let source = "a: 'on'\nb: '0644'\nc: \"x\\ty\"\nd: |\n  line 1\n\n  line 3\ne: \"no\\nend\"\n\
                       f: [1, 2.5, -3, 1.0e+20, .inf, null, true]\ng: {}\nh: []\ni: !custom {x: 1}\n\
                       j: [[1, 2], [], {k: v, l: [m]}]\nk: \"'q'\"\nl: \" lead\\nx\"\nm: \"\\u00e9\\u0085\"\n\
-                      n: '{\"a\":\"b\"}'\n\"on\": 1\n2: two\n";
+                      n: '{\"a\":\"b\"}'\n\"on\": 1\n2: two\no: \"{\\\"a\\\": 1}\\n\"\np: \"\\n\"\n";
         let value = yaml(source);
         let text = document(&value).unwrap();
         assert_eq!(yaml(&text), value, "{text}");
@@ -349,6 +350,8 @@ mod tests {
         // "n" is a YAML 1.1 boolean, as a key too.
         assert!(text.contains("\"n\": '{\"a\":\"b\"}'\n"), "{text}");
         assert!(text.contains("k: \"'q'\"\n"), "{text}");
+        // JSON with a final line break, as kubectl's last-applied annotation.
+        assert!(text.contains("o: |\n  {\"a\": 1}\np: \"\\n\"\n"), "{text}");
         assert!(text.contains("f:\n  - 1\n  - 2.5\n"), "{text}");
         // Written again, the same text.
         assert_eq!(document(&yaml(&text)).unwrap(), text);
