@@ -131,7 +131,8 @@ pub fn transform(
         };
         let mut value: Value = serde_norway::from_str(document.text)
             .map_err(|e| error(shift_lines(&e.to_string(), document.line - 1)))?;
-        let changed = apply(&mut value, action, tally).map_err(error)?;
+        // An empty document (`~`, `null`) describes no object.
+        let changed = !value.is_null() && apply(&mut value, action, tally).map_err(error)?;
         if !changed {
             out.push_str(document.text);
             continue;
@@ -501,9 +502,17 @@ mod tests {
 
     #[test]
     fn untouched_documents_are_copied_byte_for_byte() {
-        let stream =
-            "# a service\napiVersion: v1\nkind: Service\nmetadata: {name: s}  # x\n---\n\n";
+        let stream = "# a service\napiVersion: v1\nkind: Service\nmetadata: {name: s}  # x\n\
+                      ---\n\n---\n~\n";
         assert_eq!(inject(stream).unwrap(), stream);
+        let mut tally = Tally::default();
+        let sidecar = Sidecar::new(Mode::Native, sidecar::DEFAULT_IMAGE, None, &[]).unwrap();
+        transform(stream, "in", &Action::Inject(sidecar), &mut tally).unwrap();
+        assert_eq!(
+            (tally.objects, tally.other),
+            (1, 1),
+            "null documents are no objects"
+        );
     }
 
     #[test]
