@@ -37,6 +37,11 @@ if ! command -v kubernetes-validate >/dev/null 2>&1; then
     exit 1
 fi
 
+if ! python3 -c 'import yaml' 2>/dev/null; then
+    echo "error: python3 cannot import yaml (PyYAML, which kubernetes-validate installs); install it with: pip install pyyaml" >&2
+    exit 1
+fi
+
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 FAILED=0
