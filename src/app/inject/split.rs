@@ -46,7 +46,8 @@ pub fn split(stream: &str) -> Vec<Document<'_>> {
     let mut offset = 0;
     let mut line_number = 1;
     for raw in stream.split_inclusive('\n') {
-        let line = if offset == 0 {
+        // A byte order mark may open any document of a stream.
+        let line = if offset == start {
             raw.strip_prefix('\u{feff}').unwrap_or(raw)
         } else {
             raw
@@ -204,6 +205,11 @@ mod tests {
         assert_eq!(
             texts("a: 1\r\n---\r\nb: 2"),
             [("a: 1\r\n", 1, true), ("---\r\nb: 2", 2, true)]
+        );
+        // A byte order mark opening a document is no content.
+        assert_eq!(
+            texts("...\n\u{feff}"),
+            [("...\n", 1, false), ("\u{feff}", 2, false)]
         );
     }
 
