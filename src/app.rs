@@ -21,7 +21,7 @@ pub fn run(config: Config) -> ExitCode {
     match &config.command {
         Some(Command::Catalog(command)) => return cli::catalog(&config, command),
         Some(Command::Resolve(command)) => return cli::resolve(&config, command),
-        Some(Command::Inject(args)) => return inject::run(args),
+        Some(Command::Inject(args)) => return inject::run(args, config.catalog.as_deref()),
         None => {}
     }
     match runtime::build(config.worker_threads) {

@@ -447,3 +447,16 @@ fn strings_stay_strings_to_kubernetes_yaml_1_1_reader() {
         run.stderr
     );
 }
+
+#[test]
+fn the_global_catalog_flag_is_named_as_ignored() {
+    let run = errmap_inject(&["--catalog", "x.textproto", "-"], &read("job.yaml"));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with("errmap inject: warning: --catalog")
+            && run.stderr.contains("--catalog-configmap"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stdout.contains("x.textproto"));
+}

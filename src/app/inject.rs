@@ -281,8 +281,19 @@ fn is_ambiguous(text: &str) -> bool {
     leading_zero || underscored || YAML11_BOOLEANS.contains(&text)
 }
 
-/// Runs `errmap inject`.
-pub fn run(args: &InjectArgs) -> ExitCode {
+/// Runs `errmap inject`. `catalog` is the global `--catalog`, which is
+/// about the catalog of this process, not the sidecar's: named so that
+/// nobody takes it for that.
+pub fn run(args: &InjectArgs, catalog: Option<&Path>) -> ExitCode {
+    if let Some(path) = catalog {
+        if !args.quiet {
+            say(&format!(
+                "errmap inject: warning: --catalog / ERRMAP_CATALOG ({}) is ignored; the \
+                 sidecar reads its catalog from --catalog-configmap",
+                path.display()
+            ));
+        }
+    }
     let action = if args.uninject {
         Action::Uninject
     } else {
