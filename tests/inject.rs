@@ -460,3 +460,33 @@ fn the_global_catalog_flag_is_named_as_ignored() {
     );
     assert!(!run.stdout.contains("x.textproto"));
 }
+
+#[test]
+fn traps_are_named_in_warnings() {
+    let run = errmap_inject(&["--plain", "-"], &read("cronjob.yaml"));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.starts_with(
+            "errmap inject: warning: <stdin>: document 1 (from line 1): CronJob nightly-report: \
+             a plain sidecar keeps running"
+        ),
+        "{}",
+        run.stderr
+    );
+    let host = read("daemonset.yaml").replace(
+        "      tolerations:",
+        "      hostNetwork: true\n      tolerations:",
+    );
+    let run = errmap_inject(&[], &host);
+    assert!(
+        run.stderr
+            .contains("DaemonSet node-agent: its pods use hostNetwork"),
+        "{}",
+        run.stderr
+    );
+    let run = errmap_inject(&["--quiet"], &host);
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""));
+    // The native sidecar in a Job is no trap.
+    let run = errmap_inject(&[], &read("job.yaml"));
+    assert!(!run.stderr.contains("warning"), "{}", run.stderr);
+}

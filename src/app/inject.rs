@@ -68,7 +68,7 @@ pub enum Action {
 }
 
 /// Counts for the summary line.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tally {
     /// Objects seen, each item of a list counted.
     pub objects: usize,
@@ -81,6 +81,9 @@ pub struct Tally {
     pub hand_written: usize,
     /// Objects without a pod template.
     pub other: usize,
+    /// Warnings about injected objects, each naming its source, document
+    /// and object.
+    pub warnings: Vec<String>,
 }
 
 impl Tally {
@@ -132,7 +135,14 @@ pub fn transform(
         let mut value: Value = serde_norway::from_str(document.text)
             .map_err(|e| error(shift_lines(&e.to_string(), document.line - 1)))?;
         // An empty document (`~`, `null`) describes no object.
+        let warned = tally.warnings.len();
         let changed = !value.is_null() && apply(&mut value, action, tally).map_err(error)?;
+        for warning in &mut tally.warnings[warned..] {
+            *warning = format!(
+                "{source_name}: document {number} (from line {}): {warning}",
+                document.line
+            );
+        }
         if !changed {
             out.push_str(document.text);
             continue;
@@ -168,6 +178,12 @@ fn apply_one(object: &mut Value, action: &Action, tally: &mut Tally) -> Result<b
     }
     .map_err(|message| format!("{}: {message}", pod::describe(object)))?;
     tally.count(outcome);
+    if let (Action::Inject(sidecar), Outcome::Injected) = (action, outcome) {
+        for warning in pod::warnings(object, sidecar) {
+            let object = pod::describe(object);
+            tally.warnings.push(format!("{object}: {warning}"));
+        }
+    }
     Ok(matches!(outcome, Outcome::Injected | Outcome::Uninjected))
 }
 
@@ -336,7 +352,16 @@ pub fn run(args: &InjectArgs, catalog: Option<&Path>) -> ExitCode {
         return fail(&format!("cannot write the output: {err}"));
     }
     if !args.quiet {
-        say(&summary(&tally, args.uninject, colour()));
+        let colour = colour();
+        for warning in &tally.warnings {
+            let label = if colour {
+                "\x1b[33mwarning\x1b[0m"
+            } else {
+                "warning"
+            };
+            say(&format!("errmap inject: {label}: {warning}"));
+        }
+        say(&summary(&tally, args.uninject, colour));
     }
     ExitCode::SUCCESS
 }
@@ -567,6 +592,7 @@ mod tests {
             unchanged: 1,
             hand_written: 0,
             other: 1,
+            warnings: Vec::new(),
         };
         assert_eq!(
             summary(&tally, false, false),

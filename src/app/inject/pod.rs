@@ -229,6 +229,52 @@ pub fn inject(object: &mut Value, sidecar: &Sidecar) -> Result<Outcome, String> 
     Ok(Outcome::Injected)
 }
 
+/// What an operator should know about `object` once injected: a plain
+/// sidecar in a Job's pods keeps them from completing, and on the host's
+/// network errmap's listeners bind on the node.
+pub fn warnings(object: &Value, sidecar: &Sidecar) -> Vec<String> {
+    let mut out = Vec::new();
+    let kind = object
+        .get("kind")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    if sidecar.mode == super::sidecar::Mode::Plain && matches!(kind, "Job" | "CronJob") {
+        out.push(
+            "a plain sidecar keeps running after the job's own containers finish, so its pods \
+             never complete; use the native sidecar (without --plain, Kubernetes 1.29 and later)"
+                .to_owned(),
+        );
+    }
+    let api_version = object
+        .get("apiVersion")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let mut node = object;
+    for key in template_path(api_version, kind).unwrap_or_default() {
+        match node.get(*key) {
+            Some(next) => node = next,
+            None => return out,
+        }
+    }
+    let host_network = node
+        .get("spec")
+        .and_then(|spec| spec.get("hostNetwork"))
+        .and_then(Value::as_bool);
+    if host_network == Some(true) {
+        out.push(format!(
+            "its pods use hostNetwork, so errmap's listeners (ports {}) bind on the node, \
+             where another pod on the node may hold them",
+            sidecar
+                .ports
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    out
+}
+
 /// Takes out of `object`'s pod template what inject added, as its
 /// annotation records.
 pub fn uninject(object: &mut Value) -> Result<Outcome, String> {
