@@ -11,7 +11,7 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-TARGETS=(catalog_parse code_normalize gateway_body status_details)
+TARGETS=(catalog_parse code_normalize gateway_body status_details yaml_inject)
 target=${1:?usage: fuzz/run.sh TARGET|all [SECONDS]}
 seconds=${2:-120}
 
@@ -19,9 +19,11 @@ seconds=${2:-120}
 # rule) so that the corpus stays small; the embedded catalog itself is read
 # from catalog/ as a seed on every run rather than kept in the corpus. The
 # byte targets may go past the service's 64 KiB bound on bodies and details.
+# YAML streams stop at 8 KiB: a few objects, enough for every path.
 max_len() {
     case $1 in
     catalog_parse) echo 4096 ;;
+    yaml_inject) echo 8192 ;;
     *) echo 70000 ;;
     esac
 }

@@ -1,10 +1,12 @@
-//! The application: settings, the commands besides serving, and serving
-//! itself with its catalog reloads, runtime and signals. The binary's
+//! The application: settings, the commands besides serving (catalog,
+//! resolve, inject), and serving itself with its catalog reloads, runtime
+//! and signals. The binary's
 //! `main` parses the settings and calls [`run`].
 
 pub mod cli;
 pub mod config;
 mod diff;
+pub mod inject;
 mod json;
 pub mod reload;
 pub mod runtime;
@@ -20,6 +22,7 @@ pub fn run(config: Config) -> ExitCode {
     match &config.command {
         Some(Command::Catalog(command)) => return cli::catalog(&config, command),
         Some(Command::Resolve(command)) => return cli::resolve(&config, command),
+        Some(Command::Inject(args)) => return inject::run(args, config.catalog.as_deref()),
         None => {}
     }
     match runtime::build(config.worker_threads) {

@@ -263,6 +263,10 @@ pub enum Command {
     /// the resolution as JSON (the shape grpcurl shows).
     #[command(subcommand)]
     Resolve(ResolveCommand),
+    /// Add the errmap sidecar to every pod template of Kubernetes objects
+    /// read as YAML, and write them to standard output; or take it out
+    /// again with --uninject.
+    Inject(super::inject::InjectArgs),
 }
 
 #[derive(Debug, Clone, Subcommand)]
