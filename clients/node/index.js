@@ -30,6 +30,10 @@ const WARM_UP_TIMEOUT_MS = 5000;
 const DEFAULT_DOMAIN = 'apigateway.jdcloud.com';
 /** The metadata key that carries an encoded google.rpc.Status. */
 const STATUS_DETAILS_KEY = 'grpc-status-details-bin';
+/** The ErrorInfo.metadata key, set to "true", that marks a fallback error:
+ * the same in errmap's Go, Java, Python and Node clients, so any of them can
+ * tell a fallback that another one built and sent over the wire. */
+const FALLBACK_METADATA_KEY = 'errmapFallback';
 /** The environment variable that names errmap's proto/ directory. */
 const PROTO_DIR_ENV = 'ERRMAP_PROTO_DIR';
 
@@ -133,12 +137,13 @@ function detailsBin(err) {
 /** True when the error was built by the fallback, not by errmap: takes what
  * gatewayToGrpc returns, an error a caller received (the mark travels in
  * grpc-status-details-bin), or a GatewayError. The mark: an ErrorInfo with
- * no reason; errmap always names one. */
+ * an empty reason (errmap always names one) and metadata errmapFallback:
+ * "true". */
 function isFallback(err) {
   if (!err) return false;
   if (typeof err.fallback === 'boolean') return err.fallback;
   const status = decodeStatus(err);
-  return !!status && status.details.some((d) => d.type === ERROR_INFO_TYPE && d.value && !d.value.reason);
+  return !!status && status.details.some((d) => d.type === ERROR_INFO_TYPE && d.value && !d.value.reason && d.value.metadata[FALLBACK_METADATA_KEY] === 'true');
 }
 
 /** The gateway's JSON error body, rendered as errmap renders it. */
@@ -154,14 +159,15 @@ function checkHttpStatus(httpStatus) {
 
 /** The error for a gateway error from its HTTP status alone, or null for
  * success: what gatewayToGrpc returns when errmap cannot answer. The gRPC
- * code of errmap's status-alone table, the message "HTTP status N", and an
- * ErrorInfo without a reason (the fallback mark) carrying the status. */
+ * code of errmap's status-alone table, the message "HTTP status N", and the
+ * fallback mark: an ErrorInfo with an empty reason, the domain, and metadata
+ * {errmapFallback: "true", httpStatus: "N"}. */
 function fallbackError(httpStatus, domain = DEFAULT_DOMAIN) {
   checkHttpStatus(httpStatus);
   const code = tables.grpcCodeForHttpStatus(httpStatus);
   if (code === grpc.status.OK) return null;
   const message = `HTTP status ${httpStatus}`;
-  const info = ErrorInfoType.encode({ domain, metadata: { httpStatus: String(httpStatus) } }).finish();
+  const info = ErrorInfoType.encode({ domain, metadata: { [FALLBACK_METADATA_KEY]: 'true', httpStatus: String(httpStatus) } }).finish();
   const bytes = StatusType.encode({ code, message, details: [{ type_url: TYPE_URL_PREFIX + ERROR_INFO_TYPE, value: info }] }).finish();
   const metadata = new grpc.Metadata();
   metadata.set(STATUS_DETAILS_KEY, Buffer.from(bytes));
@@ -374,6 +380,7 @@ module.exports = {
   DEFAULT_DOMAIN,
   DEFAULT_TARGET,
   DEFAULT_TIMEOUT_MS,
+  FALLBACK_METADATA_KEY,
   STATUS_DETAILS_KEY,
   decodeStatus,
   errorFromResolution,

@@ -27,6 +27,10 @@ DEFAULT_TIMEOUT = 0.05
 DEFAULT_DOMAIN = "apigateway.jdcloud.com"
 #: The trailer that carries an encoded google.rpc.Status.
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
+#: The ErrorInfo.metadata key, set to "true", that marks a fallback status:
+#: the same in errmap's Go, Java, Python and Node clients, so any of them
+#: can tell a fallback that another one built and sent over the wire.
+FALLBACK_METADATA_KEY = "errmapFallback"
 
 _LOG = logging.getLogger("errmap")
 _CODE_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
@@ -87,8 +91,9 @@ def is_fallback(error):
 
     Takes what gateway_to_grpc returns (a grpc.Status), a grpc.RpcError a
     caller received (the mark travels in grpc-status-details-bin), a
-    google.rpc.Status, or a GatewayError. The mark: an ErrorInfo with no
-    reason; errmap always names one.
+    google.rpc.Status, or a GatewayError. The mark: an ErrorInfo with an
+    empty reason (errmap always names one) and metadata errmapFallback:
+    "true".
     """
     if error is None:
         return False
@@ -100,7 +105,7 @@ def is_fallback(error):
     for detail in status.details:
         if detail.TypeName() == _ERROR_INFO_TYPE:
             info = error_details_pb2.ErrorInfo()
-            if detail.Unpack(info) and not info.reason:
+            if detail.Unpack(info) and not info.reason and info.metadata.get(FALLBACK_METADATA_KEY) == "true":
                 return True
     return False
 
@@ -115,15 +120,15 @@ def fallback_status(http_status, domain=DEFAULT_DOMAIN):
     """The status for a gateway error from its HTTP status alone, or None for success.
 
     What gateway_to_grpc returns when errmap cannot answer: the gRPC code of
-    errmap's status-alone table, the message "HTTP status N", and an
-    ErrorInfo without a reason (the fallback mark) whose metadata carries
-    the HTTP status.
+    errmap's status-alone table, the message "HTTP status N", and the
+    fallback mark: an ErrorInfo with an empty reason, ``domain``, and
+    metadata {"errmapFallback": "true", "httpStatus": "N"}.
     """
     _check_http_status(http_status)
     code = _tables.grpc_code_for_http_status(http_status)
     if code is grpc.StatusCode.OK:
         return None
-    info = error_details_pb2.ErrorInfo(domain=domain, metadata={"httpStatus": str(http_status)})
+    info = error_details_pb2.ErrorInfo(domain=domain, metadata={FALLBACK_METADATA_KEY: "true", "httpStatus": str(http_status)})
     status = status_pb2.Status(code=code.value[0], message=f"HTTP status {http_status}")
     status.details.add().Pack(info)
     return rpc_status.to_status(status)
