@@ -16,8 +16,12 @@ import (
 // default error domain, so the two kinds read alike to a caller.
 const FallbackDomain = "apigateway.jdcloud.com"
 
-// FallbackMetadataKey marks a fallback error: its ErrorInfo has no reason
-// (no catalog entry was chosen) and this metadata key set to "true".
+// FallbackMetadataKey marks a fallback error: its ErrorInfo has an empty
+// reason (no catalog entry was chosen; errmap always names one) and this
+// metadata key set to "true", beside "httpStatus". The mark is the same in
+// errmap's Go, Java, Python and Node clients and travels in
+// grpc-status-details-bin, so any of them can tell a fallback that another
+// one built.
 const FallbackMetadataKey = "errmapFallback"
 
 // statusOnly is errmap's table for a bare HTTP status under its default
@@ -90,29 +94,22 @@ func HTTPStatusForCode(code codes.Code) int {
 func CodeForHTTPStatus(httpStatus int) codes.Code { return codeForHTTP(httpStatus) }
 
 // fallbackStatus is GatewayToGRPC's answer without errmap: the code from
-// the HTTP status, and an ErrorInfo without a reason that says so.
-func fallbackStatus(httpStatus int, gatewayCode string, cause error) *status.Status {
+// the HTTP status, the message "HTTP status N" (errmap's own wording for a
+// status without an entry), and the fallback mark: an ErrorInfo with an
+// empty reason, domain, and metadata {"errmapFallback": "true",
+// "httpStatus": "N"}.
+func fallbackStatus(httpStatus int, domain string) *status.Status {
 	code := codeForHTTP(httpStatus)
-	msg := fmt.Sprintf("gateway answered HTTP %d", httpStatus)
-	if gatewayCode != "" {
-		msg = fmt.Sprintf("gateway answered HTTP %d %s", httpStatus, gatewayCode)
-	}
-	st := status.New(code, msg)
+	st := status.New(code, fmt.Sprintf("HTTP status %d", httpStatus))
 	if code == codes.OK {
 		return st
 	}
 	info := &errdetails.ErrorInfo{
-		Domain: FallbackDomain,
+		Domain: domain,
 		Metadata: map[string]string{
 			FallbackMetadataKey: "true",
 			"httpStatus":        strconv.Itoa(httpStatus),
 		},
-	}
-	if gatewayCode != "" {
-		info.Metadata["gatewayCode"] = gatewayCode
-	}
-	if cause != nil {
-		info.Metadata["cause"] = status.Convert(cause).Code().String()
 	}
 	withInfo, err := st.WithDetails(info)
 	if err != nil {
@@ -123,9 +120,11 @@ func fallbackStatus(httpStatus int, gatewayCode string, cause error) *status.Sta
 	return withInfo
 }
 
-// IsFallback tells whether err was built by GatewayToGRPC without errmap.
-// It works on the error as returned, and on the error a caller of the
-// service received (the details travel in grpc-status-details-bin).
+// IsFallback tells whether err was built by GatewayToGRPC without errmap:
+// whether it carries an ErrorInfo with an empty reason and metadata
+// errmapFallback "true" (made by any of errmap's clients). It works on the
+// error as returned, and on the error a caller of the service received (the
+// details travel in grpc-status-details-bin).
 func IsFallback(err error) bool {
 	st, ok := asStatus(err)
 	if !ok {
