@@ -586,7 +586,7 @@ func equalMaps(a, b map[string]string) bool {
 // The fallback body is rendered the way errmap renders its own.
 func TestFallbackBody(t *testing.T) {
 	c := newClient(t, Options{})
-	id := `r"1\/<&>é中`
+	id := `r"1\/<&>é中` + "\u2028"
 	real := c.GRPCToGateway(context.Background(), status.Error(codes.Unavailable, ""), WithRequestID(id))
 	if real.Fallback {
 		t.Fatalf("errmap did not answer: %+v", real)

@@ -1,10 +1,9 @@
 package errmap
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 
 	rpccode "google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -153,24 +152,49 @@ func fallbackGateway(st *status.Status, requestID string, cause error) GatewayEr
 
 // gatewayBody renders the gateway's JSON error body in errmap's shape:
 // {"requestId":"...","error":{"code":503,"status":"UNAVAILABLE","message":"..."}}.
+// Strings are escaped as errmap and the other three clients escape them
+// (encoding/json would also escape U+2028, U+2029 and write \b as \u0008).
 func gatewayBody(requestID string, httpStatus int, statusName, message string) string {
-	body := struct {
-		RequestID string `json:"requestId"`
-		Error     struct {
-			Code    int    `json:"code"`
-			Status  string `json:"status"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}{RequestID: requestID}
-	body.Error.Code = httpStatus
-	body.Error.Status = statusName
-	body.Error.Message = message
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(body); err != nil {
-		// Strings and ints always encode; this keeps the shape regardless.
-		return fmt.Sprintf(`{"requestId":"","error":{"code":%d,"status":%q,"message":""}}`, httpStatus, statusName)
+	var b strings.Builder
+	b.WriteString(`{"requestId":`)
+	quoteJSON(&b, requestID)
+	b.WriteString(`,"error":{"code":`)
+	b.WriteString(strconv.Itoa(httpStatus))
+	b.WriteString(`,"status":`)
+	quoteJSON(&b, statusName)
+	b.WriteString(`,"message":`)
+	quoteJSON(&b, message)
+	b.WriteString("}}")
+	return b.String()
+}
+
+// quoteJSON writes s as a JSON string: quotes, backslashes and control
+// characters escaped, everything else as it is (invalid UTF-8 as U+FFFD).
+func quoteJSON(b *strings.Builder, s string) {
+	b.WriteByte('"')
+	for _, r := range s {
+		switch r {
+		case '"':
+			b.WriteString(`\"`)
+		case '\\':
+			b.WriteString(`\\`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		case '\b':
+			b.WriteString(`\b`)
+		case '\f':
+			b.WriteString(`\f`)
+		default:
+			if r < 0x20 {
+				fmt.Fprintf(b, `\u%04x`, r)
+			} else {
+				b.WriteRune(r)
+			}
+		}
 	}
-	return string(bytes.TrimRight(buf.Bytes(), "\n"))
+	b.WriteByte('"')
 }

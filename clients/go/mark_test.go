@@ -158,3 +158,13 @@ func TestIsFallbackNeedsTheWholeMark(t *testing.T) {
 		t.Fatalf("%d fallbacks with errmap up", c.Fallbacks())
 	}
 }
+
+// The fallback body escapes strings as errmap and the other three clients
+// do: the same input and expected text are in each client's tests.
+func TestFallbackBodyEscapes(t *testing.T) {
+	got := gatewayBody("r-1", 500, "INTERNAL", "a\"b\\c\b\f\n\r\t\x01\x1f\u2028中")
+	want := `{"requestId":"r-1","error":{"code":500,"status":"INTERNAL","message":"a\"b\\c\b\f\n\r\t\u0001\u001f` + "\u2028" + `中"}}`
+	if got != want {
+		t.Fatalf("rendered %s\nwant     %s", got, want)
+	}
+}

@@ -37,6 +37,11 @@ const FALLBACK_METADATA_KEY = 'errmapFallback';
 /** The environment variable that names errmap's proto/ directory. */
 const PROTO_DIR_ENV = 'ERRMAP_PROTO_DIR';
 
+/** errmap's limit on the status message it is sent, in bytes. The message
+ * plays no part in errmap's answer, so a longer one is sent cut (at a
+ * character boundary) rather than costing errmap's refusal and a fallback. */
+const MAX_MESSAGE_BYTES = 4096;
+
 const TYPE_URL_PREFIX = 'type.googleapis.com/';
 const ERROR_INFO_TYPE = 'google.rpc.ErrorInfo';
 // As proto-loader gives the API's messages: defaults filled in, 64-bit
@@ -149,6 +154,15 @@ function isFallback(err) {
 /** The gateway's JSON error body, rendered as errmap renders it. */
 function gatewayBody(requestId, httpStatus, status, message) {
   return JSON.stringify({ requestId, error: { code: httpStatus, status, message } });
+}
+
+/** text cut to at most limit bytes of UTF-8, at a character boundary. */
+function cutUtf8(text, limit) {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= limit) return text;
+  let end = limit;
+  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end -= 1;
+  return bytes.subarray(0, end).toString('utf8');
 }
 
 function checkHttpStatus(httpStatus) {
@@ -288,14 +302,15 @@ class Client {
    * with {code, details, metadata}, a status code number, null for
    * success, or any other Error: UNKNOWN with its message, as grpc-js
    * reports it). Its grpc-status-details-bin goes to errmap, so an ErrorInfo
-   * naming a gateway code brings back that exact entry. When errmap cannot
+   * naming a gateway code brings back that exact entry; a message over
+   * errmap's 4096-byte limit is sent cut (the answer does not use it). When errmap cannot
    * answer: code.proto's HTTP status, code '', fallback true.
    */
   async grpcToGateway(err, { locale, params, requestId } = {}) {
     const [code, message, bytes] = statusParts(err);
     const request = {
       code,
-      message,
+      message: cutUtf8(message, MAX_MESSAGE_BYTES),
       status_details_bin: bytes || Buffer.alloc(0),
       locale: locale || this.locale,
       params: params || {},

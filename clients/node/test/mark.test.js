@@ -106,3 +106,12 @@ describe('fallback mark', () => {
     });
   });
 });
+
+describe('fallback body', () => {
+  it('escapes as errmap and the other three clients do', () => {
+    // The same input and expected text are in each client's tests.
+    const got = errmap.gatewayBody('r-1', 500, 'INTERNAL', 'a"b\\c\b\f\n\r\t\u0001\u001f\u2028中');
+    const want = '{"requestId":"r-1","error":{"code":500,"status":"INTERNAL","message":"a\\"b\\\\c\\b\\f\\n\\r\\t\\u0001\\u001f\u2028中"}}';
+    assert.equal(got, want);
+  });
+});

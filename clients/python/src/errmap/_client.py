@@ -32,6 +32,11 @@ STATUS_DETAILS_KEY = "grpc-status-details-bin"
 #: can tell a fallback that another one built and sent over the wire.
 FALLBACK_METADATA_KEY = "errmapFallback"
 
+#: errmap's limit on the status message it is sent, in bytes. The message
+#: plays no part in errmap's answer, so a longer one is sent cut (at a
+#: character boundary) rather than costing errmap's refusal and a fallback.
+MAX_MESSAGE_BYTES = 4096
+
 _LOG = logging.getLogger("errmap")
 _CODE_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
 _ERROR_INFO_TYPE = error_details_pb2.ErrorInfo.DESCRIPTOR.full_name
@@ -213,7 +218,9 @@ class Client:
         (what gateway_to_grpc returns), a google.rpc.Status, a
         grpc.StatusCode, None for success, or any other exception (UNKNOWN
         with its text, as grpcio reports an exception a servicer lets out). Its details go to errmap, so an
-        ErrorInfo naming a gateway code brings back that exact entry. When
+        ErrorInfo naming a gateway code brings back that exact entry. A
+        message over errmap's 4096-byte limit is sent cut (the caller's
+        error is untouched; the answer does not use it). When
         errmap cannot answer, the HTTP status comes from
         google/rpc/code.proto's mapping, the code is empty and ``fallback``
         is true; this never raises for errmap's sake.
@@ -221,7 +228,7 @@ class Client:
         code, message, details = _status_parts(error)
         request = pb.ResolveGrpcStatusRequest(
             code=code.value[0],
-            message=message,
+            message=_cut_utf8(message, MAX_MESSAGE_BYTES),
             status_details_bin=details or b"",
             locale=self._locale(locale),
             params=params or {},
@@ -311,6 +318,14 @@ def status_from_resolution(resolution):
     code = _CODE_BY_NUMBER.get(resolution.status.code, grpc.StatusCode.UNKNOWN)
     details = resolution.status_details_bin or resolution.status.SerializeToString()
     return _Status(code, resolution.status.message, ((STATUS_DETAILS_KEY, details),))
+
+
+def _cut_utf8(text, limit):
+    """text cut to at most limit bytes of UTF-8, at a character boundary."""
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode("utf-8", "ignore")
 
 
 def _check_http_status(http_status):

@@ -94,6 +94,7 @@ public final class ClientTest {
     tests.put("match kind names", ClientTest::matchKindNames);
     tests.put("fallback mark on the wire", ClientTest::fallbackMark);
     tests.put("isFallback needs the whole mark", ClientTest::wholeMark);
+    tests.put("fallback body escapes", ClientTest::fallbackBodyEscapes);
     int passed = 0;
     int failed = 0;
     int skipped = 0;
@@ -733,6 +734,18 @@ public final class ClientTest {
       }
       equal(c.fallbacks(), 0L, "fallbacks with errmap up");
     }
+  }
+
+  /**
+   * The fallback body escapes strings as errmap and the other three clients do: the same input and
+   * expected text are in each client's tests.
+   */
+  static void fallbackBodyEscapes() {
+    equal(
+        Fallback.body("r-1", 500, "INTERNAL", "a\"b\\c\b\f\n\r\t\u0001\u001f\u2028中"),
+        "{\"requestId\":\"r-1\",\"error\":{\"code\":500,\"status\":\"INTERNAL\",\"message\":"
+            + "\"a\\\"b\\\\c\\b\\f\\n\\r\\t\\u0001\\u001f\u2028中\"}}",
+        "escaped body");
   }
 
   static void matchKindNames() {
