@@ -119,6 +119,20 @@ func fallbackStatus(httpStatus int, domain string) *status.Status {
 	return withInfo
 }
 
+// FallbackError is the error GatewayToGRPC gives httpStatus when errmap
+// cannot answer (nil for a 2xx), with the fallback mark under domain
+// (FallbackDomain when empty); an error wrapping ErrHTTPStatus for a status
+// outside 100-599.
+func FallbackError(httpStatus int, domain string) error {
+	if httpStatus < 100 || httpStatus > 599 {
+		return fmt.Errorf("%w, got %d", ErrHTTPStatus, httpStatus)
+	}
+	if domain == "" {
+		domain = FallbackDomain
+	}
+	return fallbackStatus(httpStatus, domain).Err()
+}
+
 // IsFallback tells whether err was built by GatewayToGRPC without errmap:
 // whether it carries an ErrorInfo with an empty reason and metadata
 // errmapFallback "true" (made by any of errmap's clients). It works on the

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io/ioutil"
 	"net"
@@ -112,6 +113,17 @@ func TestFallbackMark(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkMark(t, sent, codes.ResourceExhausted, 429, "orders.example.com")
+
+	// FallbackError builds the same (its bytes may differ: map entries
+	// are marshalled in no fixed order).
+	direct, err := proto.Marshal(status.Convert(FallbackError(429, "orders.example.com")).Proto())
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkMark(t, direct, codes.ResourceExhausted, 429, "orders.example.com")
+	if FallbackError(204, "") != nil || !errors.Is(FallbackError(600, ""), ErrHTTPStatus) {
+		t.Fatal("FallbackError: 204 is no error, 600 the caller's mistake")
+	}
 
 	r := startRelay(t)
 	r.errs["mark"] = made

@@ -96,8 +96,14 @@ public final class Fallback {
    * message "HTTP status N" (errmap's own wording for a status without an entry), and the fallback
    * mark: an ErrorInfo with an empty reason, domain, and metadata {"errmapFallback": "true",
    * "httpStatus": "N"}.
+   *
+   * @throws IllegalArgumentException for an httpStatus outside 100-599
    */
   public static StatusRuntimeException status(int httpStatus, String domain) {
+    if (httpStatus < 100 || httpStatus > 599) {
+      throw new IllegalArgumentException(
+          "httpStatus must be an integer in 100-599, got " + httpStatus);
+    }
     Status.Code code = codeForHttpStatus(httpStatus);
     if (code == Status.Code.OK) {
       return null;

@@ -696,6 +696,11 @@ public final class ClientTest {
       equal(Fallback.METADATA_KEY, "errmapFallback", "METADATA_KEY");
       byte[] sent = made.getTrailers().get(DETAILS_KEY);
       checkMark(sent, Status.Code.RESOURCE_EXHAUSTED, 429, "orders.example.com");
+      check(
+          java.util.Arrays.equals(
+              Fallback.status(429, "orders.example.com").getTrailers().get(DETAILS_KEY), sent),
+          "Fallback.status differs from gatewayToGrpc's fallback");
+      equal(Fallback.status(204, Fallback.DOMAIN), null, "Fallback.status(204)");
       StatusRuntimeException received = relay.through("mark", made);
       byte[] got = received.getTrailers().get(DETAILS_KEY);
       check(java.util.Arrays.equals(got, sent), "the bytes changed on the wire");
