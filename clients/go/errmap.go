@@ -42,6 +42,10 @@ import (
 // the sidecar's own default listen address.
 const DefaultTarget = "127.0.0.1:50051"
 
+// ErrHTTPStatus is wrapped by the error GatewayToGRPC returns for an HTTP
+// status outside 100-599: the caller's own mistake, not a gateway error.
+var ErrHTTPStatus = errors.New("errmap: the HTTP status must be in 100-599")
+
 // DefaultTimeout bounds each call to errmap when Options.Timeout is zero.
 // errmap answers over loopback in well under a millisecond; 50 ms leaves
 // room for a busy node while keeping a dead sidecar from slowing the
@@ -61,6 +65,9 @@ type Options struct {
 	// Conn is an existing connection to use instead of dialling target. The
 	// Client does not close it.
 	Conn *grpc.ClientConn
+	// Domain is the ErrorInfo.domain of fallback errors (FallbackDomain
+	// when empty).
+	Domain string
 	// OnFallback, when set, is called on every fallback with the operation
 	// ("GatewayToGRPC" or "GRPCToGateway") and why errmap's answer was not
 	// used; a place for a log line or a metric.
@@ -74,6 +81,7 @@ type Client struct {
 	api        errmapv1.ErrorMapServiceClient
 	timeout    time.Duration
 	locale     string
+	domain     string
 	onFallback func(op string, cause error)
 	fallbacks  uint64
 	// pageSize is AllErrors' page size (errmap's maximum, so one call
@@ -92,7 +100,11 @@ func New(target string, opts Options) (*Client, error) {
 	if timeout <= 0 {
 		timeout = DefaultTimeout
 	}
-	c := &Client{conn: opts.Conn, timeout: timeout, locale: opts.Locale, onFallback: opts.OnFallback, pageSize: 1000}
+	domain := opts.Domain
+	if domain == "" {
+		domain = FallbackDomain
+	}
+	c := &Client{conn: opts.Conn, timeout: timeout, locale: opts.Locale, domain: domain, onFallback: opts.OnFallback, pageSize: 1000}
 	if c.conn == nil {
 		conn, err := grpc.Dial(target, grpc.WithInsecure())
 		if err != nil {
@@ -142,22 +154,24 @@ type GatewayInput struct {
 // errmap's code, message and details. The success entry (gRPC OK, such as
 // APIGATEWAY_SUCCESS or a bare 2xx) gives nil.
 //
-// When errmap cannot answer, the error is built from httpStatus alone (see
-// IsFallback). When errmap refuses the input itself (INVALID_ARGUMENT, say
-// for an HTTP status outside 100-599), its status is returned as it came.
+// When errmap cannot answer (unreachable, past the deadline, or answering
+// with any error status, including INVALID_ARGUMENT for an oversized body:
+// that is the gateway's data, not the caller's), the error is built from
+// httpStatus alone and carries the fallback mark (see IsFallback). Only an
+// httpStatus outside 100-599 is the caller's own mistake: the answer is
+// then an error wrapping ErrHTTPStatus, not a status error, and errmap is
+// not asked.
 func (c *Client) GatewayToGRPC(ctx context.Context, httpStatus int, in GatewayInput) error {
-	req := &errmapv1.ResolveGatewayErrorRequest{
-		Locale:    in.Locale,
-		Params:    in.Params,
-		RequestId: in.RequestID,
+	if httpStatus < 100 || httpStatus > 599 {
+		return fmt.Errorf("%w, got %d", ErrHTTPStatus, httpStatus)
 	}
 	hs := int32(httpStatus)
-	if int(hs) != httpStatus {
-		// Does not fit: errmap then names the field and its range rather
-		// than answering for a wrapped-around number.
-		hs = -1
+	req := &errmapv1.ResolveGatewayErrorRequest{
+		HttpStatus: &hs,
+		Locale:     in.Locale,
+		Params:     in.Params,
+		RequestId:  in.RequestID,
 	}
-	req.HttpStatus = &hs
 	if in.Body != nil {
 		req.Body = in.Body
 	} else {
@@ -167,12 +181,8 @@ func (c *Client) GatewayToGRPC(ctx context.Context, httpStatus int, in GatewayIn
 	defer cancel()
 	res, err := c.api.ResolveGatewayError(callCtx, req)
 	if err != nil {
-		st := status.Convert(err)
-		if passedThrough(st.Code()) {
-			return err
-		}
 		c.fellBack("GatewayToGRPC", err)
-		return fallbackStatus(httpStatus, in.Code, err).Err()
+		return fallbackStatus(httpStatus, c.domain).Err()
 	}
 	r := res.GetResolution()
 	if r.GetGrpcCode() == rpccode.Code_OK {
@@ -316,12 +326,6 @@ func asStatus(err error) (*status.Status, bool) {
 	return nil, false
 }
 
-// passedThrough tells the statuses with which errmap refuses the caller's
-// own input: they are the answer, not a sign that errmap is away.
-func passedThrough(code codes.Code) bool {
-	return code == codes.InvalidArgument || code == codes.NotFound
-}
-
 // pointContext bounds an integration point's call: the client's timeout or
 // the caller's deadline, whichever comes first, plus the default locale.
 func (c *Client) pointContext(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -359,5 +363,11 @@ func (c *Client) fellBack(op string, cause error) {
 func GRPCCode(code rpccode.Code) codes.Code { return codes.Code(code) }
 
 // MatchKindName returns the proto enum name of a match kind, such as
-// "MATCH_KIND_CODE" (the number, for a kind this client does not know).
-func MatchKindName(kind errmapv1.MatchKind) string { return kind.String() }
+// "MATCH_KIND_CODE"; "MATCH_KIND_<number>" for a kind this client's proto
+// does not know (a newer errmap).
+func MatchKindName(kind errmapv1.MatchKind) string {
+	if name, ok := errmapv1.MatchKind_name[int32(kind)]; ok {
+		return name
+	}
+	return fmt.Sprintf("MATCH_KIND_%d", int32(kind))
+}

@@ -83,15 +83,26 @@ func TestGatewayToGRPC(t *testing.T) {
 		}
 	}
 
-	// The caller's own bad input comes back as errmap refused it.
-	for _, hs := range []int{700, 99, 1 << 40} {
+	// An HTTP status outside 100-599 is the caller's own mistake: an
+	// argument error, not a status error, and no fallback.
+	for _, hs := range []int{700, 99, 0, -1, 1 << 40} {
 		err = c.GatewayToGRPC(ctx, hs, GatewayInput{})
-		if status.Code(err) != codes.InvalidArgument || IsFallback(err) || !strings.Contains(status.Convert(err).Message(), "http_status") {
-			t.Fatalf("HTTP %d: %v, want errmap's INVALID_ARGUMENT naming http_status", hs, err)
+		if !errors.Is(err, ErrHTTPStatus) || IsFallback(err) {
+			t.Fatalf("HTTP %d: %v, want ErrHTTPStatus", hs, err)
+		}
+		if _, ok := status.FromError(err); ok {
+			t.Fatalf("HTTP %d: %v is a status error", hs, err)
 		}
 	}
 	if c.Fallbacks() != 0 {
 		t.Fatalf("%d fallbacks with errmap up", c.Fallbacks())
+	}
+
+	// errmap refusing the gateway's own data (a body over 64 KiB) is a
+	// fallback: the caller still gets the error of the HTTP status.
+	err = c.GatewayToGRPC(ctx, 403, GatewayInput{Body: []byte(strings.Repeat("x", 65*1024))})
+	if status.Code(err) != codes.PermissionDenied || !IsFallback(err) || c.Fallbacks() != 1 {
+		t.Fatalf("oversized body: %v, fallback %v, %d fallbacks", err, IsFallback(err), c.Fallbacks())
 	}
 }
 
@@ -419,8 +430,9 @@ func TestFallbackWhenStopped(t *testing.T) {
 			t.Fatalf("gateway→gRPC with errmap down: %v", err)
 		}
 		info := errorInfo(t, err)
-		if info.GetReason() != "" || info.GetMetadata()["httpStatus"] != "403" || info.GetMetadata()["gatewayCode"] != "APIGW_NONCE_CONFLICT" {
-			t.Fatalf("fallback ErrorInfo %v", info)
+		want := map[string]string{"errmapFallback": "true", "httpStatus": "403"}
+		if info.GetReason() != "" || info.GetDomain() != FallbackDomain || !equalMaps(info.GetMetadata(), want) || status.Convert(err).Message() != "HTTP status 403" {
+			t.Fatalf("fallback %v, ErrorInfo %v", err, info)
 		}
 		// The mark survives the wire.
 		if received := r.through(t, fmt.Sprintf("fallback-%d", i), err); !IsFallback(received) || status.Code(received) != codes.PermissionDenied {
@@ -554,15 +566,27 @@ func TestMatchKindName(t *testing.T) {
 	if got := MatchKindName(errmapv1.MatchKind_MATCH_KIND_STATUS_FALLBACK); got != "MATCH_KIND_STATUS_FALLBACK" {
 		t.Fatal(got)
 	}
-	if got := MatchKindName(errmapv1.MatchKind(99)); got != "99" {
+	if got := MatchKindName(errmapv1.MatchKind(99)); got != "MATCH_KIND_99" {
 		t.Fatal(got)
 	}
+}
+
+func equalMaps(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
 }
 
 // The fallback body is rendered the way errmap renders its own.
 func TestFallbackBody(t *testing.T) {
 	c := newClient(t, Options{})
-	id := `r"1\/<&>é中`
+	id := `r"1\/<&>é中` + "\u2028"
 	real := c.GRPCToGateway(context.Background(), status.Error(codes.Unavailable, ""), WithRequestID(id))
 	if real.Fallback {
 		t.Fatalf("errmap did not answer: %+v", real)

@@ -1,10 +1,9 @@
 package errmap
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"strconv"
+	"strings"
 
 	rpccode "google.golang.org/genproto/googleapis/rpc/code"
 	"google.golang.org/genproto/googleapis/rpc/errdetails"
@@ -16,8 +15,12 @@ import (
 // default error domain, so the two kinds read alike to a caller.
 const FallbackDomain = "apigateway.jdcloud.com"
 
-// FallbackMetadataKey marks a fallback error: its ErrorInfo has no reason
-// (no catalog entry was chosen) and this metadata key set to "true".
+// FallbackMetadataKey marks a fallback error: its ErrorInfo has an empty
+// reason (no catalog entry was chosen; errmap always names one) and this
+// metadata key set to "true", beside "httpStatus". The mark is the same in
+// errmap's Go, Java, Python and Node clients and travels in
+// grpc-status-details-bin, so any of them can tell a fallback that another
+// one built.
 const FallbackMetadataKey = "errmapFallback"
 
 // statusOnly is errmap's table for a bare HTTP status under its default
@@ -90,29 +93,22 @@ func HTTPStatusForCode(code codes.Code) int {
 func CodeForHTTPStatus(httpStatus int) codes.Code { return codeForHTTP(httpStatus) }
 
 // fallbackStatus is GatewayToGRPC's answer without errmap: the code from
-// the HTTP status, and an ErrorInfo without a reason that says so.
-func fallbackStatus(httpStatus int, gatewayCode string, cause error) *status.Status {
+// the HTTP status, the message "HTTP status N" (errmap's own wording for a
+// status without an entry), and the fallback mark: an ErrorInfo with an
+// empty reason, domain, and metadata {"errmapFallback": "true",
+// "httpStatus": "N"}.
+func fallbackStatus(httpStatus int, domain string) *status.Status {
 	code := codeForHTTP(httpStatus)
-	msg := fmt.Sprintf("gateway answered HTTP %d", httpStatus)
-	if gatewayCode != "" {
-		msg = fmt.Sprintf("gateway answered HTTP %d %s", httpStatus, gatewayCode)
-	}
-	st := status.New(code, msg)
+	st := status.New(code, fmt.Sprintf("HTTP status %d", httpStatus))
 	if code == codes.OK {
 		return st
 	}
 	info := &errdetails.ErrorInfo{
-		Domain: FallbackDomain,
+		Domain: domain,
 		Metadata: map[string]string{
 			FallbackMetadataKey: "true",
 			"httpStatus":        strconv.Itoa(httpStatus),
 		},
-	}
-	if gatewayCode != "" {
-		info.Metadata["gatewayCode"] = gatewayCode
-	}
-	if cause != nil {
-		info.Metadata["cause"] = status.Convert(cause).Code().String()
 	}
 	withInfo, err := st.WithDetails(info)
 	if err != nil {
@@ -123,9 +119,25 @@ func fallbackStatus(httpStatus int, gatewayCode string, cause error) *status.Sta
 	return withInfo
 }
 
-// IsFallback tells whether err was built by GatewayToGRPC without errmap.
-// It works on the error as returned, and on the error a caller of the
-// service received (the details travel in grpc-status-details-bin).
+// FallbackError is the error GatewayToGRPC gives httpStatus when errmap
+// cannot answer (nil for a 2xx), with the fallback mark under domain
+// (FallbackDomain when empty); an error wrapping ErrHTTPStatus for a status
+// outside 100-599.
+func FallbackError(httpStatus int, domain string) error {
+	if httpStatus < 100 || httpStatus > 599 {
+		return fmt.Errorf("%w, got %d", ErrHTTPStatus, httpStatus)
+	}
+	if domain == "" {
+		domain = FallbackDomain
+	}
+	return fallbackStatus(httpStatus, domain).Err()
+}
+
+// IsFallback tells whether err was built by GatewayToGRPC without errmap:
+// whether it carries an ErrorInfo with an empty reason and metadata
+// errmapFallback "true" (made by any of errmap's clients). It works on the
+// error as returned, and on the error a caller of the service received (the
+// details travel in grpc-status-details-bin).
 func IsFallback(err error) bool {
 	st, ok := asStatus(err)
 	if !ok {
@@ -154,24 +166,49 @@ func fallbackGateway(st *status.Status, requestID string, cause error) GatewayEr
 
 // gatewayBody renders the gateway's JSON error body in errmap's shape:
 // {"requestId":"...","error":{"code":503,"status":"UNAVAILABLE","message":"..."}}.
+// Strings are escaped as errmap and the other three clients escape them
+// (encoding/json would also escape U+2028, U+2029 and write \b as \u0008).
 func gatewayBody(requestID string, httpStatus int, statusName, message string) string {
-	body := struct {
-		RequestID string `json:"requestId"`
-		Error     struct {
-			Code    int    `json:"code"`
-			Status  string `json:"status"`
-			Message string `json:"message"`
-		} `json:"error"`
-	}{RequestID: requestID}
-	body.Error.Code = httpStatus
-	body.Error.Status = statusName
-	body.Error.Message = message
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(body); err != nil {
-		// Strings and ints always encode; this keeps the shape regardless.
-		return fmt.Sprintf(`{"requestId":"","error":{"code":%d,"status":%q,"message":""}}`, httpStatus, statusName)
+	var b strings.Builder
+	b.WriteString(`{"requestId":`)
+	quoteJSON(&b, requestID)
+	b.WriteString(`,"error":{"code":`)
+	b.WriteString(strconv.Itoa(httpStatus))
+	b.WriteString(`,"status":`)
+	quoteJSON(&b, statusName)
+	b.WriteString(`,"message":`)
+	quoteJSON(&b, message)
+	b.WriteString("}}")
+	return b.String()
+}
+
+// quoteJSON writes s as a JSON string: quotes, backslashes and control
+// characters escaped, everything else as it is (invalid UTF-8 as U+FFFD).
+func quoteJSON(b *strings.Builder, s string) {
+	b.WriteByte('"')
+	for _, r := range s {
+		switch r {
+		case '"':
+			b.WriteString(`\"`)
+		case '\\':
+			b.WriteString(`\\`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '\t':
+			b.WriteString(`\t`)
+		case '\b':
+			b.WriteString(`\b`)
+		case '\f':
+			b.WriteString(`\f`)
+		default:
+			if r < 0x20 {
+				fmt.Fprintf(b, `\u%04x`, r)
+			} else {
+				b.WriteRune(r)
+			}
+		}
 	}
-	return string(bytes.TrimRight(buf.Bytes(), "\n"))
+	b.WriteByte('"')
 }

@@ -194,6 +194,7 @@ type relay struct {
 	mu   sync.Mutex
 	errs map[string]error
 	conn *grpc.ClientConn
+	addr string
 }
 
 func startRelay(t *testing.T) *relay {
@@ -228,6 +229,7 @@ func startRelay(t *testing.T) *relay {
 	}
 	t.Cleanup(func() { conn.Close() })
 	r.conn = conn
+	r.addr = lis.Addr().String()
 	return r
 }
 

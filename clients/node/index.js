@@ -30,8 +30,17 @@ const WARM_UP_TIMEOUT_MS = 5000;
 const DEFAULT_DOMAIN = 'apigateway.jdcloud.com';
 /** The metadata key that carries an encoded google.rpc.Status. */
 const STATUS_DETAILS_KEY = 'grpc-status-details-bin';
+/** The ErrorInfo.metadata key, set to "true", that marks a fallback error:
+ * the same in errmap's Go, Java, Python and Node clients, so any of them can
+ * tell a fallback that another one built and sent over the wire. */
+const FALLBACK_METADATA_KEY = 'errmapFallback';
 /** The environment variable that names errmap's proto/ directory. */
 const PROTO_DIR_ENV = 'ERRMAP_PROTO_DIR';
+
+/** errmap's limit on the status message it is sent, in bytes. The message
+ * plays no part in errmap's answer, so a longer one is sent cut (at a
+ * character boundary) rather than costing errmap's refusal and a fallback. */
+const MAX_MESSAGE_BYTES = 4096;
 
 const TYPE_URL_PREFIX = 'type.googleapis.com/';
 const ERROR_INFO_TYPE = 'google.rpc.ErrorInfo';
@@ -133,17 +142,27 @@ function detailsBin(err) {
 /** True when the error was built by the fallback, not by errmap: takes what
  * gatewayToGrpc returns, an error a caller received (the mark travels in
  * grpc-status-details-bin), or a GatewayError. The mark: an ErrorInfo with
- * no reason; errmap always names one. */
+ * an empty reason (errmap always names one) and metadata errmapFallback:
+ * "true". */
 function isFallback(err) {
   if (!err) return false;
   if (typeof err.fallback === 'boolean') return err.fallback;
   const status = decodeStatus(err);
-  return !!status && status.details.some((d) => d.type === ERROR_INFO_TYPE && d.value && !d.value.reason);
+  return !!status && status.details.some((d) => d.type === ERROR_INFO_TYPE && d.value && !d.value.reason && d.value.metadata[FALLBACK_METADATA_KEY] === 'true');
 }
 
 /** The gateway's JSON error body, rendered as errmap renders it. */
 function gatewayBody(requestId, httpStatus, status, message) {
   return JSON.stringify({ requestId, error: { code: httpStatus, status, message } });
+}
+
+/** text cut to at most limit bytes of UTF-8, at a character boundary. */
+function cutUtf8(text, limit) {
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= limit) return text;
+  let end = limit;
+  while (end > 0 && (bytes[end] & 0xc0) === 0x80) end -= 1;
+  return bytes.subarray(0, end).toString('utf8');
 }
 
 function checkHttpStatus(httpStatus) {
@@ -154,14 +173,15 @@ function checkHttpStatus(httpStatus) {
 
 /** The error for a gateway error from its HTTP status alone, or null for
  * success: what gatewayToGrpc returns when errmap cannot answer. The gRPC
- * code of errmap's status-alone table, the message "HTTP status N", and an
- * ErrorInfo without a reason (the fallback mark) carrying the status. */
+ * code of errmap's status-alone table, the message "HTTP status N", and the
+ * fallback mark: an ErrorInfo with an empty reason, the domain, and metadata
+ * {errmapFallback: "true", httpStatus: "N"}. */
 function fallbackError(httpStatus, domain = DEFAULT_DOMAIN) {
   checkHttpStatus(httpStatus);
   const code = tables.grpcCodeForHttpStatus(httpStatus);
   if (code === grpc.status.OK) return null;
   const message = `HTTP status ${httpStatus}`;
-  const info = ErrorInfoType.encode({ domain, metadata: { httpStatus: String(httpStatus) } }).finish();
+  const info = ErrorInfoType.encode({ domain, metadata: { [FALLBACK_METADATA_KEY]: 'true', httpStatus: String(httpStatus) } }).finish();
   const bytes = StatusType.encode({ code, message, details: [{ type_url: TYPE_URL_PREFIX + ERROR_INFO_TYPE, value: info }] }).finish();
   const metadata = new grpc.Metadata();
   metadata.set(STATUS_DETAILS_KEY, Buffer.from(bytes));
@@ -282,14 +302,15 @@ class Client {
    * with {code, details, metadata}, a status code number, null for
    * success, or any other Error: UNKNOWN with its message, as grpc-js
    * reports it). Its grpc-status-details-bin goes to errmap, so an ErrorInfo
-   * naming a gateway code brings back that exact entry. When errmap cannot
+   * naming a gateway code brings back that exact entry; a message over
+   * errmap's 4096-byte limit is sent cut (the answer does not use it). When errmap cannot
    * answer: code.proto's HTTP status, code '', fallback true.
    */
   async grpcToGateway(err, { locale, params, requestId } = {}) {
     const [code, message, bytes] = statusParts(err);
     const request = {
       code,
-      message,
+      message: cutUtf8(message, MAX_MESSAGE_BYTES),
       status_details_bin: bytes || Buffer.alloc(0),
       locale: locale || this.locale,
       params: params || {},
@@ -374,6 +395,7 @@ module.exports = {
   DEFAULT_DOMAIN,
   DEFAULT_TARGET,
   DEFAULT_TIMEOUT_MS,
+  FALLBACK_METADATA_KEY,
   STATUS_DETAILS_KEY,
   decodeStatus,
   errorFromResolution,

@@ -45,7 +45,7 @@ describe('fallback', () => {
       assert.equal(err.details, 'HTTP status 403');
       assert.ok(errmap.isFallback(err));
       const info = errmap.decodeStatus(err).details.find((d) => d.type === 'google.rpc.ErrorInfo').value;
-      assert.deepEqual([info.reason, info.domain, info.metadata], ['', errmap.DEFAULT_DOMAIN, { httpStatus: '403' }]);
+      assert.deepEqual([info.reason, info.domain, info.metadata], ['', errmap.DEFAULT_DOMAIN, { errmapFallback: 'true', httpStatus: '403' }]);
       assert.equal(client.fallbacks, 1);
 
       // The mark travels: the caller of a service that raised it sees it.

@@ -184,6 +184,17 @@ describe('integration points', { skip: skipWithoutErrmap() }, () => {
     assert.equal(res.gateway_error_body, errmap.gatewayBody(odd, 503, 'UNAVAILABLE', res.message));
   });
 
+  it('sends a message over 4096 bytes cut, not as a reason to fall back', async () => {
+    const before = client.fallbacks;
+    const long = 'é'.repeat(5000);
+    let gw = await client.grpcToGateway({ code: grpc.status.NOT_FOUND, details: long, metadata: new grpc.Metadata() });
+    assert.deepEqual([gw.httpStatus, gw.fallback], [404, false]);
+    const made = await client.gatewayToGrpc(429, { code: 'RATE_LIMIT_EXCEEDED' });
+    gw = await client.grpcToGateway({ code: made.code, details: long, metadata: made.metadata });
+    assert.deepEqual([gw.code, gw.httpStatus, gw.fallback], ['RATE_LIMIT_EXCEEDED', 429, false]);
+    assert.equal(client.fallbacks, before);
+  });
+
   it("rejects a bad HTTP status as the caller's own error", async () => {
     const before = client.fallbacks;
     for (const bad of [99, 600, '403', null, true, 403.5]) {

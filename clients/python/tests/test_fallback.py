@@ -43,7 +43,7 @@ def test_stopping_errmap_mid_run(own_errmap, fail_server):
         assert status.details == "HTTP status 403"
         assert errmap.is_fallback(status)
         info = fallback_info(status)
-        assert (info.reason, info.domain, dict(info.metadata)) == ("", errmap.DEFAULT_DOMAIN, {"httpStatus": "403"})
+        assert (info.reason, info.domain, dict(info.metadata)) == ("", errmap.DEFAULT_DOMAIN, {"errmapFallback": "true", "httpStatus": "403"})
         assert client.fallbacks == 1
 
         # The mark travels: the caller of a service that raised it sees it.

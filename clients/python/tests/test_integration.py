@@ -110,6 +110,29 @@ def test_grpc_to_gateway_takes_every_error_shape(client):
         raise AssertionError("a string was taken for an error")
 
 
+def test_a_long_message_is_cut_not_a_fallback(client):
+    """errmap refuses a status message over 4096 bytes; the message plays no
+    part in its answer, so it is sent cut and the entry is kept."""
+    before = client.fallbacks
+    long = "é" * 5000
+    info = error_details_pb2.ErrorInfo(reason="RATE_LIMIT_EXCEEDED", domain=errmap.DEFAULT_DOMAIN)
+    proto = status_pb2.Status(code=code_pb2.RESOURCE_EXHAUSTED, message=long)
+    proto.details.add().Pack(info)
+    gw = client.grpc_to_gateway(proto)
+    assert (gw.code, gw.http_status, gw.fallback) == ("RATE_LIMIT_EXCEEDED", 429, False)
+    gw = client.grpc_to_gateway(status_pb2.Status(code=code_pb2.NOT_FOUND, message=long))
+    assert (gw.http_status, gw.fallback) == (404, False)
+    assert proto.message == long
+    assert client.fallbacks == before
+
+
+def test_fallback_body_escapes():
+    """The same input and expected text are in each client's tests."""
+    got = errmap.gateway_body("r-1", 500, "INTERNAL", 'a"b\\c\b\f\n\r\t\x01\x1f\u2028中')
+    want = '{"requestId":"r-1","error":{"code":500,"status":"INTERNAL","message":"a\\"b\\\\c\\b\\f\\n\\r\\t\\u0001\\u001f\u2028中"}}'
+    assert got == want
+
+
 def test_locale_and_accept_language(client, addr):
     entry = client.get_error("APIGW_NONCE_CONFLICT").entry
     for locale, want in ((None, entry.message), ("en-US", entry.message_en), ("zh-CN", entry.message), ("en", entry.message_en), ("zh-TW", entry.message)):

@@ -27,6 +27,15 @@ DEFAULT_TIMEOUT = 0.05
 DEFAULT_DOMAIN = "apigateway.jdcloud.com"
 #: The trailer that carries an encoded google.rpc.Status.
 STATUS_DETAILS_KEY = "grpc-status-details-bin"
+#: The ErrorInfo.metadata key, set to "true", that marks a fallback status:
+#: the same in errmap's Go, Java, Python and Node clients, so any of them
+#: can tell a fallback that another one built and sent over the wire.
+FALLBACK_METADATA_KEY = "errmapFallback"
+
+#: errmap's limit on the status message it is sent, in bytes. The message
+#: plays no part in errmap's answer, so a longer one is sent cut (at a
+#: character boundary) rather than costing errmap's refusal and a fallback.
+MAX_MESSAGE_BYTES = 4096
 
 _LOG = logging.getLogger("errmap")
 _CODE_BY_NUMBER = {code.value[0]: code for code in grpc.StatusCode}
@@ -87,8 +96,9 @@ def is_fallback(error):
 
     Takes what gateway_to_grpc returns (a grpc.Status), a grpc.RpcError a
     caller received (the mark travels in grpc-status-details-bin), a
-    google.rpc.Status, or a GatewayError. The mark: an ErrorInfo with no
-    reason; errmap always names one.
+    google.rpc.Status, or a GatewayError. The mark: an ErrorInfo with an
+    empty reason (errmap always names one) and metadata errmapFallback:
+    "true".
     """
     if error is None:
         return False
@@ -100,7 +110,7 @@ def is_fallback(error):
     for detail in status.details:
         if detail.TypeName() == _ERROR_INFO_TYPE:
             info = error_details_pb2.ErrorInfo()
-            if detail.Unpack(info) and not info.reason:
+            if detail.Unpack(info) and not info.reason and info.metadata.get(FALLBACK_METADATA_KEY) == "true":
                 return True
     return False
 
@@ -115,15 +125,15 @@ def fallback_status(http_status, domain=DEFAULT_DOMAIN):
     """The status for a gateway error from its HTTP status alone, or None for success.
 
     What gateway_to_grpc returns when errmap cannot answer: the gRPC code of
-    errmap's status-alone table, the message "HTTP status N", and an
-    ErrorInfo without a reason (the fallback mark) whose metadata carries
-    the HTTP status.
+    errmap's status-alone table, the message "HTTP status N", and the
+    fallback mark: an ErrorInfo with an empty reason, ``domain``, and
+    metadata {"errmapFallback": "true", "httpStatus": "N"}.
     """
     _check_http_status(http_status)
     code = _tables.grpc_code_for_http_status(http_status)
     if code is grpc.StatusCode.OK:
         return None
-    info = error_details_pb2.ErrorInfo(domain=domain, metadata={"httpStatus": str(http_status)})
+    info = error_details_pb2.ErrorInfo(domain=domain, metadata={FALLBACK_METADATA_KEY: "true", "httpStatus": str(http_status)})
     status = status_pb2.Status(code=code.value[0], message=f"HTTP status {http_status}")
     status.details.add().Pack(info)
     return rpc_status.to_status(status)
@@ -208,7 +218,9 @@ class Client:
         (what gateway_to_grpc returns), a google.rpc.Status, a
         grpc.StatusCode, None for success, or any other exception (UNKNOWN
         with its text, as grpcio reports an exception a servicer lets out). Its details go to errmap, so an
-        ErrorInfo naming a gateway code brings back that exact entry. When
+        ErrorInfo naming a gateway code brings back that exact entry. A
+        message over errmap's 4096-byte limit is sent cut (the caller's
+        error is untouched; the answer does not use it). When
         errmap cannot answer, the HTTP status comes from
         google/rpc/code.proto's mapping, the code is empty and ``fallback``
         is true; this never raises for errmap's sake.
@@ -216,7 +228,7 @@ class Client:
         code, message, details = _status_parts(error)
         request = pb.ResolveGrpcStatusRequest(
             code=code.value[0],
-            message=message,
+            message=_cut_utf8(message, MAX_MESSAGE_BYTES),
             status_details_bin=details or b"",
             locale=self._locale(locale),
             params=params or {},
@@ -306,6 +318,14 @@ def status_from_resolution(resolution):
     code = _CODE_BY_NUMBER.get(resolution.status.code, grpc.StatusCode.UNKNOWN)
     details = resolution.status_details_bin or resolution.status.SerializeToString()
     return _Status(code, resolution.status.message, ((STATUS_DETAILS_KEY, details),))
+
+
+def _cut_utf8(text, limit):
+    """text cut to at most limit bytes of UTF-8, at a character boundary."""
+    data = text.encode("utf-8", "surrogatepass")
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode("utf-8", "ignore")
 
 
 def _check_http_status(http_status):

@@ -66,6 +66,13 @@ public final class ErrmapClient implements AutoCloseable {
     String locale = "";
     Channel channel;
     BiConsumer<String, Throwable> onFallback;
+    String domain = Fallback.DOMAIN;
+
+    /** The ErrorInfo.domain of fallback errors (default {@link Fallback#DOMAIN}). */
+    public Options domain(String domain) {
+      this.domain = domain == null || domain.isEmpty() ? Fallback.DOMAIN : domain;
+      return this;
+    }
 
     /**
      * Bounds every call to errmap (default {@link #DEFAULT_TIMEOUT}). The helpers (batch, listing)
@@ -108,6 +115,7 @@ public final class ErrmapClient implements AutoCloseable {
   private final ErrorMapServiceGrpc.ErrorMapServiceBlockingStub stub;
   private final Duration timeout;
   private final BiConsumer<String, Throwable> onFallback;
+  private final String domain;
   private final AtomicLong fallbacks = new AtomicLong();
   /** ListErrors' page size: errmap's maximum, so one call usually does; tests lower it. */
   int pageSize = 1000;
@@ -145,6 +153,7 @@ public final class ErrmapClient implements AutoCloseable {
     this.stub = s;
     this.timeout = opts.timeout;
     this.onFallback = opts.onFallback;
+    this.domain = opts.domain;
   }
 
   /** Closes the channel the client dialled (not one passed in {@link Options#channel}). */
@@ -167,7 +176,7 @@ public final class ErrmapClient implements AutoCloseable {
    * hundreds of milliseconds). Returns whether errmap answered; never throws.
    */
   public boolean warmUp(Duration max) {
-    Fallback.status(500, "", null);
+    Fallback.status(500, domain);
     Fallback.gateway(Status.Code.INTERNAL, "", "", null);
     try {
       stub.withDeadlineAfter(max.toNanos(), TimeUnit.NANOSECONDS)
@@ -195,11 +204,19 @@ public final class ErrmapClient implements AutoCloseable {
    * grpc-status-details-bin trailer. {@code null} for the success entry (gRPC OK, such as
    * APIGATEWAY_SUCCESS or a bare 2xx).
    *
-   * <p>When errmap cannot answer, the exception is built from httpStatus alone (see {@link
-   * #isFallback}). When errmap refuses the input itself (INVALID_ARGUMENT, say for an HTTP status
-   * outside 100-599), its status is returned as it came. Never throws for errmap's sake.
+   * <p>When errmap cannot answer (unreachable, past the deadline, or answering with any error
+   * status, including INVALID_ARGUMENT for an oversized body: that is the gateway's data, not the
+   * caller's), the exception is built from httpStatus alone and carries the fallback mark (see
+   * {@link #isFallback}). Never throws for errmap's sake.
+   *
+   * @throws IllegalArgumentException for an httpStatus outside 100-599, the caller's own mistake
+   *     (errmap is not asked)
    */
   public StatusRuntimeException gatewayToGrpc(int httpStatus, GatewayInput in) {
+    if (httpStatus < 100 || httpStatus > 599) {
+      throw new IllegalArgumentException(
+          "httpStatus must be an integer in 100-599, got " + httpStatus);
+    }
     GatewayInput input = in == null ? new GatewayInput() : in;
     ResolveGatewayErrorRequest.Builder req =
         ResolveGatewayErrorRequest.newBuilder()
@@ -216,12 +233,8 @@ public final class ErrmapClient implements AutoCloseable {
     try {
       res = api().resolveGatewayError(req.build());
     } catch (RuntimeException e) {
-      Status.Code code = Status.fromThrowable(e).getCode();
-      if (passedThrough(code) && e instanceof StatusRuntimeException) {
-        return (StatusRuntimeException) e;
-      }
       fellBack("gatewayToGrpc", e);
-      return Fallback.status(httpStatus, input.code, e);
+      return Fallback.status(httpStatus, domain);
     }
     Resolution r = res.getResolution();
     if (r.getGrpcCode() == Code.OK) {
@@ -296,15 +309,26 @@ public final class ErrmapClient implements AutoCloseable {
     return Fallback.isFallback(err);
   }
 
-  /** The proto enum name of a match kind, such as "MATCH_KIND_CODE" (the number if unknown). */
+  /**
+   * The proto enum name of a resolution's match kind, such as "MATCH_KIND_CODE", read by number so
+   * that a kind this client's proto does not know is named "MATCH_KIND_&lt;number&gt;".
+   */
+  public static String matchKindName(Resolution resolution) {
+    return matchKindName(resolution.getMatchKindValue());
+  }
+
+  /** The proto enum name of a match kind, such as "MATCH_KIND_CODE". */
   public static String matchKindName(MatchKind kind) {
     return kind == MatchKind.UNRECOGNIZED ? "UNRECOGNIZED" : kind.name();
   }
 
-  /** The proto enum name of a match kind given by number, such as 1: "MATCH_KIND_CODE". */
+  /**
+   * The proto enum name of a match kind given by number, such as 1: "MATCH_KIND_CODE";
+   * "MATCH_KIND_&lt;number&gt;" for a kind this client's proto does not know (a newer errmap).
+   */
   public static String matchKindName(int kind) {
     MatchKind k = MatchKind.forNumber(kind);
-    return k == null ? Integer.toString(kind) : k.name();
+    return k == null ? "MATCH_KIND_" + kind : k.name();
   }
 
   /**
@@ -404,11 +428,6 @@ public final class ErrmapClient implements AutoCloseable {
       n--;
     }
     return new String(b, 0, n, StandardCharsets.UTF_8);
-  }
-
-  /** The statuses with which errmap refuses the caller's own input: an answer, not an outage. */
-  private static boolean passedThrough(Status.Code code) {
-    return code == Status.Code.INVALID_ARGUMENT || code == Status.Code.NOT_FOUND;
   }
 
   private void fellBack(String op, Throwable cause) {

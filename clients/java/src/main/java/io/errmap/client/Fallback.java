@@ -17,8 +17,10 @@ public final class Fallback {
   public static final String DOMAIN = "apigateway.jdcloud.com";
 
   /**
-   * Marks a fallback error: its ErrorInfo has no reason (no catalog entry was chosen) and this
-   * metadata key set to "true".
+   * Marks a fallback error: its ErrorInfo has an empty reason (no catalog entry was chosen; errmap
+   * always names one) and this metadata key set to "true", beside "httpStatus". The mark is the
+   * same in errmap's Go, Java, Python and Node clients and travels in grpc-status-details-bin, so
+   * any of them can tell a fallback that another one built.
    */
   public static final String METADATA_KEY = "errmapFallback";
 
@@ -89,27 +91,29 @@ public final class Fallback {
     return n >= 0 && n < HTTP_FOR_CODE.length ? HTTP_FOR_CODE[n] : 500;
   }
 
-  /** gatewayToGrpc's answer without errmap; null for a 2xx. */
-  static StatusRuntimeException status(int httpStatus, String gatewayCode, Throwable cause) {
+  /**
+   * gatewayToGrpc's answer without errmap, null for a 2xx: the code from the HTTP status, the
+   * message "HTTP status N" (errmap's own wording for a status without an entry), and the fallback
+   * mark: an ErrorInfo with an empty reason, domain, and metadata {"errmapFallback": "true",
+   * "httpStatus": "N"}.
+   *
+   * @throws IllegalArgumentException for an httpStatus outside 100-599
+   */
+  public static StatusRuntimeException status(int httpStatus, String domain) {
+    if (httpStatus < 100 || httpStatus > 599) {
+      throw new IllegalArgumentException(
+          "httpStatus must be an integer in 100-599, got " + httpStatus);
+    }
     Status.Code code = codeForHttpStatus(httpStatus);
     if (code == Status.Code.OK) {
       return null;
     }
-    String message =
-        gatewayCode.isEmpty()
-            ? "gateway answered HTTP " + httpStatus
-            : "gateway answered HTTP " + httpStatus + " " + gatewayCode;
+    String message = "HTTP status " + httpStatus;
     ErrorInfo.Builder info =
         ErrorInfo.newBuilder()
-            .setDomain(DOMAIN)
+            .setDomain(domain)
             .putMetadata(METADATA_KEY, "true")
             .putMetadata("httpStatus", Integer.toString(httpStatus));
-    if (!gatewayCode.isEmpty()) {
-      info.putMetadata("gatewayCode", gatewayCode);
-    }
-    if (cause != null) {
-      info.putMetadata("cause", Status.fromThrowable(cause).getCode().name());
-    }
     return StatusProto.toStatusRuntimeException(
         com.google.rpc.Status.newBuilder()
             .setCode(code.value())

@@ -14,6 +14,7 @@ import io.errmap.v1.ResolveGrpcStatusResponse;
 import io.errmap.v1.Table;
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
+import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.Server;
 import io.grpc.ServerServiceDefinition;
@@ -91,6 +92,9 @@ public final class ClientTest {
     tests.put("fallback when errmap stops", () -> fallbackWhenStopped(binary, ci));
     tests.put("fallback when errmap is slow or confused", ClientTest::fallbackSlowOrConfused);
     tests.put("match kind names", ClientTest::matchKindNames);
+    tests.put("fallback mark on the wire", ClientTest::fallbackMark);
+    tests.put("isFallback needs the whole mark", ClientTest::wholeMark);
+    tests.put("fallback body escapes", ClientTest::fallbackBodyEscapes);
     int passed = 0;
     int failed = 0;
     int skipped = 0;
@@ -199,15 +203,22 @@ public final class ClientTest {
       equal(c.gatewayToGrpc(200, ""), null, "bare 200");
       equal(c.gatewayToGrpc(204, new GatewayInput()), null, "bare 204");
 
-      for (int hs : new int[] {700, 99, -1}) {
-        err = c.gatewayToGrpc(hs, new GatewayInput());
-        equal(err.getStatus().getCode(), Status.Code.INVALID_ARGUMENT, "HTTP " + hs);
-        check(!ErrmapClient.isFallback(err), "HTTP " + hs + " reads as a fallback");
-        check(
-            err.getStatus().getDescription().contains("http_status"),
-            "HTTP " + hs + ": " + err.getStatus().getDescription());
+      // An HTTP status outside 100-599 is the caller's own mistake.
+      for (int hs : new int[] {700, 99, 0, -1}) {
+        try {
+          c.gatewayToGrpc(hs, new GatewayInput());
+          throw new AssertionError("HTTP " + hs + ": no IllegalArgumentException");
+        } catch (IllegalArgumentException e) {
+          check(e.getMessage().contains("100-599"), "HTTP " + hs + ": " + e.getMessage());
+        }
       }
       equal(c.fallbacks(), 0L, "fallbacks with errmap up");
+
+      // errmap refusing the gateway's own data (a body over 64 KiB) is a fallback.
+      err = c.gatewayToGrpc(403, new GatewayInput().body(new byte[65 * 1024]));
+      equal(err.getStatus().getCode(), Status.Code.PERMISSION_DENIED, "oversized body: code");
+      check(ErrmapClient.isFallback(err), "oversized body: not a fallback: " + err);
+      equal(c.fallbacks(), 1L, "fallbacks after an oversized body");
     }
   }
 
@@ -553,9 +564,10 @@ public final class ClientTest {
         ErrorInfo info = errorInfo(err);
         check(
             info.getReason().isEmpty()
-                && info.getMetadataOrDefault("httpStatus", "").equals("403")
-                && info.getMetadataOrDefault("gatewayCode", "").equals("APIGW_NONCE_CONFLICT"),
-            "fallback ErrorInfo " + info);
+                && info.getDomain().equals(Fallback.DOMAIN)
+                && info.getMetadataMap().equals(Map.of("errmapFallback", "true", "httpStatus", "403"))
+                && err.getStatus().getDescription().equals("HTTP status 403"),
+            "fallback " + err + ", ErrorInfo " + info);
         StatusRuntimeException received = relay.through("fallback-" + i, err);
         check(
             ErrmapClient.isFallback(received)
@@ -643,13 +655,115 @@ public final class ClientTest {
     return NettyServerBuilder.forAddress(new InetSocketAddress("127.0.0.1", 0));
   }
 
+  static final Metadata.Key<byte[]> DETAILS_KEY =
+      Metadata.Key.of("grpc-status-details-bin", Metadata.BINARY_BYTE_MARSHALLER);
+
+  /**
+   * Decodes raw grpc-status-details-bin bytes and checks the fallback mark the four clients share:
+   * one ErrorInfo with an empty reason, the domain, and metadata {"errmapFallback": "true",
+   * "httpStatus": "N"}; the message "HTTP status N".
+   */
+  static void checkMark(byte[] raw, Status.Code code, int httpStatus, String domain)
+      throws InvalidProtocolBufferException {
+    check(raw != null && raw.length > 0, "no grpc-status-details-bin");
+    com.google.rpc.Status st = com.google.rpc.Status.parseFrom(raw);
+    equal(st.getCode(), code.value(), "mark: code");
+    equal(st.getMessage(), "HTTP status " + httpStatus, "mark: message");
+    equal(st.getDetailsCount(), 1, "mark: details");
+    equal(st.getDetails(0).getTypeUrl(), "type.googleapis.com/google.rpc.ErrorInfo", "mark: type URL");
+    ErrorInfo info = ErrorInfo.parseFrom(st.getDetails(0).getValue());
+    equal(info.getReason(), "", "mark: reason");
+    equal(info.getDomain(), domain, "mark: domain");
+    equal(
+        info.getMetadataMap(),
+        Map.of("errmapFallback", "true", "httpStatus", Integer.toString(httpStatus)),
+        "mark: metadata");
+  }
+
+  /** The fallback mark, read from the raw bytes, as returned and as a caller receives it. */
+  static void fallbackMark() throws Exception {
+    int port;
+    try (ServerSocket s = new ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      port = s.getLocalPort();
+    }
+    try (ErrmapClient c =
+            new ErrmapClient(
+                "127.0.0.1:" + port,
+                new ErrmapClient.Options().timeout(TEST_TIMEOUT).domain("orders.example.com"));
+        Relay relay = new Relay()) {
+      StatusRuntimeException made = c.gatewayToGrpc(429, "QUOTA_EXCEEDED");
+      check(ErrmapClient.isFallback(made), "not a fallback: " + made);
+      equal(Fallback.METADATA_KEY, "errmapFallback", "METADATA_KEY");
+      byte[] sent = made.getTrailers().get(DETAILS_KEY);
+      checkMark(sent, Status.Code.RESOURCE_EXHAUSTED, 429, "orders.example.com");
+      check(
+          java.util.Arrays.equals(
+              Fallback.status(429, "orders.example.com").getTrailers().get(DETAILS_KEY), sent),
+          "Fallback.status differs from gatewayToGrpc's fallback");
+      equal(Fallback.status(204, Fallback.DOMAIN), null, "Fallback.status(204)");
+      StatusRuntimeException received = relay.through("mark", made);
+      byte[] got = received.getTrailers().get(DETAILS_KEY);
+      check(java.util.Arrays.equals(got, sent), "the bytes changed on the wire");
+      checkMark(got, Status.Code.RESOURCE_EXHAUSTED, 429, "orders.example.com");
+      check(ErrmapClient.isFallback(received), "received is not a fallback: " + received);
+    }
+  }
+
+  /** isFallback wants the whole mark; errmap's own answers never carry it. */
+  static void wholeMark() throws Exception {
+    java.util.function.Function<ErrorInfo, StatusRuntimeException> with =
+        info ->
+            StatusProto.toStatusRuntimeException(
+                com.google.rpc.Status.newBuilder()
+                    .setCode(Status.Code.INTERNAL.value())
+                    .setMessage("x")
+                    .addDetails(Any.pack(info))
+                    .build());
+    Map<String, String> mark = Map.of("errmapFallback", "true", "httpStatus", "500");
+    check(
+        ErrmapClient.isFallback(with.apply(ErrorInfo.newBuilder().setDomain("d").putAllMetadata(mark).build())),
+        "the mark is not read");
+    for (ErrorInfo info :
+        List.of(
+            ErrorInfo.newBuilder().setDomain("d").putMetadata("httpStatus", "500").build(),
+            ErrorInfo.newBuilder().setReason("INTERNAL").setDomain("d").putAllMetadata(mark).build(),
+            ErrorInfo.newBuilder().setDomain("d").putMetadata("errmapFallback", "1").build())) {
+      check(!ErrmapClient.isFallback(with.apply(info)), info + " reads as a fallback");
+    }
+    try (ErrmapClient c = client(new ErrmapClient.Options())) {
+      for (Object[] tc : new Object[][] {{500, "INTERNAL"}, {418, ""}, {403, "APIGW_NONCE_CONFLICT"}}) {
+        StatusRuntimeException err = c.gatewayToGrpc((Integer) tc[0], (String) tc[1]);
+        check(
+            !ErrmapClient.isFallback(err) && !errorInfo(err).containsMetadata("errmapFallback"),
+            tc[0] + " " + tc[1] + ": errmap's answer carries the mark: " + err);
+      }
+      equal(c.fallbacks(), 0L, "fallbacks with errmap up");
+    }
+  }
+
+  /**
+   * The fallback body escapes strings as errmap and the other three clients do: the same input and
+   * expected text are in each client's tests.
+   */
+  static void fallbackBodyEscapes() {
+    equal(
+        Fallback.body("r-1", 500, "INTERNAL", "a\"b\\c\b\f\n\r\t\u0001\u001f\u2028中"),
+        "{\"requestId\":\"r-1\",\"error\":{\"code\":500,\"status\":\"INTERNAL\",\"message\":"
+            + "\"a\\\"b\\\\c\\b\\f\\n\\r\\t\\u0001\\u001f\u2028中\"}}",
+        "escaped body");
+  }
+
   static void matchKindNames() {
     equal(
         ErrmapClient.matchKindName(io.errmap.v1.MatchKind.MATCH_KIND_STATUS_FALLBACK),
         "MATCH_KIND_STATUS_FALLBACK",
         "by enum");
     equal(ErrmapClient.matchKindName(1), "MATCH_KIND_CODE", "by number");
-    equal(ErrmapClient.matchKindName(99), "99", "unknown number");
+    equal(ErrmapClient.matchKindName(99), "MATCH_KIND_99", "unknown number");
+    equal(
+        ErrmapClient.matchKindName(io.errmap.v1.Resolution.newBuilder().setMatchKindValue(99).build()),
+        "MATCH_KIND_99",
+        "unknown number in a resolution");
   }
 
   /** An errmap process started by the tests. */
