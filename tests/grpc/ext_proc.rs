@@ -1,0 +1,130 @@
+//! The ext_proc listener without Envoy: a tonic client speaking Envoy's
+//! side of the protocol, health and metrics on that listener.
+
+use crate::support::{http_get, TestServer};
+use envoy_types::pb::envoy::config::core::v3::{HeaderMap, HeaderValue};
+use envoy_types::pb::envoy::service::ext_proc::v3::external_processor_client::ExternalProcessorClient;
+use envoy_types::pb::envoy::service::ext_proc::v3::{
+    processing_request, processing_response, HttpHeaders, ProcessingRequest,
+};
+use errmap::server::ext_proc::SERVICE_NAME;
+use tokio_stream::StreamExt;
+use tonic::transport::Channel;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+
+fn headers(pairs: &[(&str, &str)]) -> Option<HeaderMap> {
+    Some(HeaderMap {
+        headers: pairs
+            .iter()
+            .map(|(k, v)| HeaderValue {
+                key: (*k).to_owned(),
+                value: String::new(),
+                raw_value: v.as_bytes().to_vec(),
+            })
+            .collect(),
+    })
+}
+
+async fn channel(server: &TestServer) -> Channel {
+    Channel::from_shared(format!("http://{}", server.ext_proc_addr))
+        .expect("uri")
+        .connect()
+        .await
+        .expect("connect to the ext_proc listener")
+}
+
+#[tokio::test]
+async fn one_stream_answers_each_message_in_turn() {
+    let server = TestServer::start().await;
+    let mut client = ExternalProcessorClient::new(channel(&server).await);
+    let messages = [
+        processing_request::Request::RequestHeaders(HttpHeaders {
+            headers: headers(&[
+                (":path", "/pkg.Svc/Call"),
+                ("content-type", "application/grpc"),
+            ]),
+            ..Default::default()
+        }),
+        processing_request::Request::ResponseHeaders(HttpHeaders {
+            headers: headers(&[
+                (":status", "200"),
+                ("content-type", "application/grpc"),
+                ("grpc-status", "14"),
+            ]),
+            end_of_stream: true,
+            ..Default::default()
+        }),
+    ]
+    .map(|request| ProcessingRequest {
+        request: Some(request),
+        ..Default::default()
+    });
+    let mut answers = client
+        .process(tokio_stream::iter(messages))
+        .await
+        .expect("the stream opens")
+        .into_inner();
+    let first = answers
+        .next()
+        .await
+        .expect("an answer")
+        .expect("not an error");
+    assert!(matches!(
+        first.response,
+        Some(processing_response::Response::RequestHeaders(_))
+    ));
+    let second = answers
+        .next()
+        .await
+        .expect("an answer")
+        .expect("not an error");
+    let Some(processing_response::Response::ResponseHeaders(h)) = second.response else {
+        panic!("a response headers answer: {second:?}");
+    };
+    let set: Vec<String> = h
+        .response
+        .and_then(|r| r.header_mutation)
+        .map(|m| {
+            m.set_headers
+                .into_iter()
+                .filter_map(|o| o.header)
+                .map(|h| h.key)
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(set, ["grpc-status-details-bin"]);
+    assert!(
+        answers.next().await.is_none(),
+        "the stream ends with Envoy's side"
+    );
+
+    let metrics = http_get(server.admin_addr, "/metrics").await.body;
+    for line in [
+        r#"errmap_ext_proc_messages_total{action="passed"} 1"#,
+        r#"errmap_ext_proc_messages_total{action="enriched"} 1"#,
+        r#"errmap_connections{listener="ext_proc"} 1"#,
+    ] {
+        assert!(metrics.contains(line), "{line} in\n{metrics}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn health_on_the_ext_proc_listener_names_the_processor() {
+    let server = TestServer::start().await;
+    let mut health = HealthClient::new(channel(&server).await);
+    for service in ["", SERVICE_NAME] {
+        let status = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .expect("health check")
+            .into_inner()
+            .status();
+        assert_eq!(status, ServingStatus::Serving, "{service:?}");
+    }
+    server.stop().await;
+}
