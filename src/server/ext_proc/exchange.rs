@@ -309,7 +309,11 @@ impl Exchange {
     /// A gRPC error as the gateway's HTTP error.
     fn to_http(&self, error: &GrpcError) -> Option<ImmediateResponse> {
         let resolution = self.resolve_grpc(error)?;
-        if resolution.gateway_error_body.is_empty() {
+        // An upstream ErrorInfo may name the gateway's success row (200):
+        // an error must not reach an HTTP client as a success.
+        if resolution.gateway_error_body.is_empty()
+            || !(400..=599).contains(&resolution.http_status)
+        {
             return None;
         }
         Some(ImmediateResponse {

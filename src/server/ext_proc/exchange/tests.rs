@@ -545,3 +545,37 @@ fn a_body_larger_than_the_cap_passes() {
         Some(Out::ResponseBody(BodyResponse::default()))
     );
 }
+
+#[test]
+fn an_error_naming_the_success_row_never_reaches_an_http_client_as_a_success() {
+    let info = ErrorInfo {
+        reason: "APIGATEWAY_SUCCESS".to_owned(),
+        ..Default::default()
+    };
+    let status = StatusProto {
+        code: Code::NotFound as i32,
+        message: String::new(),
+        details: vec![prost_types::Any {
+            type_url: ERROR_INFO.to_owned(),
+            value: info.encode_to_vec(),
+        }],
+    };
+    let bin = headers::encode_bin(&status.encode_to_vec());
+    let mut exchange = Exchange::new(translator(), route(Directions::ALL));
+    exchange.step(&request_headers(BROWSER));
+    let answer = exchange
+        .step(&response_headers(
+            &[
+                ("content-type", b"application/grpc"),
+                ("grpc-status", b"5"),
+                ("grpc-status-details-bin", bin.as_bytes()),
+            ],
+            true,
+        ))
+        .expect("answered");
+    assert_eq!(
+        answer.response,
+        Some(Out::ResponseHeaders(HeadersResponse::default())),
+        "passed on as it is"
+    );
+}
