@@ -39,7 +39,11 @@ fn route(bits: u8) -> Route {
             grpc_to_http: bits & 2 != 0,
             http_to_grpc: bits & 4 != 0,
         },
-        default_locale: if bits & 8 != 0 { Locale::EnUs } else { Locale::ZhCn },
+        default_locale: if bits & 8 != 0 {
+            Locale::EnUs
+        } else {
+            Locale::ZhCn
+        },
         profile: match bits >> 4 & 3 {
             1 => Profile::Google,
             2 => Profile::GrpcProxy,
@@ -60,8 +64,15 @@ fuzz_target!(|data: &[u8]| {
             return;
         };
         let answer = exchange.step(&message);
-        let Some(request) = message.request.as_ref().filter(|_| !message.observability_mode) else {
-            assert!(answer.is_none(), "answered what needs no answer: {answer:?}");
+        let Some(request) = message
+            .request
+            .as_ref()
+            .filter(|_| !message.observability_mode)
+        else {
+            assert!(
+                answer.is_none(),
+                "answered what needs no answer: {answer:?}"
+            );
             continue;
         };
         let answer = answer.expect("every message but an observed one is answered");
