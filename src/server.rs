@@ -403,7 +403,10 @@ async fn serve_ext_proc(
     health
         .set_service_status(ext_proc::SERVICE_NAME, ServingStatus::Serving)
         .await;
-    let (v1, v1alpha) = reflection(&[tonic_health::pb::FILE_DESCRIPTOR_SET])?;
+    let (v1, v1alpha) = reflection(&[
+        ext_proc::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+    ])?;
     let routes = Routes::new(health_service)
         .add_service(v1)
         .add_service(v1alpha)

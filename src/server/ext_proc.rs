@@ -40,3 +40,10 @@ pub use settings::{
 
 #[cfg(feature = "ext-proc")]
 mod processor;
+
+/// The descriptors reflection serves for the ext_proc listener: the part
+/// of Envoy's `envoy.service.ext_proc.v3` API errmap reads and writes
+/// (`src/server/ext_proc/proto/`).
+#[cfg(feature = "ext-proc")]
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/ext_proc_descriptor.bin"));

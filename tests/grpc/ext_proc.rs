@@ -1,7 +1,7 @@
 //! The ext_proc listener without Envoy: a tonic client speaking Envoy's
 //! side of the protocol, health and metrics on that listener.
 
-use crate::support::{http_get, TestServer};
+use crate::support::{http_get, reflected_services_v1alpha, TestServer};
 use envoy_types::pb::envoy::config::core::v3::{HeaderMap, HeaderValue};
 use envoy_types::pb::envoy::service::ext_proc::v3::external_processor_client::ExternalProcessorClient;
 use envoy_types::pb::envoy::service::ext_proc::v3::{
@@ -125,6 +125,86 @@ async fn health_on_the_ext_proc_listener_names_the_processor() {
             .into_inner()
             .status();
         assert_eq!(status, ServingStatus::Serving, "{service:?}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn reflection_on_the_ext_proc_listener_describes_the_processor() {
+    use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
+    use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
+    use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
+    use tonic_reflection::pb::v1::ServerReflectionRequest;
+
+    let server = TestServer::start().await;
+    let channel = channel(&server).await;
+    assert_eq!(
+        reflected_services_v1alpha(channel.clone()).await,
+        [
+            SERVICE_NAME,
+            "grpc.health.v1.Health",
+            "grpc.reflection.v1.ServerReflection",
+            "grpc.reflection.v1alpha.ServerReflection",
+        ]
+    );
+    // What grpcurl's describe asks: the file defining the service, then
+    // each file it imports, by name.
+    use prost::Message;
+    let client = ServerReflectionClient::new(channel);
+    let ask = |message: MessageRequest| {
+        let mut client = client.clone();
+        let request = ServerReflectionRequest {
+            host: String::new(),
+            message_request: Some(message),
+        };
+        async move {
+            let answer = client
+                .server_reflection_info(tokio_stream::iter([request]))
+                .await
+                .expect("reflection stream")
+                .into_inner()
+                .next()
+                .await
+                .expect("an answer")
+                .expect("ok");
+            let Some(MessageResponse::FileDescriptorResponse(files)) = answer.message_response
+            else {
+                panic!("a file descriptor answer: {answer:?}");
+            };
+            files
+                .file_descriptor_proto
+                .iter()
+                .map(|raw| {
+                    prost_types::FileDescriptorProto::decode(raw.as_slice()).expect("decodes")
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let files = ask(MessageRequest::FileContainingSymbol(SERVICE_NAME.into())).await;
+    let service_file = &files[0];
+    assert_eq!(
+        service_file.name(),
+        "envoy/service/ext_proc/v3/external_processor.proto"
+    );
+    let methods: Vec<&str> = service_file.service[0]
+        .method
+        .iter()
+        .map(|m| m.name())
+        .collect();
+    assert_eq!(methods, ["Process"]);
+    let mut imported = service_file.dependency.clone();
+    imported.sort();
+    assert_eq!(
+        imported,
+        [
+            "envoy/config/core/v3/base.proto",
+            "envoy/extensions/filters/http/ext_proc/v3/processing_mode.proto",
+            "envoy/type/v3/http_status.proto",
+        ]
+    );
+    for file in imported {
+        let found = ask(MessageRequest::FileByFilename(file.clone())).await;
+        assert_eq!(found[0].name(), file);
     }
     server.stop().await;
 }
