@@ -207,8 +207,9 @@ impl World {
 /// the ext_proc filter as `deploy/envoy/envoy.yaml` sets it up, and routes
 /// by request header: `x-upstream: http` to the gateway-like HTTP
 /// upstream, `x-route: english` with the route's locale set to en-US,
-/// `x-route: untranslated` with every translation off, the rest to the
-/// gRPC upstream.
+/// `x-route: untranslated` with every translation off, `x-route:
+/// no-trailers` with response trailers not sent (as Envoy Gateway sets it),
+/// the rest to the gRPC upstream.
 pub fn bootstrap(listen: u16, admin: u16, ports: &Ports) -> String {
     let per_route = |key: &str, value: &str| {
         format!(
@@ -280,6 +281,18 @@ static_resources:
                             prefix: "/"
                             headers: [{{ name: x-route, string_match: {{ exact: untranslated }} }}]
                           route: {{ cluster: grpc_upstream, timeout: 5s }}{untranslated}
+                        - match:
+                            prefix: "/"
+                            headers: [{{ name: x-route, string_match: {{ exact: no-trailers }} }}]
+                          route: {{ cluster: grpc_upstream, timeout: 5s }}
+                          typed_per_filter_config:
+                            envoy.filters.http.ext_proc:
+                              "@type": type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute
+                              overrides:
+                                processing_mode:
+                                  request_header_mode: SEND
+                                  response_header_mode: SEND
+                                  response_trailer_mode: SKIP
                         - match: {{ prefix: "/" }}
                           route: {{ cluster: grpc_upstream, timeout: 5s }}
                 http_filters:

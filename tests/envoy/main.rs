@@ -174,6 +174,20 @@ async fn grpc_errors_reach_grpc_clients_with_details_trailers_only_or_after_a_bo
     assert_eq!(localized.message, expected.message);
     assert_eq!(localized.locale, "zh-CN", "errmap's default locale");
 
+    // A route set not to send response trailers (as Envoy Gateway does):
+    // errmap asks for them when a gRPC response's status is still to come.
+    let metadata = meta(&[(FAIL_CODE, "4"), ("x-route", "no-trailers")]);
+    let (received, streamed) = watch(&channel, &metadata).await;
+    assert_eq!(received, 1);
+    let streamed = streamed.expect_err("fails");
+    assert_eq!(streamed.code(), Code::DeadlineExceeded);
+    let details = streamed.get_error_details();
+    let expected = expected_grpc(4, "", Locale::ZhCn);
+    let info = details
+        .error_info()
+        .expect("ErrorInfo, from trailers Envoy was set to skip");
+    assert_eq!(Some(&info.reason), expected.entry.as_ref().map(|e| &e.code));
+
     // A route whose default locale is en-US.
     let metadata = meta(&[(FAIL_CODE, "14"), ("x-route", "english")]);
     let got = check(&channel, &metadata).await.expect_err("fails");

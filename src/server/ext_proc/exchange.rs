@@ -6,6 +6,7 @@
 //! |---|---|
 //! | request headers | continue; notes whether the client speaks gRPC, its `accept-language` and `x-request-id` |
 //! | response headers, gRPC, `grpc-status` ≠ 0 in them (trailers-only), gRPC client | continue, with `grpc-status-details-bin` set |
+//! | response headers, gRPC, no `grpc-status` (it will come in the trailers), gRPC client | continue, asking for the trailers (`mode_override`: `response_trailer_mode: SEND`), where Envoy is set not to send them |
 //! | the same, any other client | an immediate response: the gateway's HTTP status and JSON error body |
 //! | response headers, not gRPC, status ≥ 400, JSON (or no content type), at most the body cap announced, gRPC client | continue, asking for the body (`mode_override`: `BUFFERED_PARTIAL`) |
 //! | that body, whole, within the cap, in the gateway's error shape | an immediate response: the mapped `grpc-status`, `grpc-message` and `grpc-status-details-bin` |
@@ -27,7 +28,8 @@ use crate::pb::google::rpc::Status as StatusProto;
 use crate::service::Options;
 use envoy_types::pb::envoy::config::core::v3::HeaderValueOption;
 use envoy_types::pb::envoy::extensions::filters::http::ext_proc::v3::{
-    processing_mode::BodySendMode, ProcessingMode,
+    processing_mode::{BodySendMode, HeaderSendMode},
+    ProcessingMode,
 };
 use envoy_types::pb::envoy::r#type::v3::HttpStatus;
 use envoy_types::pb::envoy::service::ext_proc::v3::{
@@ -163,6 +165,22 @@ impl Exchange {
         if headers.is_grpc() {
             // Trailers-only: the status is in the headers.
             let Some(error) = grpc_error(&headers) else {
+                // The status comes in the trailers: have them sent, where
+                // Envoy is set not to (Envoy Gateway sends none).
+                let wants_trailers = headers.grpc_status().is_none()
+                    && !message.end_of_stream
+                    && self.client.grpc != Some(false)
+                    && directions.grpc_details;
+                if wants_trailers {
+                    let mode = ProcessingMode {
+                        response_trailer_mode: HeaderSendMode::Send as i32,
+                        ..Default::default()
+                    };
+                    return (
+                        headers_continue(false, None).with_mode(mode),
+                        Action::Passed,
+                    );
+                }
                 return pass;
             };
             return match self.client.grpc {

@@ -159,7 +159,13 @@ fn successful_responses_pass_without_a_body() {
         ))
         .expect("answered");
     assert_eq!(headers_mutation(&answer), None);
-    assert_eq!(answer.mode_override, None, "no body is asked for");
+    let mode = answer.mode_override.expect("the trailers are asked for");
+    assert_eq!(
+        mode.response_body_mode,
+        BodySendMode::None as i32,
+        "no body"
+    );
+    assert_eq!(mode.response_trailer_mode, HeaderSendMode::Send as i32);
     let answer = exchange
         .step(&response_trailers(&[("grpc-status", b"0")]))
         .expect("answered");
@@ -578,4 +584,18 @@ fn an_error_naming_the_success_row_never_reaches_an_http_client_as_a_success() {
         Some(Out::ResponseHeaders(HeadersResponse::default())),
         "passed on as it is"
     );
+}
+
+#[test]
+fn trailers_are_asked_for_only_where_details_could_go() {
+    let grpc_headers: Pairs<'_> = &[(":status", b"200"), ("content-type", b"application/grpc")];
+    let off = Directions::parse("grpc-to-http,http-to-grpc").expect("parses");
+    for (client, directions) in [(BROWSER, Directions::ALL), (GRPC, off)] {
+        let mut exchange = Exchange::new(translator(), route(directions));
+        exchange.step(&request_headers(client));
+        let answer = exchange
+            .step(&response_headers(grpc_headers, false))
+            .expect("answered");
+        assert_eq!(answer.mode_override, None, "{client:?} {directions}");
+    }
 }
