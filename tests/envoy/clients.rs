@@ -15,6 +15,9 @@ pub type Outcome = Result<tonic::Response<HealthCheckResponse>, tonic::Status>;
 pub async fn channel(addr: SocketAddr) -> Channel {
     Channel::from_shared(format!("http://{addr}"))
         .expect("uri")
+        // Room for Envoy's largest header block (60 KiB by default), so
+        // the tests see what Envoy sends rather than the client's limit.
+        .http2_max_header_list_size(256 * 1024)
         .connect()
         .await
         .expect("connect to Envoy")

@@ -23,7 +23,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tonic::Code;
 use tonic_types::StatusExt;
-use upstreams::{FAIL_CODE, FAIL_REASON, GW_CODE, GW_KIND, GW_STATUS, UPSTREAM_MESSAGE};
+use upstreams::{
+    FAIL_CODE, FAIL_MESSAGE_LEN, FAIL_REASON, GW_CODE, GW_KIND, GW_STATUS, UPSTREAM_MESSAGE,
+};
 
 /// Every gRPC error code.
 const ERROR_CODES: std::ops::RangeInclusive<i32> = 1..=16;
@@ -267,6 +269,17 @@ async fn successes_odd_bodies_and_switched_off_routes_pass_untouched() {
         let got = check(&channel, &metadata).await.expect_err("an HTTP 403");
         assert!(got.details().is_empty(), "{kind}: {got:?}");
         assert!(!got.message().contains("APIGW"), "{kind}: {got:?}");
+    }
+
+    // Long messages: enriched while the headers stay small enough, passed
+    // as they are past that; the stream is never reset.
+    for (len, enriched) in [(8_000, true), (40_000, false), (58_000, false)] {
+        let len_text = len.to_string();
+        let metadata = meta(&[(FAIL_CODE, "13"), (FAIL_MESSAGE_LEN, &len_text)]);
+        let got = check(&channel, &metadata).await.expect_err("fails");
+        assert_eq!(got.code(), Code::Internal, "{len}: {:?}", got.code());
+        assert_eq!(got.message().len(), len, "{len}: the message arrives whole");
+        assert_eq!(!got.details().is_empty(), enriched, "{len}");
     }
 
     // An unknown code in a gateway body falls back on the HTTP status, and

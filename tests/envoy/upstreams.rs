@@ -26,6 +26,8 @@ pub const FAIL_CODE: &str = "x-fail-code";
 pub const FAIL_REASON: &str = "x-fail-reason";
 /// The `grpc-message` the upstream fails with.
 pub const UPSTREAM_MESSAGE: &str = "upstream failed";
+/// A length for the failure's message instead (that many `m`s).
+pub const FAIL_MESSAGE_LEN: &str = "x-fail-message-len";
 /// The domain of the upstream's own ErrorInfo.
 pub const UPSTREAM_DOMAIN: &str = "upstream.example.com";
 
@@ -33,6 +35,13 @@ pub const UPSTREAM_DOMAIN: &str = "upstream.example.com";
 fn failure(metadata: &MetadataMap) -> Option<Status> {
     let code: i32 = metadata.get(FAIL_CODE)?.to_str().ok()?.parse().ok()?;
     let code = Code::from_i32(code);
+    if let Some(len) = metadata
+        .get(FAIL_MESSAGE_LEN)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+    {
+        return Some(Status::new(code, "m".repeat(len)));
+    }
     Some(
         match metadata.get(FAIL_REASON).and_then(|v| v.to_str().ok()) {
             Some(reason) => {

@@ -45,6 +45,11 @@ use tonic::metadata::MetadataMap;
 const MAX_MESSAGE: usize = 4096;
 /// The longest `accept-language` or `x-request-id` kept.
 const MAX_KEPT: usize = 256;
+/// The most header bytes errmap leaves after adding its details: well
+/// under Envoy's default limit of 60 KiB (`max_response_headers_kb`), past
+/// which Envoy would reset the stream rather than send them. Headers that
+/// would grow past it pass as they are.
+const MAX_HEADER_BYTES: usize = 32 * 1024;
 
 /// What errmap did with one message, as counted in
 /// `errmap_ext_proc_messages_total{action}`.
@@ -94,6 +99,9 @@ struct GrpcError {
     code: i32,
     message: String,
     details: Vec<u8>,
+    /// The bytes of the headers (or trailers) it came in, but for its
+    /// details, which errmap's replace.
+    other_header_bytes: usize,
 }
 
 /// The state of one stream.
@@ -321,6 +329,9 @@ impl Exchange {
             }
         }
         let value = headers::encode_bin(&status.encode_to_vec());
+        if error.other_header_bytes + value.len() > MAX_HEADER_BYTES {
+            return None;
+        }
         Some(vec![headers::set("grpc-status-details-bin", value)])
     }
 
@@ -386,14 +397,13 @@ fn grpc_error(headers: &Headers<'_>) -> Option<GrpcError> {
         .get("grpc-message")
         .map(headers::decode_message)
         .unwrap_or_default();
-    let details = headers
-        .get("grpc-status-details-bin")
-        .and_then(headers::decode_bin)
-        .unwrap_or_default();
+    let raw_details = headers.get("grpc-status-details-bin").unwrap_or_default();
+    let details = headers::decode_bin(raw_details).unwrap_or_default();
     Some(GrpcError {
         code,
         message: headers::cut(&message, MAX_MESSAGE).to_owned(),
         details,
+        other_header_bytes: headers.size().saturating_sub(raw_details.len()),
     })
 }
 

@@ -43,6 +43,15 @@ impl<'a> Headers<'a> {
             })
     }
 
+    /// Bytes of every name and value, as Envoy counts them against its
+    /// header size limit.
+    pub(super) fn size(&self) -> usize {
+        self.0
+            .iter()
+            .map(|h| h.key.len() + h.value.len() + h.raw_value.len())
+            .sum()
+    }
+
     /// The value of `name` as text, surrounding white space trimmed.
     pub(super) fn text(&self, name: &str) -> Option<&'a str> {
         self.get(name)
