@@ -17,13 +17,17 @@
 //! that do not decode, a body that is not the gateway's) falls back to
 //! passing the message on unchanged: errmap never refuses Envoy's traffic.
 
+use super::bare::{Bare, BareCache};
 use super::headers::{self, Headers};
 use super::settings::{Route, Settings};
 use crate::catalog::SharedCatalog;
+use crate::engine::validate::{self, Prefix};
 use crate::engine::{self, Context};
 use crate::gateway_body;
 use crate::metrics::Metrics;
-use crate::pb::errmap::v1::{Resolution, ResolveGatewayErrorRequest, ResolveGrpcStatusRequest};
+use crate::pb::errmap::v1::{
+    MatchKind, Resolution, ResolveGatewayErrorRequest, ResolveGrpcStatusRequest,
+};
 use crate::pb::google::rpc::Status as StatusProto;
 use crate::service::Options;
 use envoy_types::pb::envoy::config::core::v3::HeaderValueOption;
@@ -311,6 +315,75 @@ impl Exchange {
     /// (one of each kind). The status inside keeps the upstream's code and
     /// message, which clients check against `grpc-status`.
     fn enriched(&self, error: &GrpcError) -> Option<Vec<HeaderValueOption>> {
+        let status = if error.details.is_empty() {
+            self.bare_status(error)?
+        } else {
+            self.merged_status(error)?
+        };
+        let value = headers::encode_bin(&status);
+        if error.other_header_bytes + value.len() > MAX_HEADER_BYTES {
+            return None;
+        }
+        Some(vec![headers::set("grpc-status-details-bin", value)])
+    }
+
+    /// The encoded status for an error with no details of its own: its
+    /// code and message, then errmap's details for the code (computed once
+    /// per catalog, code and locale, [`BareCache`]).
+    fn bare_status(&self, error: &GrpcError) -> Option<Vec<u8>> {
+        let catalog = self.translator.catalog.current();
+        let ctx = self.context(&catalog);
+        let locale =
+            validate::locale(Prefix::ROOT, "", ctx.accept_language, ctx.default_locale).ok()?;
+        let cache = &self.translator.bare;
+        let bare = match cache.get(catalog.version(), error.code, locale) {
+            Some(bare) => {
+                if let Some(observer) = ctx.observer {
+                    observer.resolved(bare.match_kind);
+                }
+                bare
+            }
+            None => {
+                let request = ResolveGrpcStatusRequest {
+                    code: error.code,
+                    locale: locale.tag().to_owned(),
+                    ..Default::default()
+                };
+                let resolution = engine::resolve_grpc(&ctx, &request).ok()?;
+                let match_kind = MatchKind::try_from(resolution.match_kind).unwrap_or_default();
+                let ours = resolution.status?;
+                let details = StatusProto {
+                    details: ours.details,
+                    ..Default::default()
+                }
+                .encode_to_vec();
+                let bare = Arc::new(Bare {
+                    message: ours.message,
+                    details,
+                    match_kind,
+                });
+                cache.put(catalog.version(), error.code, locale, bare.clone());
+                bare
+            }
+        };
+        let message = if error.message.is_empty() {
+            bare.message.clone()
+        } else {
+            error.message.clone()
+        };
+        let mut status = StatusProto {
+            code: error.code,
+            message,
+            details: Vec::new(),
+        }
+        .encode_to_vec();
+        status.extend_from_slice(&bare.details);
+        Some(status)
+    }
+
+    /// The encoded status for an error with details of its own: those
+    /// first, then errmap's of the kinds it lacks.
+    fn merged_status(&self, error: &GrpcError) -> Option<Vec<u8>> {
         let resolution = self.resolve_grpc(error)?;
         let ours = resolution.status?;
         let mut status = StatusProto::decode(error.details.as_slice())
@@ -328,11 +401,7 @@ impl Exchange {
                 status.details.push(detail);
             }
         }
-        let value = headers::encode_bin(&status.encode_to_vec());
-        if error.other_header_bytes + value.len() > MAX_HEADER_BYTES {
-            return None;
-        }
-        Some(vec![headers::set("grpc-status-details-bin", value)])
+        Some(status.encode_to_vec())
     }
 
     /// A gRPC error as the gateway's HTTP error.
@@ -472,6 +541,7 @@ pub struct Translator {
     options: Options,
     settings: Settings,
     metrics: Option<Arc<Metrics>>,
+    bare: Arc<BareCache>,
 }
 
 impl Translator {
@@ -481,6 +551,7 @@ impl Translator {
             options,
             settings,
             metrics: None,
+            bare: Arc::default(),
         }
     }
 

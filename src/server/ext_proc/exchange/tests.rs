@@ -621,3 +621,48 @@ fn trailers_are_asked_for_only_where_details_could_go() {
         assert_eq!(answer.mode_override, None, "{client:?} {directions}");
     }
 }
+
+#[test]
+fn bare_codes_get_the_engines_details_from_the_cache_as_when_computed() {
+    let translator = translator();
+    for locale in [Locale::ZhCn, Locale::EnUs] {
+        for code in 1..=16 {
+            let expected = expected_grpc(Code::try_from(code).expect("a code"), locale);
+            let ours = expected.status.expect("a status");
+            for (message, header) in [
+                (ours.message.clone(), &b""[..]),
+                ("x y".to_owned(), b"x%20y"),
+            ] {
+                let want = StatusProto {
+                    code,
+                    message,
+                    details: ours.details.clone(),
+                }
+                .encode_to_vec();
+                // The first call fills the cache, the second reads it.
+                for _ in 0..2 {
+                    let mut exchange = Exchange::new(translator.clone(), route(Directions::ALL));
+                    exchange.step(&request_headers(&[
+                        ("content-type", b"application/grpc"),
+                        ("accept-language", locale.tag().as_bytes()),
+                    ]));
+                    let code_text = code.to_string();
+                    let mut pairs: Vec<(&str, &[u8])> = vec![
+                        ("content-type", b"application/grpc"),
+                        ("grpc-status", code_text.as_bytes()),
+                    ];
+                    if !header.is_empty() {
+                        pairs.push(("grpc-message", header));
+                    }
+                    let answer = exchange
+                        .step(&response_headers(&pairs, true))
+                        .expect("answered");
+                    let raw = set_value(headers_mutation(&answer), "grpc-status-details-bin")
+                        .expect("details");
+                    let got = headers::decode_bin(&raw).expect("base64");
+                    assert_eq!(got, want, "code {code} {locale:?}");
+                }
+            }
+        }
+    }
+}
