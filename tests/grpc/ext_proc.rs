@@ -8,6 +8,8 @@ use envoy_types::pb::envoy::service::ext_proc::v3::{
     processing_request, processing_response, HttpHeaders, ProcessingRequest,
 };
 use errmap::server::ext_proc::SERVICE_NAME;
+use errmap::server::{ServerConfig, Stopped};
+use std::time::Duration;
 use tokio_stream::StreamExt;
 use tonic::transport::Channel;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -207,4 +209,78 @@ async fn reflection_on_the_ext_proc_listener_describes_the_processor() {
         assert_eq!(found[0].name(), file);
     }
     server.stop().await;
+}
+
+#[tokio::test]
+async fn on_shutdown_the_processor_turns_unhealthy_and_finishes_its_streams() {
+    let mut server = TestServer::start_with(ServerConfig {
+        shutdown_grace: Duration::from_secs(5),
+        ..Default::default()
+    })
+    .await;
+    let channel = channel(&server).await;
+    let (to_errmap, outgoing) = tokio::sync::mpsc::channel(4);
+    let mut answers = ExternalProcessorClient::new(channel.clone())
+        .process(tokio_stream::wrappers::ReceiverStream::new(outgoing))
+        .await
+        .expect("the stream opens")
+        .into_inner();
+    let message = |request| ProcessingRequest {
+        request: Some(request),
+        ..Default::default()
+    };
+    to_errmap
+        .send(message(processing_request::Request::RequestHeaders(
+            HttpHeaders {
+                headers: headers(&[("content-type", "application/grpc")]),
+                ..Default::default()
+            },
+        )))
+        .await
+        .expect("sent");
+    answers.next().await.expect("an answer").expect("ok");
+
+    let mut health = HealthClient::new(channel)
+        .watch(HealthCheckRequest {
+            service: SERVICE_NAME.into(),
+        })
+        .await
+        .expect("watch")
+        .into_inner();
+    let first = health.next().await.expect("a status").expect("ok");
+    assert_eq!(first.status(), ServingStatus::Serving);
+    server.begin_stop();
+    let next = tokio::time::timeout(Duration::from_secs(5), health.next())
+        .await
+        .expect("a status change arrives")
+        .expect("stream open")
+        .expect("ok");
+    assert_eq!(next.status(), ServingStatus::NotServing);
+    drop(health);
+
+    // The request in flight is still processed while errmap drains.
+    to_errmap
+        .send(message(processing_request::Request::ResponseHeaders(
+            HttpHeaders {
+                headers: headers(&[("content-type", "application/grpc"), ("grpc-status", "14")]),
+                end_of_stream: true,
+                ..Default::default()
+            },
+        )))
+        .await
+        .expect("sent");
+    let answer = answers.next().await.expect("an answer").expect("ok");
+    assert!(matches!(
+        answer.response,
+        Some(processing_response::Response::ResponseHeaders(_))
+    ));
+    drop(to_errmap);
+    assert!(
+        answers.next().await.is_none(),
+        "the stream ends with Envoy's side"
+    );
+    let stopped = tokio::time::timeout(Duration::from_secs(5), server.stop())
+        .await
+        .expect("stops within the grace");
+    assert_eq!(stopped, Stopped::Drained);
 }
