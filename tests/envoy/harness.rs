@@ -105,11 +105,15 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// Where Envoy sends things.
+/// Where Envoy sends things, and how long it waits for errmap.
 pub struct Ports {
     pub errmap: SocketAddr,
     pub grpc_upstream: SocketAddr,
     pub http_upstream: SocketAddr,
+    /// Envoy's `message_timeout`, such as "0.2s" (Envoy's default, which
+    /// the shipped configurations keep). The translation tests wait longer,
+    /// so that a debug build on a busy machine still answers in time.
+    pub message_timeout: &'static str,
 }
 
 /// A running Envoy, killed when dropped.
@@ -194,6 +198,7 @@ impl World {
             errmap: errmap.ext_proc,
             grpc_upstream: upstreams::grpc().await,
             http_upstream: upstreams::http().await,
+            message_timeout: "5s",
         };
         let envoy = Envoy::start(&ports).await;
         Some(World {
@@ -303,7 +308,7 @@ static_resources:
                         envoy_grpc: {{ cluster_name: errmap }}
                       failure_mode_allow: true
                       allow_mode_override: true
-                      message_timeout: 0.2s
+                      message_timeout: {message_timeout}
                       processing_mode:
                         request_header_mode: SEND
                         response_header_mode: SEND
@@ -321,5 +326,6 @@ static_resources:
         errmap = cluster("errmap", ports.errmap, true),
         grpc = cluster("grpc_upstream", ports.grpc_upstream, true),
         http = cluster("http_upstream", ports.http_upstream, false),
+        message_timeout = ports.message_timeout,
     )
 }

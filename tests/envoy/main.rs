@@ -412,6 +412,7 @@ async fn with_errmap_slower_than_the_message_timeout_traffic_flows_untranslated(
         errmap: slow,
         grpc_upstream: upstreams::grpc().await,
         http_upstream: upstreams::http().await,
+        message_timeout: "0.2s",
     };
     let envoy = Envoy::start(&ports).await;
     untranslated_traffic_flows(&envoy).await;
