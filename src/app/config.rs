@@ -173,8 +173,8 @@ pub struct Config {
           value_name = "DURATION", value_parser = parse_positive_duration)]
     pub keepalive_timeout: Span,
 
-    /// Connections the API listener, and apart from it the HTTP/JSON
-    /// listener, keeps open at once (1-65536). At the cap an idle
+    /// Connections the API listener, and apart from it each of the
+    /// HTTP/JSON and ext_proc listeners, keeps open at once (1-65536). At the cap an idle
     /// connection is closed to make room; when every one is busy a new one
     /// is refused, and its client sees RESOURCE_EXHAUSTED or UNAVAILABLE.
     #[arg(long, env = "ERRMAP_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS,
