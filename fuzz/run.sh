@@ -11,7 +11,7 @@ set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-TARGETS=(catalog_parse code_normalize gateway_body status_details yaml_inject)
+TARGETS=(catalog_parse code_normalize gateway_body status_details yaml_inject ext_proc_exchange)
 target=${1:?usage: fuzz/run.sh TARGET|all [SECONDS]}
 seconds=${2:-120}
 

@@ -10,6 +10,9 @@
 //!   memory ([`top`]).
 //! - `errmap_catalog_entries` and `errmap_catalog_info{version}`: the
 //!   catalog in service, read at each scrape.
+//! - `errmap_ext_proc_messages_total{action}`: messages from Envoy's
+//!   ext_proc filter, by what errmap did with them (passed, enriched,
+//!   grpc_to_http, http_to_grpc, body_asked, untranslated).
 //! - `errmap_connections{listener}` and
 //!   `errmap_connections_closed_total{listener, reason}`: connections open,
 //!   and those a listener closed early ([`connections`]).
@@ -203,6 +206,11 @@ struct RpcLabels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ExtProcLabels {
+    action: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct ResolutionLabels {
     match_kind: &'static str,
 }
@@ -217,6 +225,7 @@ pub struct Metrics {
     by_match_kind: [OnceLock<Counter>; MATCH_KINDS],
     unknown_codes: Counter,
     top_unknown: Arc<TopCodes>,
+    ext_proc: Family<ExtProcLabels, Counter>,
     /// By request path ("/package.Service/Method"), errmap's own first.
     /// A handful of paths, nearly all of different lengths, and strings of
     /// different lengths compare unequal at once: a scan finds a path with
@@ -261,6 +270,12 @@ impl Metrics {
             "Lookups of gateway codes or gRPC reasons the catalog lacks",
             unknown_codes.clone(),
         );
+        let ext_proc = Family::<ExtProcLabels, Counter>::default();
+        registry.register(
+            "ext_proc_messages",
+            "Messages from Envoy's ext_proc filter, by what errmap did with them",
+            ext_proc.clone(),
+        );
         registry.register_collector(Box::new(top_unknown.clone()));
         registry.register_collector(Box::new(CatalogMetrics(catalog)));
         let connections = Arc::new(Connections::default());
@@ -272,6 +287,7 @@ impl Metrics {
             by_match_kind: Default::default(),
             unknown_codes,
             top_unknown,
+            ext_proc,
             rpcs: rpcs_of(descriptor_sets, &families),
             unknown_rpc: Rpc::new("unknown", "unknown", false, families.clone()),
             connections,
@@ -281,6 +297,12 @@ impl Metrics {
     /// Where a listener counts its connections.
     pub fn connections(&self, listener: Listener) -> Arc<ConnectionStats> {
         self.connections.of(listener)
+    }
+
+    /// Counts one message of Envoy's ext_proc filter, by what was done
+    /// with it.
+    pub fn ext_proc(&self, action: &'static str) {
+        self.ext_proc.get_or_create(&ExtProcLabels { action }).inc();
     }
 
     /// The metrics in the Prometheus text format.

@@ -1,10 +1,11 @@
 //! The servers: the gRPC API (with health and reflection, v1 and v1alpha),
-//! the admin listener ([`crate::server::admin`]) and the HTTP/JSON face
-//! ([`crate::server::http_api`]), started and stopped together.
+//! the admin listener ([`crate::server::admin`]), the HTTP/JSON face
+//! ([`crate::server::http_api`]) and Envoy's external processor
+//! ([`crate::server::ext_proc`]), started and stopped together.
 //!
 //! Shutdown goes in this order: `/readyz` turns 503 and health turns
 //! NOT_SERVING on every listener at once; serving goes on, unready, for the
-//! shutdown delay (if any); the API and HTTP listeners stop accepting and
+//! shutdown delay (if any); the API, HTTP and ext_proc listeners stop accepting and
 //! their in-flight calls finish within the grace period (connections then
 //! close by lingering, see `server/accept.rs`); the admin listener closes
 //! last, so probes and scrapes see the drain.
@@ -33,6 +34,7 @@ use tower::layer::util::{Identity, Stack};
 pub mod accept;
 pub mod admin;
 mod call;
+pub mod ext_proc;
 pub mod http_api;
 mod limits;
 pub mod pieces;
@@ -62,6 +64,8 @@ pub struct ServerConfig {
     pub service: service::Options,
     /// Hard limits of the API listener.
     pub limits: Limits,
+    /// Settings of the ext_proc listener.
+    pub ext_proc: ext_proc::Settings,
 }
 
 /// No delay: a sidecar's callers are in its own pod and stop with it.
@@ -76,6 +80,7 @@ impl Default for ServerConfig {
             shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
             service: service::Options::default(),
             limits: Limits::default(),
+            ext_proc: ext_proc::Settings::default(),
         }
     }
 }
@@ -89,6 +94,8 @@ pub struct Listeners {
     pub admin: Option<TcpListener>,
     /// The HTTP/JSON face (see [`crate::server::http_api`]).
     pub http: Option<TcpListener>,
+    /// Envoy's external processor (see [`crate::server::ext_proc`]).
+    pub ext_proc: Option<TcpListener>,
 }
 
 impl From<TcpListener> for Listeners {
@@ -97,6 +104,7 @@ impl From<TcpListener> for Listeners {
             grpc,
             admin: None,
             http: None,
+            ext_proc: None,
         }
     }
 }
@@ -111,6 +119,8 @@ pub enum ServerError {
     Transport(#[from] tonic::transport::Error),
     #[error("the admin listener's task failed: {0}")]
     Admin(#[from] tokio::task::JoinError),
+    #[error("an ext_proc listener was given, but this errmap was built without the \"ext-proc\" feature")]
+    NoExtProc,
 }
 
 /// How `run` ended.
@@ -143,7 +153,7 @@ pub async fn run(
         crate::pb::FILE_DESCRIPTOR_SET,
         tonic_health::pb::FILE_DESCRIPTOR_SET,
     ])?;
-    let api = ErrorMap::new(catalog.clone(), config.service).with_observer(metrics.clone());
+    let api = ErrorMap::new(catalog.clone(), config.service.clone()).with_observer(metrics.clone());
 
     // `draining` stops the API and HTTP listeners; `closing` the admin one.
     let (draining, drain_signal) = watch::channel(false);
@@ -165,7 +175,7 @@ pub async fn run(
         )
     };
     let api_gate = gate(Listener::Api, limits.max_connections);
-    let saturation = Saturation(vec![(Listener::Api, api_gate.clone())]);
+    let mut saturation = Saturation(vec![(Listener::Api, api_gate.clone())]);
     let grpc = serve(
         transport(limits, PiecesLayer::default(), calls),
         api_routes,
@@ -183,8 +193,28 @@ pub async fn run(
                 config.limits.call_timeout,
                 config.limits.max_message_bytes,
             )?,
-            signalled(drain_signal),
+            signalled(drain_signal.clone()),
         )),
+        None => None,
+    };
+    let ext_proc = match listeners.ext_proc {
+        Some(listener) => {
+            let gate = gate(Listener::ExtProc, limits.max_connections);
+            saturation.0.push((Listener::ExtProc, gate.clone()));
+            Some(
+                serve_ext_proc(
+                    listener,
+                    gate,
+                    &config,
+                    &catalog,
+                    &metrics,
+                    &health,
+                    health_service.clone(),
+                    signalled(drain_signal),
+                )
+                .await?,
+            )
+        }
         None => None,
     };
     let admin_grpc = admin_services(health_service)?;
@@ -206,12 +236,7 @@ pub async fn run(
         );
         tokio::spawn(serving)
     });
-    let serving = async move {
-        match http {
-            Some(http) => tokio::try_join!(grpc, http).map(|_| ()),
-            None => grpc.await,
-        }
-    };
+    let serving = async move { tokio::try_join!(grpc, maybe(http), maybe(ext_proc)).map(|_| ()) };
     tokio::pin!(serving);
 
     readiness.set(Phase::Serving);
@@ -296,7 +321,7 @@ where
 /// Tells probes first, so that no new traffic is sent while calls drain.
 async fn begin_drain(readiness: &Readiness, health: &HealthReporter) {
     readiness.set(Phase::Draining);
-    for name in ["", SERVICE_NAME] {
+    for name in ["", SERVICE_NAME, ext_proc::SERVICE_NAME] {
         health
             .set_service_status(name, ServingStatus::NotServing)
             .await;
@@ -340,6 +365,77 @@ async fn close_admin(
             Ok(())
         }
     }
+}
+
+/// Serves `server`, if there is one.
+async fn maybe(server: Option<impl Future<Output = Served>>) -> Served {
+    match server {
+        Some(server) => server.await,
+        None => Ok(()),
+    }
+}
+
+/// The ext_proc listener: Envoy's external processor, with health and
+/// reflection. Its streams last as long as the HTTP requests they process,
+/// so no call deadline applies; Envoy's own `message_timeout` bounds each
+/// answer, and `errmap_ext_proc_messages_total` counts them.
+#[cfg(feature = "ext-proc")]
+#[allow(clippy::too_many_arguments)]
+async fn serve_ext_proc(
+    listener: TcpListener,
+    gate: Arc<Gate>,
+    config: &ServerConfig,
+    catalog: &SharedCatalog,
+    metrics: &Arc<Metrics>,
+    health: &HealthReporter,
+    health_service: tonic_health::pb::health_server::HealthServer<
+        impl tonic_health::pb::health_server::Health,
+    >,
+    signal: impl Future<Output = ()>,
+) -> Result<impl Future<Output = Served>, ServerError> {
+    let limits = &config.limits;
+    let translator =
+        ext_proc::Translator::new(catalog.clone(), config.service.clone(), config.ext_proc)
+            .with_metrics(metrics.clone());
+    let processor = ext_proc::Processor::new(translator)
+        .into_server()
+        .max_decoding_message_size(limits.max_message_bytes);
+    health
+        .set_service_status(ext_proc::SERVICE_NAME, ServingStatus::Serving)
+        .await;
+    let (v1, v1alpha) = reflection(&[
+        ext_proc::FILE_DESCRIPTOR_SET,
+        tonic_health::pb::FILE_DESCRIPTOR_SET,
+    ])?;
+    let routes = Routes::new(health_service)
+        .add_service(v1)
+        .add_service(v1alpha)
+        .add_service(processor);
+    let transport = transport(limits, PiecesLayer::new(0), CallLayer::off());
+    Ok(serve(
+        transport,
+        routes,
+        accept::incoming(listener, gate),
+        signal,
+    ))
+}
+
+/// Without the feature, an ext_proc listener is a mistake in the settings.
+#[cfg(not(feature = "ext-proc"))]
+#[allow(clippy::too_many_arguments, clippy::unused_async)]
+async fn serve_ext_proc(
+    _listener: TcpListener,
+    _gate: Arc<Gate>,
+    _config: &ServerConfig,
+    _catalog: &SharedCatalog,
+    _metrics: &Arc<Metrics>,
+    _health: &HealthReporter,
+    _health_service: tonic_health::pb::health_server::HealthServer<
+        impl tonic_health::pb::health_server::Health,
+    >,
+    _signal: impl Future<Output = ()>,
+) -> Result<std::future::Pending<Served>, ServerError> {
+    Err(ServerError::NoExtProc)
 }
 
 /// Completes once the flag is raised (or its sender is gone).

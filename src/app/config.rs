@@ -4,6 +4,7 @@
 use super::reload::{DEFAULT_POLL, MIN_POLL};
 use crate::locale::Locale;
 use crate::present::DEFAULT_ERROR_DOMAIN;
+use crate::server::ext_proc::{self, Directions, DEFAULT_MAX_BODY};
 use crate::server::{
     DEFAULT_ADMIN_MAX_CONNECTIONS, DEFAULT_CALL_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_MAX_CONCURRENT_STREAMS,
@@ -24,6 +25,13 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:50051";
 pub const DEFAULT_ADMIN_LISTEN: &str = "127.0.0.1:9090";
 /// Loopback like the gRPC API: the pod's own containers call it.
 pub const DEFAULT_HTTP_LISTEN: &str = "127.0.0.1:8080";
+/// Off: the ext_proc face serves only where Envoy is set up to call it.
+pub const DEFAULT_EXT_PROC_LISTEN: &str = "off";
+/// Where `--ext-proc-listen on` binds: loopback, for an Envoy sidecar in
+/// the same pod, next to the API's port.
+pub const EXT_PROC_ON_ADDR: &str = "127.0.0.1:50052";
+/// Every translation; a route can narrow it (`x-errmap-translate`).
+pub const DEFAULT_EXT_PROC_TRANSLATE: &str = "all";
 pub const DEFAULT_LOG_FORMAT: &str = "text";
 pub const DEFAULT_LOG: &str = "info";
 /// The largest `--max-batch` accepted. A batch is answered in one message
@@ -81,6 +89,29 @@ pub struct Config {
     #[arg(long, env = "ERRMAP_HTTP_LISTEN", default_value = DEFAULT_HTTP_LISTEN,
           value_name = "ADDR", value_parser = parse_endpoint)]
     pub http_listen: Endpoint,
+
+    /// Address of Envoy's external processor (envoy.service.ext_proc.v3):
+    /// errors translated in flight between Envoy's clients and upstreams.
+    /// "off" (the default, or empty) disables it; "on" binds
+    /// 127.0.0.1:50052; a bare PORT binds 127.0.0.1:PORT.
+    #[arg(long, env = "ERRMAP_EXT_PROC_LISTEN", default_value = DEFAULT_EXT_PROC_LISTEN,
+          value_name = "ADDR", value_parser = parse_ext_proc_endpoint)]
+    pub ext_proc_listen: Endpoint,
+
+    /// Translations the ext_proc face makes: "all", "none", or a
+    /// comma-separated list of grpc-details (gRPC error to gRPC client:
+    /// details added), grpc-to-http (gRPC error to another client: the
+    /// gateway's status and JSON body), http-to-grpc (gateway error to gRPC
+    /// client: a gRPC status). A route's x-errmap-translate can narrow it.
+    #[arg(long, env = "ERRMAP_EXT_PROC_TRANSLATE", default_value = DEFAULT_EXT_PROC_TRANSLATE,
+          value_name = "LIST", value_parser = parse_directions)]
+    pub ext_proc_translate: Directions,
+
+    /// Largest error body the ext_proc face asks Envoy for and reads, in
+    /// bytes (1-65536); a larger one passes unchanged.
+    #[arg(long, env = "ERRMAP_EXT_PROC_MAX_BODY", default_value_t = DEFAULT_MAX_BODY,
+          value_name = "BYTES", value_parser = clap::value_parser!(u32).range(1..=65_536).map(|n| n as usize))]
+    pub ext_proc_max_body: usize,
 
     /// How long to keep serving after SIGTERM or SIGINT, with health
     /// NOT_SERVING and /readyz 503, before draining: time for callers to
@@ -142,8 +173,8 @@ pub struct Config {
           value_name = "DURATION", value_parser = parse_positive_duration)]
     pub keepalive_timeout: Span,
 
-    /// Connections the API listener, and apart from it the HTTP/JSON
-    /// listener, keeps open at once (1-65536). At the cap an idle
+    /// Connections the API listener, and apart from it each of the
+    /// HTTP/JSON and ext_proc listeners, keeps open at once (1-65536). At the cap an idle
     /// connection is closed to make room; when every one is busy a new one
     /// is refused, and its client sees RESOURCE_EXHAUSTED or UNAVAILABLE.
     #[arg(long, env = "ERRMAP_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS,
@@ -219,6 +250,26 @@ fn parse_endpoint(value: &str) -> Result<Endpoint, String> {
         .parse()
         .map(Endpoint::At)
         .map_err(|_| format!("must be HOST:PORT such as 127.0.0.1:8080, or \"off\"; got {value:?}"))
+}
+
+/// Like [`parse_endpoint`], with "on" for the default address and a bare
+/// port on loopback.
+fn parse_ext_proc_endpoint(value: &str) -> Result<Endpoint, String> {
+    let value = value.trim();
+    let loopback = |port: u16| Endpoint::At(SocketAddr::from(([127, 0, 0, 1], port)));
+    if value.eq_ignore_ascii_case("on") {
+        return parse_endpoint(EXT_PROC_ON_ADDR);
+    }
+    if let Ok(port) = value.parse::<u16>() {
+        return Ok(loopback(port));
+    }
+    parse_endpoint(value).map_err(|_| {
+        format!("must be HOST:PORT such as {EXT_PROC_ON_ADDR}, a port, \"on\" or \"off\"; got {value:?}")
+    })
+}
+
+fn parse_directions(value: &str) -> Result<Directions, String> {
+    Directions::parse(value)
 }
 
 fn parse_max_batch(value: &str) -> Result<usize, String> {
@@ -426,6 +477,14 @@ impl Config {
         }
     }
 
+    /// The settings of the ext_proc face.
+    pub fn ext_proc(&self) -> ext_proc::Settings {
+        ext_proc::Settings {
+            directions: self.ext_proc_translate,
+            max_body: self.ext_proc_max_body,
+        }
+    }
+
     /// The settings of the API service.
     pub fn service_options(&self) -> service::Options {
         service::Options {
@@ -472,5 +531,33 @@ mod tests {
         assert_eq!(*config.shutdown_grace, DEFAULT_SHUTDOWN_GRACE);
         assert_eq!(*config.catalog_poll, DEFAULT_POLL);
         assert_eq!(config.default_locale, DEFAULT_LOCALE);
+        assert_eq!(config.ext_proc_listen, Endpoint::Off);
+        assert_eq!(config.ext_proc(), ext_proc::Settings::default());
+    }
+
+    #[test]
+    fn the_ext_proc_listener_is_off_unless_asked_and_on_loopback() {
+        let parse = |value: &str| {
+            Config::try_parse_from(["errmap", "--ext-proc-listen", value])
+                .map(|c| c.ext_proc_listen)
+                .map_err(|e| e.to_string())
+        };
+        let on = EXT_PROC_ON_ADDR.parse().expect("an address");
+        assert_eq!(parse("on"), Ok(Endpoint::At(on)));
+        assert_eq!(
+            parse("9000"),
+            Ok(Endpoint::At("127.0.0.1:9000".parse().expect("an address")))
+        );
+        assert_eq!(
+            parse("0.0.0.0:50052"),
+            Ok(Endpoint::At("0.0.0.0:50052".parse().expect("an address")))
+        );
+        assert_eq!(parse("off"), Ok(Endpoint::Off));
+        let err = parse("somewhere").expect_err("refused");
+        assert!(err.contains("ext-proc-listen"), "{err}");
+        let err = Config::try_parse_from(["errmap", "--ext-proc-translate", "sideways"])
+            .expect_err("refused")
+            .to_string();
+        assert!(err.contains("grpc-details"), "{err}");
     }
 }

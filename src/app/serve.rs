@@ -48,6 +48,7 @@ pub(super) async fn serve(config: Config) -> ExitCode {
         shutdown_grace: *config.shutdown_grace,
         service: config.service_options(),
         limits: config.limits(),
+        ext_proc: config.ext_proc(),
     };
     let shared = SharedCatalog::new(catalog);
     if let Some(path) = config.catalog.clone() {
@@ -76,7 +77,16 @@ async fn bind(config: &Config) -> Option<Listeners> {
         Some(addr) => Some(bind_one(addr, "http_listen").await?),
         None => None,
     };
-    Some(Listeners { grpc, admin, http })
+    let ext_proc = match config.ext_proc_listen.addr() {
+        Some(addr) => Some(bind_one(addr, "ext_proc_listen").await?),
+        None => None,
+    };
+    Some(Listeners {
+        grpc,
+        admin,
+        http,
+        ext_proc,
+    })
 }
 
 /// Binds the address of the setting `id`.
@@ -110,5 +120,8 @@ fn log_addresses(listeners: &Listeners, catalog: &Catalog) {
     }
     if let Some(http) = &listeners.http {
         tracing::info!("http listening on {}", address(http));
+    }
+    if let Some(ext_proc) = &listeners.ext_proc {
+        tracing::info!("ext_proc listening on {}", address(ext_proc));
     }
 }

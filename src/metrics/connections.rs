@@ -12,22 +12,30 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-/// The three listeners errmap serves on.
+/// The listeners errmap serves on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Listener {
     Api = 0,
     Admin = 1,
     Http = 2,
+    /// Envoy's external processor (`server/ext_proc.rs`).
+    ExtProc = 3,
 }
 
 impl Listener {
-    pub const ALL: [Listener; 3] = [Listener::Api, Listener::Admin, Listener::Http];
+    pub const ALL: [Listener; 4] = [
+        Listener::Api,
+        Listener::Admin,
+        Listener::Http,
+        Listener::ExtProc,
+    ];
 
     pub const fn as_str(self) -> &'static str {
         match self {
             Listener::Api => "api",
             Listener::Admin => "admin",
             Listener::Http => "http",
+            Listener::ExtProc => "ext_proc",
         }
     }
 }
@@ -93,10 +101,10 @@ impl ConnectionStats {
     }
 }
 
-/// The three listeners' counts, as `errmap_connections{listener}` and
+/// The listeners' counts, as `errmap_connections{listener}` and
 /// `errmap_connections_closed_total{listener, reason}`.
 #[derive(Debug, Default)]
-pub struct Connections([Arc<ConnectionStats>; 3]);
+pub struct Connections([Arc<ConnectionStats>; 4]);
 
 impl Connections {
     pub fn of(&self, listener: Listener) -> Arc<ConnectionStats> {

@@ -11,6 +11,8 @@ mod bad_input;
 mod batch;
 mod catalog_rows;
 mod echoes;
+#[cfg(feature = "ext-proc")]
+mod ext_proc;
 mod gateway;
 mod grpc_codes;
 mod health_reflection;

@@ -26,6 +26,8 @@ pub struct TestServer {
     pub admin_addr: SocketAddr,
     /// The HTTP/JSON face.
     pub http_addr: SocketAddr,
+    /// Envoy's external processor.
+    pub ext_proc_addr: SocketAddr,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<Result<Stopped, server::ServerError>>,
 }
@@ -49,10 +51,12 @@ impl TestServer {
         let (grpc, addr) = bind().await;
         let (admin, admin_addr) = bind().await;
         let (http, http_addr) = bind().await;
+        let (ext_proc, ext_proc_addr) = bind().await;
         let listeners = Listeners {
             grpc,
             admin: Some(admin),
             http: Some(http),
+            ext_proc: Some(ext_proc),
         };
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(server::run(listeners, catalog, config, async move {
@@ -63,6 +67,7 @@ impl TestServer {
             grpc_addr: addr,
             admin_addr,
             http_addr,
+            ext_proc_addr,
             shutdown: Some(tx),
             task,
         }

@@ -1,0 +1,256 @@
+#!/usr/bin/env python3
+"""The cost of errmap as Envoy's external processor, measured with h2load.
+
+Two Envoys on loopback in front of the same upstream (an errmap API
+listener, answering ResolveGatewayError): one plain, one with the ext_proc
+filter calling a second errmap (`--ext-proc-listen`) as in
+deploy/envoy/envoy.yaml. Each scenario runs on both, interleaved, ROUNDS
+times: successful calls (an OK answer, about 1 KB) and failing calls (an
+unknown code, NOT_FOUND trailers-only, which errmap enriches).
+
+Prints, per scenario and Envoy, the median over rounds of calls/s and of
+h2load's per-request p50/p99 latency, the ratio with/without, the
+processor's CPU per processed request (utime+stime of the ext_proc errmap
+over the calls made) and then p50/p99 at half of the plain Envoy's
+maximum rate (`--rps`), paired.
+
+    cargo build --release --bin errmap
+    python3 benches/ext_proc.py --binary target/release/errmap
+
+Needs envoy and h2load on PATH. The figures are only as good as the
+machine is quiet.
+"""
+
+import argparse
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+PATH = "/errmap.v1.ErrorMapService/ResolveGatewayError"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def frame(message):
+    return b"\x00" + len(message).to_bytes(4, "big") + message
+
+
+def gateway_request(code):
+    raw = code.encode()
+    return frame(b"\x0a" + bytes([len(raw)]) + raw)
+
+
+def wait_port(port, timeout=20.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    sys.exit(f"nothing listens on {port}")
+
+
+def bootstrap(listen, admin, upstream, processor):
+    ext_proc = ""
+    if processor:
+        ext_proc = """
+                  - name: envoy.filters.http.ext_proc
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor
+                      grpc_service: { envoy_grpc: { cluster_name: errmap } }
+                      failure_mode_allow: true
+                      message_timeout: 0.2s
+                      allow_mode_override: true
+                      processing_mode:
+                        request_header_mode: SEND
+                        response_header_mode: SEND
+                        request_body_mode: NONE
+                        response_body_mode: NONE
+                        request_trailer_mode: SKIP
+                        response_trailer_mode: SKIP"""
+    cluster = """
+    - name: {name}
+      type: STATIC
+      connect_timeout: 1s
+      typed_extension_protocol_options:
+        envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
+          "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
+          explicit_http_config: {{ http2_protocol_options: {{}} }}
+      load_assignment:
+        cluster_name: {name}
+        endpoints: [{{ lb_endpoints: [{{ endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {port} }} }} }} }}] }}]"""
+    clusters = cluster.format(name="upstream", port=upstream)
+    if processor:
+        clusters += cluster.format(name="errmap", port=processor)
+    return f"""
+admin:
+  address: {{ socket_address: {{ address: 127.0.0.1, port_value: {admin} }} }}
+static_resources:
+  listeners:
+    - name: ingress
+      address: {{ socket_address: {{ address: 127.0.0.1, port_value: {listen} }} }}
+      filter_chains:
+        - filters:
+            - name: envoy.filters.network.http_connection_manager
+              typed_config:
+                "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
+                stat_prefix: ingress
+                route_config:
+                  virtual_hosts:
+                    - name: all
+                      domains: ["*"]
+                      routes: [{{ match: {{ prefix: "/" }}, route: {{ cluster: upstream }} }}]
+                http_filters:{ext_proc}
+                  - name: envoy.filters.http.router
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+  clusters:{clusters}
+"""
+
+
+def cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def processed(admin_port):
+    """Messages the processor answered."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/metrics") as r:
+        text = r.read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith("errmap_ext_proc_messages_total{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def h2load(port, body, calls, clients, streams, rps=None):
+    with tempfile.NamedTemporaryFile(suffix=".log") as log:
+        argv = [
+            "h2load", "-n", str(calls), "-c", str(clients), "-m", str(streams),
+            "-H", "content-type: application/grpc", "-H", "te: trailers",
+            "-d", body, "--log-file", log.name,
+            f"http://127.0.0.1:{port}{PATH}",
+        ]
+        if rps:
+            argv[1:1] = ["--rps", str(rps)]
+        out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+        finished = next(l for l in out.splitlines() if l.startswith("finished in"))
+        per_s = float(finished.split(",")[1].split()[0])
+        status = next(l for l in out.splitlines() if l.startswith("status codes:"))
+        if not status.startswith(f"status codes: {calls} 2xx"):
+            sys.exit(f"not every call answered 200: {status}")
+        times = sorted(int(l.split()[2]) for l in open(log.name) if l.strip())
+    p = lambda q: times[min(len(times) - 1, int(q * len(times)))] / 1000.0
+    return per_s, p(0.50), p(0.99)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--binary", default="target/release/errmap")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--calls", type=int, default=40_000)
+    parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--streams", type=int, default=16)
+    args = parser.parse_args()
+    for tool in ("envoy", "h2load"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} is not on PATH")
+
+    work = tempfile.mkdtemp()
+    bodies = {
+        "success": os.path.join(work, "ok.bin"),
+        "failing": os.path.join(work, "fail.bin"),
+    }
+    open(bodies["success"], "wb").write(gateway_request("APIGW_NONCE_CONFLICT"))
+    open(bodies["failing"], "wb").write(gateway_request("NO_SUCH_CODE_AT_ALL"))
+
+    procs = []
+    try:
+        upstream, processor, admin = free_port(), free_port(), free_port()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("ERRMAP_")}
+        common = ["--http-listen", "off", "--log", "warn"]
+        procs.append(subprocess.Popen(
+            [args.binary, "--listen", f"127.0.0.1:{upstream}", "--admin-listen", "off", *common],
+            env=env))
+        ext = subprocess.Popen(
+            [args.binary, "--listen", f"127.0.0.1:{free_port()}", "--admin-listen",
+             f"127.0.0.1:{admin}", "--ext-proc-listen", f"127.0.0.1:{processor}", *common],
+            env=env)
+        procs.append(ext)
+        for port in (upstream, processor, admin):
+            wait_port(port)
+        envoys = {}
+        for name, proc_port in (("envoy", None), ("envoy+errmap", processor)):
+            listen = free_port()
+            path = os.path.join(work, f"{name}.yaml")
+            open(path, "w").write(bootstrap(listen, free_port(), upstream, proc_port))
+            procs.append(subprocess.Popen(
+                ["envoy", "-c", path, "--concurrency", "1", "--disable-hot-restart", "-l", "error"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            wait_port(listen)
+            envoys[name] = listen
+        # Warm up both paths.
+        for port in envoys.values():
+            h2load(port, bodies["success"], 2000, args.clients, args.streams)
+
+        for scenario, body in bodies.items():
+            results = {name: [] for name in envoys}
+            cpu, messages = [], []
+            for r in range(args.rounds):
+                order = list(envoys) if r % 2 == 0 else list(reversed(envoys))
+                for name in order:
+                    before = (cpu_seconds(ext.pid), processed(admin))
+                    results[name].append(h2load(envoys[name], body, args.calls, args.clients, args.streams))
+                    if name == "envoy+errmap":
+                        messages.append((processed(admin) - before[1]) / args.calls)
+                        cpu.append((cpu_seconds(ext.pid) - before[0]) / args.calls * 1e6)
+            med = {n: [statistics.median(x[i] for x in rs) for i in range(3)] for n, rs in results.items()}
+            ratios = [b[0] / a[0] for a, b in zip(results["envoy"], results["envoy+errmap"])]
+            print(f"\n{scenario} calls, {args.rounds} rounds of {args.calls} "
+                  f"({args.clients} connections x {args.streams} streams), medians:")
+            for name, (rate, p50, p99) in med.items():
+                print(f"  {name:13} {rate:10.0f} calls/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
+            print(f"  with/without  {statistics.median(ratios):.2f}x calls/s (median of paired rounds)")
+            print(f"  errmap CPU    {statistics.median(cpu):.1f} us per processed request "
+                  f"({statistics.median(messages):.1f} messages each; min {min(cpu):.1f}, "
+                  f"max {max(cpu):.1f})")
+            half = int(med["envoy"][0] / 2 / args.clients)
+            paced = {name: [] for name in envoys}
+            for r in range(args.rounds):
+                order = list(envoys) if r % 2 == 0 else list(reversed(envoys))
+                for name in order:
+                    calls = max(2000, half * args.clients * 3)
+                    paced[name].append(h2load(envoys[name], body, calls, args.clients, args.streams, rps=half))
+            p50s = {n: statistics.median(x[1] for x in v) for n, v in paced.items()}
+            p99s = {n: statistics.median(x[2] for x in v) for n, v in paced.items()}
+            added = [b[2] - a[2] for a, b in zip(paced["envoy"], paced["envoy+errmap"])]
+            print(f"  at {half * args.clients} calls/s (half of plain Envoy's maximum): "
+                  f"p50 {p50s['envoy']:.2f} -> {p50s['envoy+errmap']:.2f} ms, "
+                  f"p99 {p99s['envoy']:.2f} -> {p99s['envoy+errmap']:.2f} ms "
+                  f"(p99 added, median of paired rounds: {statistics.median(added):.2f} ms)")
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

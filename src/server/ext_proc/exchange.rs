@@ -1,0 +1,582 @@
+//! One `Process` stream: what errmap answers each message Envoy sends for
+//! one HTTP request. Plain synchronous code over Envoy's messages, so the
+//! decisions are tested (and fuzzed) without a network.
+//!
+//! | Envoy sends | errmap answers |
+//! |---|---|
+//! | request headers | continue; notes whether the client speaks gRPC, its `accept-language` and `x-request-id` |
+//! | response headers, gRPC, `grpc-status` ≠ 0 in them (trailers-only), gRPC client | continue, with `grpc-status-details-bin` set |
+//! | response headers, gRPC, no `grpc-status` (it will come in the trailers), gRPC client | continue, asking for the trailers (`mode_override`: `response_trailer_mode: SEND`), where Envoy is set not to send them |
+//! | the same, any other client | an immediate response: the gateway's HTTP status and JSON error body |
+//! | response headers, not gRPC, status ≥ 400, JSON (or no content type), at most the body cap announced, gRPC client | continue, asking for the body (`mode_override`: `BUFFERED_PARTIAL`) |
+//! | that body, whole, within the cap, in the gateway's error shape | an immediate response: the mapped `grpc-status`, `grpc-message` and `grpc-status-details-bin` |
+//! | response trailers, `grpc-status` ≠ 0, gRPC client | continue, with `grpc-status-details-bin` set |
+//! | anything else | continue, unchanged |
+//!
+//! Whatever fails to read or to resolve (a status out of range, details
+//! that do not decode, a body that is not the gateway's) falls back to
+//! passing the message on unchanged: errmap never refuses Envoy's traffic.
+
+use super::bare::{Bare, BareCache};
+use super::headers::{self, Headers};
+use super::settings::{Route, Settings};
+use crate::catalog::SharedCatalog;
+use crate::engine::validate::{self, Prefix};
+use crate::engine::{self, Context};
+use crate::gateway_body;
+use crate::metrics::Metrics;
+use crate::pb::errmap::v1::{
+    MatchKind, Resolution, ResolveGatewayErrorRequest, ResolveGrpcStatusRequest,
+};
+use crate::pb::google::rpc::Status as StatusProto;
+use crate::service::Options;
+use envoy_types::pb::envoy::config::core::v3::HeaderValueOption;
+use envoy_types::pb::envoy::extensions::filters::http::ext_proc::v3::{
+    processing_mode::{BodySendMode, HeaderSendMode},
+    ProcessingMode,
+};
+use envoy_types::pb::envoy::r#type::v3::HttpStatus;
+use envoy_types::pb::envoy::service::ext_proc::v3::{
+    processing_request, processing_response, BodyResponse, CommonResponse, GrpcStatus,
+    HeaderMutation, HeadersResponse, HttpBody, HttpHeaders, HttpTrailers, ImmediateResponse,
+    ProcessingRequest, ProcessingResponse, TrailersResponse,
+};
+use prost::Message;
+use std::sync::Arc;
+use tonic::metadata::MetadataMap;
+
+/// The longest `grpc-message` passed to the engine (its limit).
+const MAX_MESSAGE: usize = 4096;
+/// The longest `accept-language` or `x-request-id` kept.
+const MAX_KEPT: usize = 256;
+/// The most header bytes errmap leaves after adding its details: well
+/// under Envoy's default limit of 60 KiB (`max_response_headers_kb`), past
+/// which Envoy would reset the stream rather than send them. Headers that
+/// would grow past it pass as they are.
+const MAX_HEADER_BYTES: usize = 32 * 1024;
+
+/// What errmap did with one message, as counted in
+/// `errmap_ext_proc_messages_total{action}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Passed on unchanged.
+    Passed,
+    /// A gRPC error's details added.
+    Enriched,
+    /// A gRPC error sent as the gateway's HTTP error.
+    ToHttp,
+    /// A gateway error sent as a gRPC status.
+    ToGrpc,
+    /// An error response's body asked for.
+    BodyAsked,
+    /// A message errmap could read but not translate (an unreadable body, a
+    /// status out of range), passed on unchanged.
+    Untranslated,
+}
+
+impl Action {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Action::Passed => "passed",
+            Action::Enriched => "enriched",
+            Action::ToHttp => "grpc_to_http",
+            Action::ToGrpc => "http_to_grpc",
+            Action::BodyAsked => "body_asked",
+            Action::Untranslated => "untranslated",
+        }
+    }
+}
+
+/// Who sent the request, as far as its headers tell.
+#[derive(Debug, Clone, Default)]
+struct Client {
+    /// `None` until the request headers are seen (Envoy may be set to skip
+    /// them).
+    grpc: Option<bool>,
+    accept_language: Option<String>,
+    request_id: Option<String>,
+}
+
+/// A gRPC error as its headers or trailers carry it.
+#[derive(Debug, Clone)]
+struct GrpcError {
+    code: i32,
+    message: String,
+    details: Vec<u8>,
+    /// The bytes of the headers (or trailers) it came in, but for its
+    /// details, which errmap's replace.
+    other_header_bytes: usize,
+}
+
+/// The state of one stream.
+#[derive(Debug)]
+pub struct Exchange {
+    translator: Arc<Translator>,
+    route: Route,
+    client: Client,
+    /// The `:status` of a gateway-shaped error whose body was asked for.
+    asked_body: Option<i32>,
+}
+
+impl Exchange {
+    pub fn new(translator: Arc<Translator>, route: Route) -> Self {
+        Self {
+            translator,
+            route,
+            client: Client::default(),
+            asked_body: None,
+        }
+    }
+
+    /// The answer to one message; `None` when Envoy expects none
+    /// (observability mode) or sent nothing errmap knows.
+    pub fn step(&mut self, message: &ProcessingRequest) -> Option<ProcessingResponse> {
+        use processing_request::Request as In;
+        if message.observability_mode {
+            return None;
+        }
+        let (answer, action) = match message.request.as_ref()? {
+            In::RequestHeaders(h) => {
+                self.request_headers(h);
+                (headers_continue(true, None), Action::Passed)
+            }
+            In::ResponseHeaders(h) => self.response_headers(h),
+            In::ResponseBody(b) => self.response_body(b),
+            In::ResponseTrailers(t) => self.response_trailers(t),
+            In::RequestBody(_) => (
+                body_continue(processing_response::Response::RequestBody),
+                Action::Passed,
+            ),
+            In::RequestTrailers(_) => (
+                trailers_continue(processing_response::Response::RequestTrailers),
+                Action::Passed,
+            ),
+        };
+        self.translator.count(action);
+        Some(answer)
+    }
+
+    fn request_headers(&mut self, message: &HttpHeaders) {
+        let headers = Headers::of(message.headers.as_ref());
+        let kept = |name| {
+            headers
+                .text(name)
+                .map(|v| headers::cut(v, MAX_KEPT).to_owned())
+        };
+        self.client = Client {
+            grpc: Some(headers.is_grpc()),
+            accept_language: kept("accept-language"),
+            request_id: kept("x-request-id"),
+        };
+    }
+
+    fn response_headers(&mut self, message: &HttpHeaders) -> (ProcessingResponse, Action) {
+        let headers = Headers::of(message.headers.as_ref());
+        let directions = self.route.directions;
+        let pass = (headers_continue(false, None), Action::Passed);
+        if headers.is_grpc() {
+            // Trailers-only: the status is in the headers.
+            let Some(error) = grpc_error(&headers) else {
+                // The status comes in the trailers: have them sent, where
+                // Envoy is set not to (Envoy Gateway sends none).
+                let wants_trailers = headers.grpc_status().is_none()
+                    && !message.end_of_stream
+                    && self.client.grpc != Some(false)
+                    && directions.grpc_details;
+                if wants_trailers {
+                    let mode = ProcessingMode {
+                        response_trailer_mode: HeaderSendMode::Send as i32,
+                        ..Default::default()
+                    };
+                    return (
+                        headers_continue(false, None).with_mode(mode),
+                        Action::Passed,
+                    );
+                }
+                return pass;
+            };
+            return match self.client.grpc {
+                Some(true) | None if directions.grpc_details => match self.enriched(&error) {
+                    Some(set) => (headers_continue(false, Some(set)), Action::Enriched),
+                    None => (pass.0, Action::Untranslated),
+                },
+                Some(false) if directions.grpc_to_http => match self.to_http(&error) {
+                    Some(reply) => (immediate(reply), Action::ToHttp),
+                    None => (pass.0, Action::Untranslated),
+                },
+                _ => pass,
+            };
+        }
+        let wanted = self.client.grpc == Some(true)
+            && directions.http_to_grpc
+            && !message.end_of_stream
+            && headers.status().is_some_and(|s| (400..=599).contains(&s))
+            && headers
+                .text("content-type")
+                .is_none_or(|t| t.to_ascii_lowercase().contains("json"))
+            && headers
+                .text("content-length")
+                .and_then(|n| n.parse::<usize>().ok())
+                .is_none_or(|n| n <= self.translator.settings.max_body);
+        if !wanted {
+            return pass;
+        }
+        self.asked_body = headers.status();
+        let mode = ProcessingMode {
+            response_body_mode: BodySendMode::BufferedPartial as i32,
+            ..Default::default()
+        };
+        (
+            headers_continue(false, None).with_mode(mode),
+            Action::BodyAsked,
+        )
+    }
+
+    fn response_body(&mut self, message: &HttpBody) -> (ProcessingResponse, Action) {
+        let pass = body_continue(processing_response::Response::ResponseBody);
+        let Some(status) = self.asked_body.take() else {
+            return (pass, Action::Passed);
+        };
+        // Part of a body (it outgrew Envoy's buffer) or too much of one is
+        // passed on: it cannot be read whole.
+        if !message.end_of_stream || message.body.len() > self.translator.settings.max_body {
+            return (pass, Action::Untranslated);
+        }
+        match self.to_grpc(status, &message.body) {
+            Some(reply) => (immediate(reply), Action::ToGrpc),
+            None => (pass, Action::Untranslated),
+        }
+    }
+
+    fn response_trailers(&mut self, message: &HttpTrailers) -> (ProcessingResponse, Action) {
+        let pass = trailers_continue(processing_response::Response::ResponseTrailers);
+        let trailers = Headers::of(message.trailers.as_ref());
+        let gets_details = self.client.grpc != Some(false) && self.route.directions.grpc_details;
+        let Some(error) = grpc_error(&trailers).filter(|_| gets_details) else {
+            return (pass, Action::Passed);
+        };
+        match self.enriched(&error) {
+            Some(set) => {
+                let answer = ProcessingResponse {
+                    response: Some(processing_response::Response::ResponseTrailers(
+                        TrailersResponse {
+                            header_mutation: Some(HeaderMutation {
+                                set_headers: set,
+                                remove_headers: Vec::new(),
+                            }),
+                        },
+                    )),
+                    ..Default::default()
+                };
+                (answer, Action::Enriched)
+            }
+            None => (pass, Action::Untranslated),
+        }
+    }
+
+    /// The engine's context for this stream.
+    fn context<'a>(&'a self, catalog: &'a crate::catalog::Catalog) -> Context<'a> {
+        let translator = &*self.translator;
+        let observer = translator
+            .metrics
+            .as_deref()
+            .map(|m| m as &dyn crate::engine::Observer);
+        Context {
+            default_locale: self.route.default_locale,
+            ..translator
+                .options
+                .context(catalog, self.client.accept_language.as_deref(), observer)
+        }
+    }
+
+    /// Resolves a gRPC error; a request id or details the engine refuses
+    /// are left out rather than the translation given up.
+    fn resolve_grpc(&self, error: &GrpcError) -> Option<Resolution> {
+        let catalog = self.translator.catalog.current();
+        let ctx = self.context(&catalog);
+        let mut request = ResolveGrpcStatusRequest {
+            code: error.code,
+            message: error.message.clone(),
+            request_id: self.client.request_id.clone().unwrap_or_default(),
+            status_details_bin: error.details.clone(),
+            ..Default::default()
+        };
+        if let Ok(resolution) = engine::resolve_grpc(&ctx, &request) {
+            return Some(resolution);
+        }
+        request.request_id.clear();
+        request.status_details_bin.clear();
+        request.message.clear();
+        engine::resolve_grpc(&ctx, &request).ok()
+    }
+
+    /// The headers that carry errmap's details for a gRPC error: the
+    /// upstream's own details are kept, and errmap's are added after them
+    /// (one of each kind). The status inside keeps the upstream's code and
+    /// message, which clients check against `grpc-status`.
+    fn enriched(&self, error: &GrpcError) -> Option<Vec<HeaderValueOption>> {
+        let status = if error.details.is_empty() {
+            self.bare_status(error)?
+        } else {
+            self.merged_status(error)?
+        };
+        let value = headers::encode_bin(&status);
+        if error.other_header_bytes + value.len() > MAX_HEADER_BYTES {
+            return None;
+        }
+        Some(vec![headers::set("grpc-status-details-bin", value)])
+    }
+
+    /// The encoded status for an error with no details of its own: its
+    /// code and message, then errmap's details for the code (computed once
+    /// per catalog, code and locale, [`BareCache`]).
+    fn bare_status(&self, error: &GrpcError) -> Option<Vec<u8>> {
+        let catalog = self.translator.catalog.current();
+        let ctx = self.context(&catalog);
+        let locale =
+            validate::locale(Prefix::ROOT, "", ctx.accept_language, ctx.default_locale).ok()?;
+        let cache = &self.translator.bare;
+        let bare = match cache.get(catalog.version(), error.code, locale) {
+            Some(bare) => {
+                if let Some(observer) = ctx.observer {
+                    observer.resolved(bare.match_kind);
+                }
+                bare
+            }
+            None => {
+                let request = ResolveGrpcStatusRequest {
+                    code: error.code,
+                    locale: locale.tag().to_owned(),
+                    ..Default::default()
+                };
+                let resolution = engine::resolve_grpc(&ctx, &request).ok()?;
+                let match_kind = MatchKind::try_from(resolution.match_kind).unwrap_or_default();
+                let ours = resolution.status?;
+                let details = StatusProto {
+                    details: ours.details,
+                    ..Default::default()
+                }
+                .encode_to_vec();
+                let bare = Arc::new(Bare {
+                    message: ours.message,
+                    details,
+                    match_kind,
+                });
+                cache.put(catalog.version(), error.code, locale, bare.clone());
+                bare
+            }
+        };
+        let message = if error.message.is_empty() {
+            bare.message.clone()
+        } else {
+            error.message.clone()
+        };
+        let mut status = StatusProto {
+            code: error.code,
+            message,
+            details: Vec::new(),
+        }
+        .encode_to_vec();
+        status.extend_from_slice(&bare.details);
+        Some(status)
+    }
+
+    /// The encoded status for an error with details of its own: those
+    /// first, then errmap's of the kinds it lacks.
+    fn merged_status(&self, error: &GrpcError) -> Option<Vec<u8>> {
+        let resolution = self.resolve_grpc(error)?;
+        let ours = resolution.status?;
+        let mut status = StatusProto::decode(error.details.as_slice())
+            .ok()
+            .filter(|_| !error.details.is_empty())
+            .unwrap_or_default();
+        status.code = error.code;
+        status.message = if error.message.is_empty() {
+            ours.message
+        } else {
+            error.message.clone()
+        };
+        for detail in ours.details {
+            if status.details.iter().all(|d| d.type_url != detail.type_url) {
+                status.details.push(detail);
+            }
+        }
+        Some(status.encode_to_vec())
+    }
+
+    /// A gRPC error as the gateway's HTTP error.
+    fn to_http(&self, error: &GrpcError) -> Option<ImmediateResponse> {
+        let resolution = self.resolve_grpc(error)?;
+        // An upstream ErrorInfo may name the gateway's success row (200):
+        // an error must not reach an HTTP client as a success.
+        if resolution.gateway_error_body.is_empty()
+            || !(400..=599).contains(&resolution.http_status)
+        {
+            return None;
+        }
+        Some(ImmediateResponse {
+            status: Some(HttpStatus {
+                code: resolution.http_status,
+            }),
+            headers: Some(HeaderMutation {
+                set_headers: vec![headers::set("content-type", "application/json")],
+                remove_headers: Vec::new(),
+            }),
+            body: resolution.gateway_error_body.into_bytes(),
+            grpc_status: None,
+            details: "errmap_grpc_to_http".to_owned(),
+        })
+    }
+
+    /// A gateway error body as a gRPC status. Only a body in the gateway's
+    /// error shape is one; an unknown code in it falls back on the HTTP
+    /// status, as `ResolveGatewayError` does.
+    fn to_grpc(&self, status: i32, body: &[u8]) -> Option<ImmediateResponse> {
+        gateway_body::parse(body).ok()?;
+        let catalog = self.translator.catalog.current();
+        let ctx = self.context(&catalog);
+        let request = ResolveGatewayErrorRequest {
+            http_status: Some(status),
+            body: body.to_vec(),
+            profile: self.route.profile as i32,
+            ..Default::default()
+        };
+        let resolution = engine::resolve_gateway(&ctx, &request).ok()?;
+        let rich = resolution.status?;
+        let code = u32::try_from(rich.code).ok().filter(|&c| c != 0)?;
+        let details = headers::encode_bin(&rich.encode_to_vec());
+        Some(ImmediateResponse {
+            // Envoy sends a gRPC reply as HTTP 200, its body as grpc-message.
+            status: Some(HttpStatus { code: 200 }),
+            headers: Some(HeaderMutation {
+                set_headers: vec![headers::set("grpc-status-details-bin", details)],
+                remove_headers: Vec::new(),
+            }),
+            body: rich.message.into_bytes(),
+            grpc_status: Some(GrpcStatus { status: code }),
+            details: "errmap_http_to_grpc".to_owned(),
+        })
+    }
+}
+
+/// The error a gRPC status in `headers` names, if it is one (not OK).
+fn grpc_error(headers: &Headers<'_>) -> Option<GrpcError> {
+    let code = headers.grpc_status().filter(|&c| c != 0)?;
+    let message = headers
+        .get("grpc-message")
+        .map(headers::decode_message)
+        .unwrap_or_default();
+    let raw_details = headers.get("grpc-status-details-bin").unwrap_or_default();
+    let details = headers::decode_bin(raw_details).unwrap_or_default();
+    Some(GrpcError {
+        code,
+        message: headers::cut(&message, MAX_MESSAGE).to_owned(),
+        details,
+        other_header_bytes: headers.size().saturating_sub(raw_details.len()),
+    })
+}
+
+/// Continue with the request (`request`) or response headers, setting
+/// `set` if given.
+fn headers_continue(request: bool, set: Option<Vec<HeaderValueOption>>) -> ProcessingResponse {
+    let answer = HeadersResponse {
+        response: set.map(|set_headers| CommonResponse {
+            header_mutation: Some(HeaderMutation {
+                set_headers,
+                remove_headers: Vec::new(),
+            }),
+            ..Default::default()
+        }),
+    };
+    let response = if request {
+        processing_response::Response::RequestHeaders(answer)
+    } else {
+        processing_response::Response::ResponseHeaders(answer)
+    };
+    ProcessingResponse {
+        response: Some(response),
+        ..Default::default()
+    }
+}
+
+fn body_continue(kind: fn(BodyResponse) -> processing_response::Response) -> ProcessingResponse {
+    ProcessingResponse {
+        response: Some(kind(BodyResponse::default())),
+        ..Default::default()
+    }
+}
+
+fn trailers_continue(
+    kind: fn(TrailersResponse) -> processing_response::Response,
+) -> ProcessingResponse {
+    ProcessingResponse {
+        response: Some(kind(TrailersResponse::default())),
+        ..Default::default()
+    }
+}
+
+fn immediate(reply: ImmediateResponse) -> ProcessingResponse {
+    ProcessingResponse {
+        response: Some(processing_response::Response::ImmediateResponse(reply)),
+        ..Default::default()
+    }
+}
+
+trait WithMode {
+    fn with_mode(self, mode: ProcessingMode) -> Self;
+}
+
+impl WithMode for ProcessingResponse {
+    fn with_mode(mut self, mode: ProcessingMode) -> Self {
+        self.mode_override = Some(mode);
+        self
+    }
+}
+
+/// What every stream shares: the catalog, the service's settings (locale,
+/// error domain) and where translations are counted.
+#[derive(Debug, Clone)]
+pub struct Translator {
+    catalog: SharedCatalog,
+    options: Options,
+    settings: Settings,
+    metrics: Option<Arc<Metrics>>,
+    bare: Arc<BareCache>,
+}
+
+impl Translator {
+    pub fn new(catalog: SharedCatalog, options: Options, settings: Settings) -> Self {
+        Self {
+            catalog,
+            options,
+            settings,
+            metrics: None,
+            bare: Arc::default(),
+        }
+    }
+
+    /// Counts translations, resolutions and unknown codes in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// The settings of a stream whose metadata is `metadata`.
+    pub fn route(&self, metadata: &MetadataMap) -> Route {
+        Route::from_metadata(&self.settings, self.options.default_locale, metadata)
+    }
+
+    /// A new stream's state.
+    pub fn exchange(self: &Arc<Self>, route: Route) -> Exchange {
+        Exchange::new(self.clone(), route)
+    }
+
+    fn count(&self, action: Action) {
+        if let Some(metrics) = &self.metrics {
+            metrics.ext_proc(action.as_str());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

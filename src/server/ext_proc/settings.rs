@@ -1,0 +1,234 @@
+//! The translations a listener and a route allow, and the per-route
+//! settings Envoy passes as the stream's metadata.
+
+use crate::locale::Locale;
+use crate::pb::errmap::v1::Profile;
+use tonic::metadata::MetadataMap;
+
+/// The gRPC service Envoy's ext_proc filter calls, as health checks and
+/// reflection name it.
+pub const SERVICE_NAME: &str = "envoy.service.ext_proc.v3.ExternalProcessor";
+
+/// The largest error body errmap asks Envoy for: the largest gateway body
+/// the engine reads. A response announcing more (`content-length`), or
+/// arriving with more, passes unchanged.
+pub const DEFAULT_MAX_BODY: usize = crate::gateway_body::MAX_BODY;
+
+/// Stream metadata (`grpc_initial_metadata` of Envoy's per-route
+/// `ExtProcPerRoute` overrides, or the filter's `grpc_service.
+/// initial_metadata`) naming the translations a route allows; it can only
+/// narrow `--ext-proc-translate`.
+pub const TRANSLATE_METADATA: &str = "x-errmap-translate";
+/// Stream metadata naming the route's default locale (the request's
+/// `accept-language` still wins).
+pub const LOCALE_METADATA: &str = "x-errmap-locale";
+/// Stream metadata naming the profile for gateway bodies that carry an
+/// HTTP status but no known code: `google` or `grpc-proxy`.
+pub const PROFILE_METADATA: &str = "x-errmap-profile";
+
+/// Which translations are on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Directions {
+    /// gRPC error to gRPC client: `grpc-status-details-bin` added.
+    pub grpc_details: bool,
+    /// gRPC error (trailers-only) to another client: gateway status and body.
+    pub grpc_to_http: bool,
+    /// Gateway error body to gRPC client: gRPC status and details.
+    pub http_to_grpc: bool,
+}
+
+impl Directions {
+    pub const ALL: Directions = Directions {
+        grpc_details: true,
+        grpc_to_http: true,
+        http_to_grpc: true,
+    };
+    pub const NONE: Directions = Directions {
+        grpc_details: false,
+        grpc_to_http: false,
+        http_to_grpc: false,
+    };
+
+    /// The names, as the flag and the metadata spell them.
+    pub const NAMES: [&'static str; 3] = ["grpc-details", "grpc-to-http", "http-to-grpc"];
+
+    /// Parses `all`, `none`, or a comma-separated list of [`Self::NAMES`].
+    pub fn parse(value: &str) -> Result<Directions, String> {
+        let value = value.trim();
+        if value.eq_ignore_ascii_case("all") {
+            return Ok(Directions::ALL);
+        }
+        if value.eq_ignore_ascii_case("none") || value.is_empty() {
+            return Ok(Directions::NONE);
+        }
+        let mut directions = Directions::NONE;
+        for name in value.split(',').map(str::trim) {
+            match name.to_ascii_lowercase().as_str() {
+                "grpc-details" => directions.grpc_details = true,
+                "grpc-to-http" => directions.grpc_to_http = true,
+                "http-to-grpc" => directions.http_to_grpc = true,
+                _ => {
+                    return Err(format!(
+                        "must be \"all\", \"none\" or a comma-separated list of {}; got {:?}",
+                        Self::NAMES.join(", "),
+                        crate::echo::cut(name, crate::echo::MAX_ECHO)
+                    ))
+                }
+            }
+        }
+        Ok(directions)
+    }
+
+    /// Only the translations both allow.
+    pub fn and(self, other: Directions) -> Directions {
+        Directions {
+            grpc_details: self.grpc_details && other.grpc_details,
+            grpc_to_http: self.grpc_to_http && other.grpc_to_http,
+            http_to_grpc: self.http_to_grpc && other.http_to_grpc,
+        }
+    }
+}
+
+impl std::fmt::Display for Directions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let on: Vec<&str> = [self.grpc_details, self.grpc_to_http, self.http_to_grpc]
+            .iter()
+            .zip(Self::NAMES)
+            .filter_map(|(on, name)| on.then_some(name))
+            .collect();
+        match on.len() {
+            0 => f.write_str("none"),
+            3 => f.write_str("all"),
+            _ => f.write_str(&on.join(",")),
+        }
+    }
+}
+
+/// The listener's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// The translations on for every route (`--ext-proc-translate`).
+    pub directions: Directions,
+    /// The largest error body asked for and read (`--ext-proc-max-body`).
+    pub max_body: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            directions: Directions::ALL,
+            max_body: DEFAULT_MAX_BODY,
+        }
+    }
+}
+
+/// One stream's settings: the listener's, narrowed by the route.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub directions: Directions,
+    /// The locale when the request's `accept-language` names none.
+    pub default_locale: Locale,
+    /// The table for a gateway body with a bare HTTP status.
+    pub profile: Profile,
+}
+
+impl Route {
+    /// The settings of a stream whose metadata is `metadata`, starting from
+    /// the listener's `settings` and `default_locale`. A value that does
+    /// not parse is ignored (and logged), so a typo in a route's setting
+    /// never fails its traffic.
+    pub fn from_metadata(
+        settings: &Settings,
+        default_locale: Locale,
+        metadata: &MetadataMap,
+    ) -> Route {
+        let text = |key: &str| metadata.get(key).and_then(|v| v.to_str().ok());
+        let mut route = Route {
+            directions: settings.directions,
+            default_locale,
+            profile: Profile::Unspecified,
+        };
+        if let Some(value) = text(TRANSLATE_METADATA) {
+            match Directions::parse(value) {
+                Ok(allowed) => route.directions = route.directions.and(allowed),
+                Err(why) => tracing::debug!("ignoring {TRANSLATE_METADATA}: {why}"),
+            }
+        }
+        if let Some(value) = text(LOCALE_METADATA) {
+            match Locale::from_tag(value.trim()) {
+                Some(locale) => route.default_locale = locale,
+                None => tracing::debug!("ignoring {LOCALE_METADATA}: not zh-CN or en-US"),
+            }
+        }
+        if let Some(value) = text(PROFILE_METADATA) {
+            match value.trim().to_ascii_lowercase().as_str() {
+                "google" => route.profile = Profile::Google,
+                "grpc-proxy" => route.profile = Profile::GrpcProxy,
+                _ => tracing::debug!("ignoring {PROFILE_METADATA}: not google or grpc-proxy"),
+            }
+        }
+        route
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directions_parse_and_print() {
+        assert_eq!(Directions::parse("all"), Ok(Directions::ALL));
+        assert_eq!(Directions::parse(" none "), Ok(Directions::NONE));
+        let some = Directions::parse("grpc-details, HTTP-TO-GRPC").expect("parses");
+        assert_eq!(
+            some,
+            Directions {
+                grpc_details: true,
+                grpc_to_http: false,
+                http_to_grpc: true
+            }
+        );
+        assert_eq!(some.to_string(), "grpc-details,http-to-grpc");
+        assert_eq!(Directions::ALL.to_string(), "all");
+        let err = Directions::parse("grpc-details,sideways").expect_err("refused");
+        assert!(err.contains("\"sideways\""), "{err}");
+    }
+
+    #[test]
+    fn a_route_narrows_and_never_widens() {
+        let settings = Settings {
+            directions: Directions::parse("grpc-details,http-to-grpc").expect("parses"),
+            ..Settings::default()
+        };
+        let route_of =
+            |metadata: &MetadataMap| Route::from_metadata(&settings, Locale::ZhCn, metadata);
+        let mut metadata = MetadataMap::new();
+        metadata.insert(
+            TRANSLATE_METADATA,
+            "grpc-to-http,http-to-grpc".parse().expect("ascii"),
+        );
+        metadata.insert(LOCALE_METADATA, "en-US".parse().expect("ascii"));
+        metadata.insert(PROFILE_METADATA, "grpc-proxy".parse().expect("ascii"));
+        let route = route_of(&metadata);
+        assert_eq!(
+            route.directions,
+            Directions {
+                grpc_details: false,
+                grpc_to_http: false,
+                http_to_grpc: true
+            }
+        );
+        assert_eq!(route.default_locale, Locale::EnUs);
+        assert_eq!(route.profile, Profile::GrpcProxy);
+
+        // Unreadable settings leave the listener's.
+        let mut bad = MetadataMap::new();
+        bad.insert(TRANSLATE_METADATA, "everything".parse().expect("ascii"));
+        bad.insert(LOCALE_METADATA, "fr-FR".parse().expect("ascii"));
+        bad.insert(PROFILE_METADATA, "aws".parse().expect("ascii"));
+        let route = route_of(&bad);
+        assert_eq!(route.directions, settings.directions);
+        assert_eq!(route.default_locale, Locale::ZhCn);
+        assert_eq!(route.profile, Profile::Unspecified);
+    }
+}

