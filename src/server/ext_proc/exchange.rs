@@ -15,7 +15,7 @@
 //!
 //! Whatever fails to read or to resolve (a status out of range, details
 //! that do not decode, a body that is not the gateway's, headers that
-//! errmap's details would push past [`MAX_HEADER_BYTES`]) falls back to
+//! errmap's details would push past `MAX_HEADER_BYTES`) falls back to
 //! passing the message on unchanged: errmap never refuses Envoy's traffic.
 
 use super::bare::{Bare, BareCache};
