@@ -164,6 +164,8 @@ def main():
     parser.add_argument("--calls", type=int, default=40_000)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--streams", type=int, default=16)
+    parser.add_argument("--worker-threads", type=int, default=0,
+                        help="the processor's --worker-threads (0: errmap's default)")
     args = parser.parse_args()
     for tool in ("envoy", "h2load"):
         if not shutil.which(tool):
@@ -185,9 +187,11 @@ def main():
         procs.append(subprocess.Popen(
             [args.binary, "--listen", f"127.0.0.1:{upstream}", "--admin-listen", "off", *common],
             env=env))
+        threads = ["--worker-threads", str(args.worker_threads)] if args.worker_threads else []
         ext = subprocess.Popen(
             [args.binary, "--listen", f"127.0.0.1:{free_port()}", "--admin-listen",
-             f"127.0.0.1:{admin}", "--ext-proc-listen", f"127.0.0.1:{processor}", *common],
+             f"127.0.0.1:{admin}", "--ext-proc-listen", f"127.0.0.1:{processor}", *common,
+             *threads],
             env=env)
         procs.append(ext)
         for port in (upstream, processor, admin):

@@ -6,15 +6,16 @@
 //! |---|---|
 //! | request headers | continue; notes whether the client speaks gRPC, its `accept-language` and `x-request-id` |
 //! | response headers, gRPC, `grpc-status` ≠ 0 in them (trailers-only), gRPC client | continue, with `grpc-status-details-bin` set |
-//! | response headers, gRPC, no `grpc-status` (it will come in the trailers), gRPC client | continue, asking for the trailers (`mode_override`: `response_trailer_mode: SEND`), where Envoy is set not to send them |
 //! | the same, any other client | an immediate response: the gateway's HTTP status and JSON error body |
+//! | response headers, gRPC, no `grpc-status` (it will come in the trailers), gRPC client | continue, asking for the trailers (`mode_override`: `response_trailer_mode: SEND`), where Envoy is set not to send them |
 //! | response headers, not gRPC, status ≥ 400, JSON (or no content type), at most the body cap announced, gRPC client | continue, asking for the body (`mode_override`: `BUFFERED_PARTIAL`) |
 //! | that body, whole, within the cap, in the gateway's error shape | an immediate response: the mapped `grpc-status`, `grpc-message` and `grpc-status-details-bin` |
 //! | response trailers, `grpc-status` ≠ 0, gRPC client | continue, with `grpc-status-details-bin` set |
 //! | anything else | continue, unchanged |
 //!
 //! Whatever fails to read or to resolve (a status out of range, details
-//! that do not decode, a body that is not the gateway's) falls back to
+//! that do not decode, a body that is not the gateway's, headers that
+//! errmap's details would push past `MAX_HEADER_BYTES`) falls back to
 //! passing the message on unchanged: errmap never refuses Envoy's traffic.
 
 use super::bare::{Bare, BareCache};
