@@ -185,7 +185,7 @@ func (c *Client) GatewayToGRPC(ctx context.Context, httpStatus int, in GatewayIn
 		return fallbackStatus(httpStatus, c.domain).Err()
 	}
 	r := res.GetResolution()
-	if r.GetGrpcCode() == rpccode.Code_OK {
+	if isSuccess(r) {
 		return nil
 	}
 	if r.GetStatus() == nil {
@@ -193,6 +193,13 @@ func (c *Client) GatewayToGRPC(ctx context.Context, httpStatus int, in GatewayIn
 		return status.New(codes.Code(r.GetGrpcCode()), r.GetMessage()).Err()
 	}
 	return status.FromProto(r.GetStatus()).Err()
+}
+
+// isSuccess reports whether r has no error to raise: the success entry,
+// a bare 2xx, gRPC OK. errmap says so in r.Success; an errmap that
+// predates the field leaves it false, and its grpc_code still says OK.
+func isSuccess(r *errmapv1.Resolution) bool {
+	return r.GetSuccess() || r.GetGrpcCode() == rpccode.Code_OK
 }
 
 // GatewayError is what to send an HTTP caller for a gRPC error.

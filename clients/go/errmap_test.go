@@ -83,6 +83,35 @@ func TestGatewayToGRPC(t *testing.T) {
 		}
 	}
 
+	// errmap says success plainly; an errmap that predates the field
+	// says it by grpc_code alone, and either is enough.
+	for _, tc := range []struct {
+		code     string
+		status   int32
+		success  bool
+		grpcCode rpccode.Code
+	}{{"APIGATEWAY_SUCCESS", 200, true, rpccode.Code_OK}, {"APIGW_NONCE_CONFLICT", 403, false, rpccode.Code_PERMISSION_DENIED}} {
+		res, err := c.API().ResolveGatewayError(ctx, &errmapv1.ResolveGatewayErrorRequest{Code: tc.code, HttpStatus: proto.Int32(tc.status)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := res.GetResolution()
+		if r.GetSuccess() != tc.success || r.GetGrpcCode() != tc.grpcCode || isSuccess(r) != tc.success {
+			t.Fatalf("%s: success %v, grpc_code %v", tc.code, r.GetSuccess(), r.GetGrpcCode())
+		}
+	}
+	for _, r := range []*errmapv1.Resolution{
+		{Success: true, GrpcCode: rpccode.Code_UNAVAILABLE},
+		{Success: false, GrpcCode: rpccode.Code_OK},
+	} {
+		if !isSuccess(r) {
+			t.Fatalf("%v is not read as success", r)
+		}
+	}
+	if isSuccess(&errmapv1.Resolution{GrpcCode: rpccode.Code_UNAVAILABLE}) {
+		t.Fatal("UNAVAILABLE without success is read as success")
+	}
+
 	// An HTTP status outside 100-599 is the caller's own mistake: an
 	// argument error, not a status error, and no fallback.
 	for _, hs := range []int{700, 99, 0, -1, 1 << 40} {

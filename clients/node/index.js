@@ -188,8 +188,17 @@ function fallbackError(httpStatus, domain = DEFAULT_DOMAIN) {
   return serviceError(code, message, metadata);
 }
 
-/** The ServiceError of an errmap resolution, or null when its code is OK. */
+/** Whether an errmap resolution has no error to raise (gRPC OK). errmap
+ * says so in success; an errmap that predates the field leaves it false,
+ * and its grpc_code still says OK. */
+function isSuccess(resolution) {
+  return resolution.success === true || resolution.grpc_code === 'OK' || resolution.grpc_code === grpc.status.OK;
+}
+
+/** The ServiceError of an errmap resolution, or null when it is success
+ * (gRPC OK). */
 function errorFromResolution(resolution) {
+  if (isSuccess(resolution)) return null;
   const status = resolution.status || { code: grpc.status[resolution.grpc_code] ?? grpc.status.UNKNOWN, message: resolution.message };
   if (!status.code) return null;
   const metadata = new grpc.Metadata();

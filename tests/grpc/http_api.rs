@@ -207,6 +207,62 @@ async fn resolve_gateway_matches_the_grpc_answer() {
 }
 
 #[tokio::test]
+async fn success_is_said_in_json_where_an_ok_grpc_code_is_left_out() {
+    let server = TestServer::start().await;
+    let success = http_post(
+        server.http_addr,
+        "/v1/resolve/gateway",
+        r#"{"code":"APIGATEWAY_SUCCESS","httpStatus":200}"#,
+    )
+    .await;
+    assert_eq!(success.status, 200, "{success:?}");
+    let resolution = &success.json()["resolution"];
+    assert_eq!(resolution["success"], true, "{resolution}");
+    assert!(
+        resolution.get("grpcCode").is_none(),
+        "OK is proto3's default: {resolution}"
+    );
+    assert_eq!(resolution["entry"]["code"], "APIGATEWAY_SUCCESS");
+    assert_eq!(
+        resolution["status"]["message"].as_str().map(str::is_empty),
+        Some(false)
+    );
+
+    let ok = http_post(server.http_addr, "/v1/resolve/grpc", r#"{"code":"OK"}"#).await;
+    assert_eq!(ok.status, 200, "{ok:?}");
+    assert_eq!(ok.json()["resolution"]["success"], true, "{ok:?}");
+
+    // false is proto3's default: an error answer leaves the field out.
+    let error = http_post(
+        server.http_addr,
+        "/v1/resolve/gateway",
+        r#"{"code":"APIGW_NONCE_CONFLICT","httpStatus":403}"#,
+    )
+    .await;
+    let resolution = &error.json()["resolution"];
+    assert_eq!(resolution["grpcCode"], "PERMISSION_DENIED");
+    assert!(resolution.get("success").is_none(), "{resolution}");
+
+    let batch = http_post(
+        server.http_addr,
+        "/v1/resolve:batch",
+        r#"{"view":"RESOLUTION_VIEW_BASIC","queries":[
+            {"gatewayError":{"code":"APIGATEWAY_SUCCESS"}},
+            {"grpcStatus":{"code":"UNAVAILABLE"}}
+        ]}"#,
+    )
+    .await;
+    assert_eq!(batch.status, 200, "{batch:?}");
+    let results = batch.json()["results"].clone();
+    assert_eq!(results[0]["resolution"]["success"], true, "{results}");
+    assert!(
+        results[1]["resolution"].get("success").is_none(),
+        "{results}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
 async fn resolve_gateway_rejects_bad_input_naming_the_field() {
     let server = TestServer::start().await;
     let out_of_range = http_post(

@@ -27,3 +27,4 @@ mod reload;
 mod rich;
 mod round_trip;
 mod shutdown;
+mod success;

@@ -155,8 +155,20 @@ async fn the_basic_view_keeps_what_a_bulk_caller_acts_on() {
     for (full, basic) in full.iter().zip(&basic) {
         let (f, b) = (resolution(full), resolution(basic));
         assert_eq!(
-            (b.match_kind, b.grpc_code, b.http_status, &b.message),
-            (f.match_kind, f.grpc_code, f.http_status, &f.message)
+            (
+                b.match_kind,
+                b.grpc_code,
+                b.http_status,
+                b.success,
+                &b.message
+            ),
+            (
+                f.match_kind,
+                f.grpc_code,
+                f.http_status,
+                f.success,
+                &f.message
+            )
         );
         let code =
             |r: &errmap::pb::errmap::v1::Resolution| r.entry.as_ref().map(|e| e.code.clone());
@@ -241,4 +253,120 @@ async fn a_query_that_does_not_decode_fails_only_itself() {
             "{status:?}"
         );
     }
+}
+
+/// The bytes a prepared answer goes out as, field 1 of a hand-encoded
+/// response or batch, are prost's encoding of the computed resolution in
+/// core's plain messages, `success` (field 15) included.
+#[test]
+fn prepared_bytes_are_prosts_encoding_of_the_computed_answer() {
+    use errmap::engine::{self, Answer, Context, Prefix, View};
+    use errmap::pb::errmap::v1 as wire;
+    use errmap::service::prepared::Prepared;
+    use errmap_core::pb::errmap::v1 as plain;
+    use std::sync::Arc;
+
+    let catalog = Arc::new(Catalog::embedded().expect("embedded catalog loads"));
+    let options = Options::default();
+    let prepared = Prepared::build(catalog.clone(), &options);
+    let cache = &prepared;
+    let full = options.context(&catalog, None, None);
+    let basic = Context {
+        view: View::Basic,
+        ..full
+    };
+    let (mut checked, mut successes) = (0, 0);
+    let mut batch = wire::BatchResolveResponse::builder(0);
+    let mut results = Vec::new();
+    let mut check = |encoded: &[u8], computed: plain::Resolution, what: &str| {
+        let success = computed.success;
+        assert_eq!(success, computed.grpc_code == 0, "{what}");
+        successes += usize::from(success);
+        let single = plain::ResolveGatewayErrorResponse {
+            resolution: Some(computed.clone()),
+        }
+        .encode_to_vec();
+        assert_eq!(encoded, single.as_slice(), "{what}");
+        let result = plain::BatchResult {
+            result: Some(plain::batch_result::Result::Resolution(computed.clone())),
+        };
+        assert_eq!(encoded, result.encode_to_vec().as_slice(), "{what}");
+        // The hand-encoded responses: prepared, built, and decoded back.
+        let bytes = bytes::Bytes::copy_from_slice(encoded);
+        let sent = wire::ResolveGatewayErrorResponse::prepared(bytes.clone());
+        assert_eq!(sent.encode_to_vec(), single, "{what}");
+        assert_eq!(sent.encoded_len(), single.len(), "{what}");
+        let built = wire::ResolveGrpcStatusResponse::new(computed.clone());
+        assert_eq!(built.encode_to_vec(), single, "{what}");
+        let decoded = wire::ResolveGatewayErrorResponse::decode(bytes).expect("decodes");
+        assert_eq!(
+            decoded.resolution.as_ref().map(|r| r.success),
+            Some(success)
+        );
+        // Field 15, varint 1: present exactly when success is true.
+        let field = plain::Resolution {
+            success: true,
+            ..Default::default()
+        }
+        .encode_to_vec();
+        assert_eq!(field, [0x78, 0x01]);
+        let inner = computed.encode_to_vec();
+        assert_eq!(inner.ends_with(&field), success, "{what}");
+        batch.push_encoded(encoded);
+        results.push(result);
+        checked += 1;
+    };
+    for (row, entry) in catalog.entries().iter().enumerate() {
+        for ctx in [&full, &basic] {
+            for locale in ["zh-CN", "en-US"] {
+                for profile in [Profile::Google, Profile::GrpcProxy] {
+                    let request = ResolveGatewayErrorRequest {
+                        code: entry.code.clone(),
+                        http_status: Some(entry.http_status),
+                        locale: locale.into(),
+                        profile: profile as i32,
+                        ..Default::default()
+                    };
+                    let Ok(Answer::Cached(answer)) =
+                        engine::gateway(ctx, Prefix::ROOT, &request, &cache)
+                    else {
+                        panic!("row {row} is prepared: {request:?}");
+                    };
+                    let computed = engine::resolve_gateway(ctx, &request).expect("resolves");
+                    check(&answer.encoded, computed, &format!("{request:?}"));
+                }
+            }
+        }
+    }
+    for code in 0..=16 {
+        for ctx in [&full, &basic] {
+            let request = ResolveGrpcStatusRequest {
+                code,
+                locale: "en-US".into(),
+                ..Default::default()
+            };
+            let Ok(Answer::Cached(answer)) = engine::grpc(ctx, Prefix::ROOT, &request, &cache)
+            else {
+                panic!("code {code} is prepared");
+            };
+            let computed = engine::resolve_grpc(ctx, &request).expect("resolves");
+            check(&answer.encoded, computed, &format!("{request:?}"));
+        }
+    }
+    let expected = catalog
+        .entries()
+        .iter()
+        .filter(|e| e.grpc_code == 0)
+        .count();
+    assert_eq!(expected, 1, "the success entry alone is OK");
+    // Each OK row in 2 views, 2 locales, 2 profiles; OK itself in 2 views.
+    assert_eq!(successes, expected * 8 + 2);
+    assert_eq!(checked, catalog.entries().len() * 8 + 17 * 2);
+    let version = catalog.version().to_owned();
+    let sent = batch.finish(&version).encode_to_vec();
+    let whole = plain::BatchResolveResponse {
+        results,
+        catalog_version: version,
+    };
+    assert_eq!(sent, whole.encode_to_vec());
 }

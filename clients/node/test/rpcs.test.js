@@ -67,6 +67,19 @@ describe('every RPC', { skip: skipWithoutErrmap() }, () => {
     assert.equal(Buffer.compare(details, resolution.status_details_bin), 0);
   });
 
+  it('says success plainly, and the library reads it either way', async () => {
+    const success = await client.resolveGatewayError({ code: 'APIGATEWAY_SUCCESS', http_status: 200 });
+    assert.equal(success.success, true);
+    assert.equal(success.grpc_code, 'OK');
+    assert.equal(errmap.errorFromResolution(success), null);
+    const denied = await client.resolveGatewayError({ code: 'APIGW_NONCE_CONFLICT', http_status: 403 });
+    assert.equal(denied.success, false);
+    assert.equal(errmap.errorFromResolution(denied).code, grpc.status.PERMISSION_DENIED);
+    // The field is read; an errmap that predates it says OK by grpc_code alone.
+    assert.equal(errmap.errorFromResolution({ ...denied, success: true }), null);
+    assert.equal(errmap.errorFromResolution({ ...denied, grpc_code: 'OK', status: null }), null);
+  });
+
   it('ResolveGrpcStatus', async () => {
     const resolution = await client.resolveGrpcStatus({ code: 'UNAVAILABLE' });
     assert.equal(resolution.http_status, 503);

@@ -36,6 +36,23 @@ def test_resolve_gateway_error(client, fail_server):
     assert info.reason == "APIGW_NONCE_CONFLICT"
 
 
+def test_success_is_said_plainly_and_read_either_way(client):
+    success = client.resolve_gateway_error(code="APIGATEWAY_SUCCESS", http_status=200)
+    assert success.success and success.grpc_code == code_pb2.OK
+    assert errmap.status_from_resolution(success) is None
+    denied = client.resolve_gateway_error(code="APIGW_NONCE_CONFLICT", http_status=403)
+    assert not denied.success
+    assert errmap.status_from_resolution(denied).code == grpc.StatusCode.PERMISSION_DENIED
+    # The field is read; an errmap that predates it says OK by grpc_code alone.
+    assert errmap.status_from_resolution(pb.Resolution(success=True, grpc_code=code_pb2.UNAVAILABLE)) is None
+    assert errmap.status_from_resolution(pb.Resolution(grpc_code=code_pb2.OK)) is None
+    # A basic-view resolution has no status: its code and message say it.
+    (item,) = client.resolve_batch([pb.ResolveGatewayErrorRequest(code="APIGW_NONCE_CONFLICT")], view=pb.RESOLUTION_VIEW_BASIC)
+    status = errmap.status_from_resolution(item.resolution)
+    assert status.code == grpc.StatusCode.PERMISSION_DENIED
+    assert status.details == item.resolution.message
+
+
 def test_resolve_grpc_status(client):
     res = client.resolve_grpc_status(code=code_pb2.UNAVAILABLE)
     assert res.http_status == 503

@@ -3,6 +3,7 @@
 use crate::locale::Locale;
 use crate::mapping::{MatchKind, Resolution};
 use crate::pb::errmap::v1 as pb;
+use crate::pb::google::rpc::Code;
 use crate::present::{self, Presented};
 use crate::render::Params;
 use std::collections::BTreeMap;
@@ -18,6 +19,13 @@ pub(crate) fn match_kind(kind: MatchKind) -> pb::MatchKind {
         MatchKind::GrpcReason => pb::MatchKind::GrpcReason,
         MatchKind::ErrorInfo => pb::MatchKind::ErrorInfo,
     }
+}
+
+/// Whether an answer has no error to raise: `Resolution.success`, said
+/// plainly so a caller need not know that proto3 JSON hides a `grpc_code`
+/// of OK, nor that the success entry still carries a status.
+pub(crate) fn is_success(code: Code) -> bool {
+    code == Code::Ok
 }
 
 pub(crate) fn candidate(entry: &pb::CatalogEntry) -> pb::Candidate {
@@ -50,6 +58,7 @@ pub(crate) fn resolution(
         ignored_params: presented.ignored_params,
         profile: profile as i32,
         catalog_version: String::new(),
+        success: is_success(resolution.grpc_code),
     }
 }
 
@@ -75,6 +84,7 @@ pub(crate) fn basic(
         http_status: resolution.http_status,
         entry,
         message,
+        success: is_success(resolution.grpc_code),
         ..Default::default()
     }
 }

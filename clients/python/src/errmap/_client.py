@@ -311,10 +311,23 @@ class Client:
         _LOG.warning("errmap %s failed (%s); answering with the fallback", method, what)
 
 
+def _is_success(resolution):
+    """Whether an errmap Resolution has no error to raise (gRPC OK).
+
+    errmap says so in ``success``; an errmap that predates the field leaves
+    it false, and its ``grpc_code`` still says OK.
+    """
+    return resolution.success or resolution.grpc_code == code_pb2.OK
+
+
 def status_from_resolution(resolution):
-    """The grpc.Status of an errmap Resolution, or None when its code is OK."""
-    if resolution.status.code == code_pb2.OK:
+    """The grpc.Status of an errmap Resolution, or None when it is success (gRPC OK)."""
+    if _is_success(resolution):
         return None
+    if not resolution.HasField("status"):
+        # The basic view carries no status; the code and message still say it.
+        code = _CODE_BY_NUMBER.get(resolution.grpc_code, grpc.StatusCode.UNKNOWN)
+        return _Status(code, resolution.message, ())
     code = _CODE_BY_NUMBER.get(resolution.status.code, grpc.StatusCode.UNKNOWN)
     details = resolution.status_details_bin or resolution.status.SerializeToString()
     return _Status(code, resolution.status.message, ((STATUS_DETAILS_KEY, details),))

@@ -237,7 +237,7 @@ public final class ErrmapClient implements AutoCloseable {
       return Fallback.status(httpStatus, domain);
     }
     Resolution r = res.getResolution();
-    if (r.getGrpcCode() == Code.OK) {
+    if (isSuccess(r)) {
       return null;
     }
     if (!r.hasStatus()) {
@@ -246,6 +246,15 @@ public final class ErrmapClient implements AutoCloseable {
           .asRuntimeException();
     }
     return StatusProto.toStatusRuntimeException(r.getStatus());
+  }
+
+  /**
+   * Whether a resolution has no error to raise: the success entry, a bare 2xx, gRPC OK. errmap says
+   * so in {@code success}; an errmap that predates the field leaves it false, and its grpc_code
+   * still says OK.
+   */
+  static boolean isSuccess(Resolution r) {
+    return r.getSuccess() || r.getGrpcCode() == Code.OK;
   }
 
   /** {@link #gatewayToGrpc(int, GatewayInput)} with the HTTP status and the code alone. */

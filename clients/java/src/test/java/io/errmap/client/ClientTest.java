@@ -2,6 +2,7 @@ package io.errmap.client;
 
 import com.google.protobuf.Any;
 import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.rpc.Code;
 import io.errmap.client.rpc.ErrorInfo;
 import io.errmap.client.rpc.LocalizedMessage;
 import io.errmap.v1.CatalogEntry;
@@ -11,6 +12,7 @@ import io.errmap.v1.ResolveGatewayErrorRequest;
 import io.errmap.v1.ResolveGatewayErrorResponse;
 import io.errmap.v1.ResolveGrpcStatusRequest;
 import io.errmap.v1.ResolveGrpcStatusResponse;
+import io.errmap.v1.Resolution;
 import io.errmap.v1.Table;
 import io.grpc.CallOptions;
 import io.grpc.ManagedChannel;
@@ -202,6 +204,38 @@ public final class ClientTest {
       equal(c.gatewayToGrpc(200, "APIGATEWAY_SUCCESS"), null, "success entry");
       equal(c.gatewayToGrpc(200, ""), null, "bare 200");
       equal(c.gatewayToGrpc(204, new GatewayInput()), null, "bare 204");
+
+      // errmap says success plainly; an errmap that predates the field says it by grpc_code
+      // alone, and either is enough.
+      Resolution success =
+          c.api()
+              .resolveGatewayError(
+                  ResolveGatewayErrorRequest.newBuilder()
+                      .setCode("APIGATEWAY_SUCCESS")
+                      .setHttpStatus(200)
+                      .build())
+              .getResolution();
+      check(success.getSuccess() && success.getGrpcCode() == Code.OK, "success: " + success);
+      check(ErrmapClient.isSuccess(success), "the success entry is not read as success");
+      Resolution denied =
+          c.api()
+              .resolveGatewayError(
+                  ResolveGatewayErrorRequest.newBuilder()
+                      .setCode("APIGW_NONCE_CONFLICT")
+                      .setHttpStatus(403)
+                      .build())
+              .getResolution();
+      check(!denied.getSuccess() && !ErrmapClient.isSuccess(denied), "denied: " + denied);
+      check(
+          ErrmapClient.isSuccess(
+              Resolution.newBuilder().setSuccess(true).setGrpcCode(Code.UNAVAILABLE).build()),
+          "the success field is not read");
+      check(
+          ErrmapClient.isSuccess(Resolution.newBuilder().setGrpcCode(Code.OK).build()),
+          "grpc_code OK without the field is not read as success");
+      check(
+          !ErrmapClient.isSuccess(Resolution.newBuilder().setGrpcCode(Code.UNAVAILABLE).build()),
+          "UNAVAILABLE without success is read as success");
 
       // An HTTP status outside 100-599 is the caller's own mistake.
       for (int hs : new int[] {700, 99, 0, -1}) {
