@@ -41,7 +41,7 @@ README_SECTION = ("## Admin listener: probes and metrics", "## HTTP/JSON")
 # A PromQL identifier that names an errmap metric or a recording rule over
 # one (such as `job:errmap_unknown_codes:rate5m`).
 METRIC_TOKEN = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*")
-LISTENING = re.compile(r"(errmap|admin|http) listening on (\S+)")
+LISTENING = re.compile(r"(errmap|admin|http|ext_proc) listening on (\S+)")
 
 
 def fail(message: str) -> None:
@@ -50,7 +50,8 @@ def fail(message: str) -> None:
 
 
 class Errmap:
-    """errmap started on loopback with every listener on a port of its own
+    """errmap started on loopback with every listener (the ext_proc one too,
+    so that its metric families are exported) on a port of its own
     choosing, read back from its start-up log."""
 
     def __init__(self, binary: str, extra: list[str] | None = None, timeout: float = 15.0) -> None:
@@ -60,6 +61,7 @@ class Errmap:
                 "--listen", "127.0.0.1:0",
                 "--admin-listen", "127.0.0.1:0",
                 "--http-listen", "127.0.0.1:0",
+                "--ext-proc-listen", "127.0.0.1:0",
                 "--log", "info",
                 *(extra or []),
             ],
@@ -78,13 +80,13 @@ class Errmap:
                 match = LISTENING.search(line)
                 if match:
                     self.addresses[match.group(1)] = match.group(2)
-                    if len(self.addresses) == 3:
+                    if len(self.addresses) == 4:
                         found.set()
 
         threading.Thread(target=read, daemon=True).start()
         if not found.wait(timeout):
             self.stop()
-            fail(f"errmap did not report its three addresses within {timeout:.0f} s; log:\n"
+            fail(f"errmap did not report its four addresses within {timeout:.0f} s; log:\n"
                  + "\n".join(self.log[-20:]))
 
     @property

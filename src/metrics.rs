@@ -305,6 +305,11 @@ impl Metrics {
         self.ext_proc.get_or_create(&ExtProcLabels { action }).inc();
     }
 
+    /// Exports the series of one ext_proc action at 0, before any message.
+    pub fn ext_proc_series(&self, action: &'static str) {
+        let _ = self.ext_proc.get_or_create(&ExtProcLabels { action });
+    }
+
     /// The metrics in the Prometheus text format.
     pub fn encode(&self) -> Result<String, fmt::Error> {
         let mut text = String::new();

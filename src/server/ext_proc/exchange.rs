@@ -76,6 +76,18 @@ pub enum Action {
 }
 
 impl Action {
+    /// Every action, so that each series is exported from the start, at 0:
+    /// a counter whose series is born between two scrapes shows no rate
+    /// for its first increments.
+    pub const ALL: [Action; 6] = [
+        Action::Passed,
+        Action::Enriched,
+        Action::ToHttp,
+        Action::ToGrpc,
+        Action::BodyAsked,
+        Action::Untranslated,
+    ];
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Action::Passed => "passed",
@@ -558,6 +570,9 @@ impl Translator {
 
     /// Counts translations, resolutions and unknown codes in `metrics`.
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        for action in Action::ALL {
+            metrics.ext_proc_series(action.as_str());
+        }
         self.metrics = Some(metrics);
         self
     }
