@@ -121,6 +121,7 @@ async fn a_reset_storm_ends_in_goaway_on_every_listener() {
         ("api", server.grpc_addr),
         ("admin", server.admin_addr),
         ("http", server.http_addr),
+        ("ext_proc", server.ext_proc_addr),
     ] {
         let (resets, goaway) = reset_storm(addr, streams).await;
         assert_eq!(
@@ -186,7 +187,12 @@ fn slowloris(addr: SocketAddr, bytes: &'static [u8]) -> tokio::task::JoinHandle<
 #[tokio::test]
 async fn silent_and_slowloris_sockets_are_closed_after_the_handshake_timeout() {
     let server = TestServer::start_with(small_server()).await;
-    for addr in [server.grpc_addr, server.admin_addr, server.http_addr] {
+    for addr in [
+        server.grpc_addr,
+        server.admin_addr,
+        server.http_addr,
+        server.ext_proc_addr,
+    ] {
         let mut silent = TcpStream::connect(addr).await.expect("connect");
         assert!(
             closed_within(&mut silent, TIMEOUT + Duration::from_secs(1)).await,
