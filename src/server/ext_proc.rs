@@ -24,6 +24,8 @@
 //! of it.
 
 #[cfg(feature = "ext-proc")]
+mod attributes;
+#[cfg(feature = "ext-proc")]
 mod bare;
 #[cfg(feature = "ext-proc")]
 pub mod exchange;

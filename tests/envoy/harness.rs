@@ -118,6 +118,29 @@ pub struct Ports {
     /// the shipped configurations keep). The translation tests wait longer,
     /// so that a debug build on a busy machine still answers in time.
     pub message_timeout: &'static str,
+    pub wiring: Wiring,
+}
+
+/// How the ext_proc filter sits in Envoy's filter chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wiring {
+    /// Behind a matcher, as `deploy/envoy/envoy.yaml` wires it: the filter
+    /// comes into being only for a response that shows an error, and the
+    /// request's headers reach errmap as attributes.
+    Matched,
+    /// On every request, as Envoy Gateway's `EnvoyExtensionPolicy` wires
+    /// it: errmap sees each request's headers and each response's.
+    Every,
+}
+
+impl Wiring {
+    /// The name per-route settings are keyed by.
+    fn filter_name(self) -> &'static str {
+        match self {
+            Wiring::Matched => "errmap",
+            Wiring::Every => "envoy.filters.http.ext_proc",
+        }
+    }
 }
 
 /// A running Envoy, killed when dropped.
@@ -193,7 +216,7 @@ pub struct World {
 
 impl World {
     /// `None` (after saying why) when Envoy is not installed outside CI.
-    pub async fn start() -> Option<World> {
+    pub async fn start(wiring: Wiring) -> Option<World> {
         if !envoy_available() {
             return None;
         }
@@ -203,6 +226,7 @@ impl World {
             grpc_upstream: upstreams::grpc().await,
             http_upstream: upstreams::http().await,
             message_timeout: "5s",
+            wiring,
         };
         let envoy = Envoy::start(&ports).await;
         Some(World {
@@ -213,18 +237,20 @@ impl World {
 }
 
 /// The Envoy configuration of the tests: one listener (HTTP/1.1 and h2c),
-/// the ext_proc filter as `deploy/envoy/envoy.yaml` sets it up, and routes
-/// by request header: `x-upstream: http` to the gateway-like HTTP
-/// upstream, `x-route: english` with the route's locale set to en-US,
-/// `x-route: untranslated` with every translation off, `x-route:
-/// no-trailers` with response trailers not sent (as Envoy Gateway sets it),
-/// the rest to the gRPC upstream.
+/// the ext_proc filter wired as `wiring` says (`Matched` as
+/// `deploy/envoy/envoy.yaml` wires it, with both listeners' matchers in
+/// one), and routes by request header: `x-upstream: http` to the
+/// gateway-like HTTP upstream, `x-route: english` with the route's locale
+/// set to en-US, `x-route: untranslated` with every translation off,
+/// `x-route: no-trailers` with response trailers not sent (as Envoy Gateway
+/// sets it), the rest to the gRPC upstream.
 pub fn bootstrap(listen: u16, admin: u16, ports: &Ports) -> String {
+    let filter = ports.wiring.filter_name();
     let per_route = |key: &str, value: &str| {
         format!(
             r#"
                           typed_per_filter_config:
-                            envoy.filters.http.ext_proc:
+                            {filter}:
                               "@type": type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute
                               overrides:
                                 grpc_initial_metadata:
@@ -255,6 +281,109 @@ pub fn bootstrap(listen: u16, admin: u16, ports: &Ports) -> String {
                     socket_address: {{ address: 127.0.0.1, port_value: {port} }}"#,
             port = addr.port()
         )
+    };
+    let ext_proc = |indent: usize, request_header_mode: &str, attributes: &str| {
+        let text = format!(
+            r#"name: envoy.filters.http.ext_proc
+typed_config:
+  "@type": type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor
+  grpc_service:
+    envoy_grpc: {{ cluster_name: errmap }}
+  failure_mode_allow: true
+  allow_mode_override: true
+  message_timeout: {message_timeout}{attributes}
+  processing_mode:
+    request_header_mode: {request_header_mode}
+    response_header_mode: SEND
+    request_body_mode: NONE
+    response_body_mode: NONE
+    request_trailer_mode: SKIP
+    response_trailer_mode: SEND"#,
+            message_timeout = ports.message_timeout,
+        );
+        let pad = " ".repeat(indent);
+        text.lines()
+            .map(|l| format!("{pad}{l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let http_filter = match ports.wiring {
+        Wiring::Every => format!(
+            "                  - {}",
+            ext_proc(20, "SEND", "").trim_start()
+        ),
+        Wiring::Matched => {
+            let attributes = r#"
+  response_attributes:
+    - request.headers['content-type']
+    - request.headers['accept-language']
+    - request.headers['x-request-id']"#;
+            // One `single_predicate`, as a list item indented by `pad`.
+            let predicate = |pad: usize, input: &str, name: &str, regex: &str| {
+                let text = format!(
+                    r#"- single_predicate:
+    input:
+      name: "{name}"
+      typed_config:
+        "@type": type.googleapis.com/envoy.type.matcher.v3.{input}
+        header_name: "{name}"
+    value_match: {{ safe_regex: {{ google_re2: {{}}, regex: "{regex}" }} }}"#
+                );
+                let pad = " ".repeat(pad);
+                text.lines()
+                    .map(|l| format!("\n{pad}{l}"))
+                    .collect::<String>()
+            };
+            format!(
+                r#"                  - name: errmap
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.common.matching.v3.ExtensionWithMatcher
+                      extension_config:
+                        name: errmap
+                        typed_config:
+                          "@type": type.googleapis.com/envoy.extensions.filters.http.composite.v3.Composite
+                      xds_matcher:
+                        matcher_list:
+                          matchers:
+                            - predicate:
+                                or_matcher:
+                                  predicate:{headers}{trailers}
+                                    - and_matcher:
+                                        predicate:{grpc_client}{http_error}
+                              on_match:
+                                action:
+                                  name: translate
+                                  typed_config:
+                                    "@type": type.googleapis.com/envoy.extensions.filters.http.composite.v3.ExecuteFilterAction
+                                    typed_config:
+{ext_proc}"#,
+                headers = predicate(
+                    36,
+                    "HttpResponseHeaderMatchInput",
+                    "grpc-status",
+                    "[1-9][0-9]*"
+                ),
+                trailers = predicate(
+                    36,
+                    "HttpResponseTrailerMatchInput",
+                    "grpc-status",
+                    "[1-9][0-9]*"
+                ),
+                grpc_client = predicate(
+                    42,
+                    "HttpRequestHeaderMatchInput",
+                    "content-type",
+                    "application/grpc([+;].*)?"
+                ),
+                http_error = predicate(
+                    42,
+                    "HttpResponseHeaderMatchInput",
+                    ":status",
+                    "[45][0-9][0-9]"
+                ),
+                ext_proc = ext_proc(38, "SKIP", attributes),
+            )
+        }
     };
     format!(
         r#"
@@ -295,7 +424,7 @@ static_resources:
                             headers: [{{ name: x-route, string_match: {{ exact: no-trailers }} }}]
                           route: {{ cluster: grpc_upstream, timeout: 5s }}
                           typed_per_filter_config:
-                            envoy.filters.http.ext_proc:
+                            {filter}:
                               "@type": type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute
                               overrides:
                                 processing_mode:
@@ -305,21 +434,7 @@ static_resources:
                         - match: {{ prefix: "/" }}
                           route: {{ cluster: grpc_upstream, timeout: 5s }}
                 http_filters:
-                  - name: envoy.filters.http.ext_proc
-                    typed_config:
-                      "@type": type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor
-                      grpc_service:
-                        envoy_grpc: {{ cluster_name: errmap }}
-                      failure_mode_allow: true
-                      allow_mode_override: true
-                      message_timeout: {message_timeout}
-                      processing_mode:
-                        request_header_mode: SEND
-                        response_header_mode: SEND
-                        request_body_mode: NONE
-                        response_body_mode: NONE
-                        request_trailer_mode: SKIP
-                        response_trailer_mode: SEND
+{http_filter}
                   - name: envoy.filters.http.router
                     typed_config:
                       "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
@@ -330,6 +445,5 @@ static_resources:
         errmap = cluster("errmap", ports.errmap, true),
         grpc = cluster("grpc_upstream", ports.grpc_upstream, true),
         http = cluster("http_upstream", ports.http_upstream, false),
-        message_timeout = ports.message_timeout,
     )
 }

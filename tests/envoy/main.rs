@@ -16,7 +16,7 @@ use errmap::catalog::Catalog;
 use errmap::engine::{self, Context};
 use errmap::locale::Locale;
 use errmap::pb::errmap::v1::{Resolution, ResolveGatewayErrorRequest, ResolveGrpcStatusRequest};
-use harness::{Envoy, Errmap, Ports, World};
+use harness::{Envoy, Errmap, Ports, Wiring, World};
 use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -68,9 +68,8 @@ fn meta(pairs: &[(&'static str, &str)]) -> Vec<(&'static str, String)> {
     pairs.iter().map(|(k, v)| (*k, (*v).to_owned())).collect()
 }
 
-#[tokio::test]
-async fn every_catalog_entry_reaches_a_grpc_client_as_its_grpc_status() {
-    let Some(world) = World::start().await else {
+async fn every_catalog_entry_reaches_a_grpc_client_as_its_grpc_status(wiring: Wiring) {
+    let Some(world) = World::start(wiring).await else {
         return;
     };
     let channel = clients::channel(world.envoy.addr).await;
@@ -127,9 +126,8 @@ async fn every_catalog_entry_reaches_a_grpc_client_as_its_grpc_status() {
     }
 }
 
-#[tokio::test]
-async fn grpc_errors_reach_grpc_clients_with_details_trailers_only_or_after_a_body() {
-    let Some(world) = World::start().await else {
+async fn grpc_errors_reach_grpc_clients_with_details_trailers_only_or_after_a_body(wiring: Wiring) {
+    let Some(world) = World::start(wiring).await else {
         return;
     };
     let channel = clients::channel(world.envoy.addr).await;
@@ -178,17 +176,10 @@ async fn grpc_errors_reach_grpc_clients_with_details_trailers_only_or_after_a_bo
 
     // A route set not to send response trailers (as Envoy Gateway does):
     // errmap asks for them when a gRPC response's status is still to come.
-    let metadata = meta(&[(FAIL_CODE, "4"), ("x-route", "no-trailers")]);
-    let (received, streamed) = watch(&channel, &metadata).await;
-    assert_eq!(received, 1);
-    let streamed = streamed.expect_err("fails");
-    assert_eq!(streamed.code(), Code::DeadlineExceeded);
-    let details = streamed.get_error_details();
-    let expected = expected_grpc(4, "", Locale::ZhCn);
-    let info = details
-        .error_info()
-        .expect("ErrorInfo, from trailers Envoy was set to skip");
-    assert_eq!(Some(&info.reason), expected.entry.as_ref().map(|e| &e.code));
+    // Behind the matcher, the filter starts at the trailers themselves.
+    if wiring == Wiring::Every {
+        no_trailers_sent(&channel).await;
+    }
 
     // A route whose default locale is en-US.
     let metadata = meta(&[(FAIL_CODE, "14"), ("x-route", "english")]);
@@ -198,9 +189,8 @@ async fn grpc_errors_reach_grpc_clients_with_details_trailers_only_or_after_a_bo
     assert_eq!(localized.locale, "en-US", "the route's locale");
 }
 
-#[tokio::test]
-async fn grpc_errors_reach_http_clients_as_the_gateways_errors() {
-    let Some(world) = World::start().await else {
+async fn grpc_errors_reach_http_clients_as_the_gateways_errors(wiring: Wiring) {
+    let Some(world) = World::start(wiring).await else {
         return;
     };
     for code in ERROR_CODES {
@@ -232,12 +222,13 @@ async fn grpc_errors_reach_http_clients_as_the_gateways_errors() {
     }
 }
 
-#[tokio::test]
-async fn successes_odd_bodies_and_switched_off_routes_pass_untouched() {
-    let Some(world) = World::start().await else {
+async fn successes_odd_bodies_and_switched_off_routes_pass_untouched(wiring: Wiring) {
+    let Some(world) = World::start(wiring).await else {
         return;
     };
     let channel = clients::channel(world.envoy.addr).await;
+    let errmap = world.errmap.as_ref().expect("running");
+    let messages_before = messages(&errmap.metrics().await);
     let ok = check(&channel, &[]).await.expect("a success passes");
     assert_eq!(ok.get_ref().status, 1);
     let (received, ended) = watch(&channel, &[]).await;
@@ -246,6 +237,13 @@ async fn successes_odd_bodies_and_switched_off_routes_pass_untouched() {
         (1, true),
         "a stream passes whole"
     );
+    // Behind the matcher, errmap never hears of a success; wired on every
+    // request, it is asked about each (and passes it).
+    let messages_after = messages(&errmap.metrics().await);
+    match wiring {
+        Wiring::Matched => assert_eq!(messages_after, messages_before),
+        Wiring::Every => assert!(messages_after >= messages_before + 4.0),
+    }
 
     // Every translation off on this route: the upstream's error as it is.
     let got = check(
@@ -284,7 +282,6 @@ async fn successes_odd_bodies_and_switched_off_routes_pass_untouched() {
 
     // An unknown code in a gateway body falls back on the HTTP status, and
     // is counted.
-    let errmap = world.errmap.as_ref().expect("running");
     let unknown_before = unknown_codes(&errmap.metrics().await);
     let metadata = meta(&[
         ("x-upstream", "http"),
@@ -302,6 +299,15 @@ async fn successes_odd_bodies_and_switched_off_routes_pass_untouched() {
         let line = format!("errmap_ext_proc_messages_total{{action=\"{action}\"}}");
         assert!(metrics.contains(&line), "{line} in\n{metrics}");
     }
+}
+
+/// The messages errmap's ext_proc listener has answered, all actions.
+fn messages(metrics: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("errmap_ext_proc_messages_total{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 fn unknown_codes(metrics: &str) -> u64 {
@@ -372,9 +378,8 @@ async fn translated(envoy: &Envoy) -> bool {
     got.is_err_and(|s| !s.details().is_empty())
 }
 
-#[tokio::test]
-async fn with_errmap_stopped_traffic_flows_untranslated_and_a_restart_resumes() {
-    let Some(mut world) = World::start().await else {
+async fn with_errmap_stopped_traffic_flows_untranslated_and_a_restart_resumes(wiring: Wiring) {
+    let Some(mut world) = World::start(wiring).await else {
         return;
     };
     assert!(
@@ -400,8 +405,7 @@ async fn with_errmap_stopped_traffic_flows_untranslated_and_a_restart_resumes() 
     assert!(resumed, "translations resume after errmap restarts");
 }
 
-#[tokio::test]
-async fn with_errmap_slower_than_the_message_timeout_traffic_flows_untranslated() {
+async fn with_errmap_slower_than_the_message_timeout_traffic_flows_untranslated(wiring: Wiring) {
     if !harness::envoy_available() {
         return;
     }
@@ -413,6 +417,7 @@ async fn with_errmap_slower_than_the_message_timeout_traffic_flows_untranslated(
         grpc_upstream: upstreams::grpc().await,
         http_upstream: upstreams::http().await,
         message_timeout: "0.2s",
+        wiring,
     };
     let envoy = Envoy::start(&ports).await;
     untranslated_traffic_flows(&envoy).await;
@@ -456,3 +461,47 @@ async fn slow_proxy(target: SocketAddr, delay: Duration) -> SocketAddr {
     });
     addr
 }
+
+/// A failing stream on the route that does not send response trailers:
+/// errmap has them sent, and enriches them.
+async fn no_trailers_sent(channel: &tonic::transport::Channel) {
+    let metadata = meta(&[(FAIL_CODE, "4"), ("x-route", "no-trailers")]);
+    let (received, streamed) = watch(channel, &metadata).await;
+    assert_eq!(received, 1);
+    let streamed = streamed.expect_err("fails");
+    assert_eq!(streamed.code(), Code::DeadlineExceeded);
+    let details = streamed.get_error_details();
+    let expected = expected_grpc(4, "", Locale::ZhCn);
+    let info = details
+        .error_info()
+        .expect("ErrorInfo, from trailers Envoy was set to skip");
+    assert_eq!(Some(&info.reason), expected.entry.as_ref().map(|e| &e.code));
+}
+
+/// Each test, once per wiring, as `NAME::matched` and `NAME::every`.
+macro_rules! wired {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use super::Wiring;
+
+            #[tokio::test]
+            async fn matched() {
+                super::$name(Wiring::Matched).await;
+            }
+
+            #[tokio::test]
+            async fn every() {
+                super::$name(Wiring::Every).await;
+            }
+        }
+    )*};
+}
+
+wired!(
+    every_catalog_entry_reaches_a_grpc_client_as_its_grpc_status,
+    grpc_errors_reach_grpc_clients_with_details_trailers_only_or_after_a_body,
+    grpc_errors_reach_http_clients_as_the_gateways_errors,
+    successes_odd_bodies_and_switched_off_routes_pass_untouched,
+    with_errmap_stopped_traffic_flows_untranslated_and_a_restart_resumes,
+    with_errmap_slower_than_the_message_timeout_traffic_flows_untranslated,
+);

@@ -5,6 +5,7 @@
 //! | Envoy sends | errmap answers |
 //! |---|---|
 //! | request headers | continue; notes whether the client speaks gRPC, its `accept-language` and `x-request-id` |
+//! | any message with the request's headers in its attributes (the request headers not sent) | notes the same from them ([`attributes`]), then answers the message as below |
 //! | response headers, gRPC, `grpc-status` ≠ 0 in them (trailers-only), gRPC client | continue, with `grpc-status-details-bin` set |
 //! | the same, any other client | an immediate response: the gateway's HTTP status and JSON error body |
 //! | response headers, gRPC, no `grpc-status` (it will come in the trailers), gRPC client | continue, asking for the trailers (`mode_override`: `response_trailer_mode: SEND`), where Envoy is set not to send them |
@@ -18,6 +19,7 @@
 //! errmap's details would push past `MAX_HEADER_BYTES`) falls back to
 //! passing the message on unchanged: errmap never refuses Envoy's traffic.
 
+use super::attributes;
 use super::bare::{Bare, BareCache};
 use super::headers::{self, Headers};
 use super::settings::{Route, Settings};
@@ -110,6 +112,23 @@ struct Client {
     request_id: Option<String>,
 }
 
+impl Client {
+    /// The client as the request's attributes describe it: a request with
+    /// no `content-type` is not gRPC.
+    fn of_attributes(request: &attributes::Request<'_>) -> Self {
+        let kept = |v: Option<&str>| v.map(|v| headers::cut(v, MAX_KEPT).to_owned());
+        Self {
+            grpc: Some(
+                request
+                    .content_type
+                    .is_some_and(headers::is_grpc_content_type),
+            ),
+            accept_language: kept(request.accept_language),
+            request_id: kept(request.request_id),
+        }
+    }
+}
+
 /// A gRPC error as its headers or trailers carry it.
 #[derive(Debug, Clone)]
 struct GrpcError {
@@ -145,6 +164,11 @@ impl Exchange {
     /// (observability mode) or sent nothing errmap knows.
     pub fn step(&mut self, message: &ProcessingRequest) -> Option<ProcessingResponse> {
         use processing_request::Request as In;
+        if self.client.grpc.is_none() {
+            if let Some(request) = attributes::request(&message.attributes) {
+                self.client = Client::of_attributes(&request);
+            }
+        }
         if message.observability_mode {
             return None;
         }

@@ -666,3 +666,81 @@ fn bare_codes_get_the_engines_details_from_the_cache_as_when_computed() {
         }
     }
 }
+
+/// `message` with the request's headers `pairs` in its attributes, as
+/// Envoy sends them for `response_attributes` when the request headers were
+/// not sent (the filter behind a matcher).
+fn with_request_attributes(mut message: ProcessingRequest, pairs: Pairs<'_>) -> ProcessingRequest {
+    use envoy_types::pb::google::protobuf::{value::Kind, Struct, Value};
+    let fields = pairs
+        .iter()
+        .map(|(name, value)| {
+            let kind = Kind::StringValue(String::from_utf8_lossy(value).into_owned());
+            let value = Value { kind: Some(kind) };
+            (format!("request.headers['{name}']"), value)
+        })
+        .collect();
+    message
+        .attributes
+        .insert("envoy.filters.http.ext_proc".to_owned(), Struct { fields });
+    message
+}
+
+#[test]
+fn attributes_stand_for_request_headers_not_sent() {
+    let trailers_only: Pairs<'_> = &[
+        (":status", b"200"),
+        ("content-type", b"application/grpc"),
+        ("grpc-status", b"5"),
+    ];
+    // A gRPC client: details in its accept-language.
+    let mut exchange = Exchange::new(translator(), route(Directions::ALL));
+    let first = with_request_attributes(response_headers(trailers_only, true), GRPC);
+    let answer = exchange.step(&first).expect("answered");
+    let status = details_of(set_value(
+        headers_mutation(&answer),
+        "grpc-status-details-bin",
+    ));
+    let localized: LocalizedMessage = detail(&status, LOCALIZED).expect("LocalizedMessage");
+    assert_eq!(localized.locale, "en-US");
+
+    // A client that is not gRPC (no content-type): the gateway's error.
+    let mut exchange = Exchange::new(translator(), route(Directions::ALL));
+    let first = with_request_attributes(response_headers(trailers_only, true), BROWSER);
+    let answer = exchange.step(&first).expect("answered");
+    let Some(Out::ImmediateResponse(reply)) = &answer.response else {
+        panic!("an immediate response: {answer:?}");
+    };
+    let body: serde_json::Value = serde_json::from_slice(&reply.body).expect("JSON");
+    assert_eq!(body["requestId"], "req-8");
+
+    // An error in real trailers, the first message of the stream.
+    let mut exchange = Exchange::new(translator(), route(Directions::ALL));
+    let first = with_request_attributes(response_trailers(&[("grpc-status", b"14")]), GRPC);
+    let answer = exchange.step(&first).expect("answered");
+    let Some(Out::ResponseTrailers(trailers)) = &answer.response else {
+        panic!("a trailers answer: {answer:?}");
+    };
+    let status = details_of(set_value(
+        trailers.header_mutation.as_ref(),
+        "grpc-status-details-bin",
+    ));
+    assert_eq!(status.code, Code::Unavailable as i32);
+    let localized: LocalizedMessage = detail(&status, LOCALIZED).expect("LocalizedMessage");
+    assert_eq!(localized.locale, "en-US");
+
+    // A gateway error to a gRPC client: its body is asked for.
+    let mut exchange = Exchange::new(translator(), route(Directions::ALL));
+    let first = with_request_attributes(
+        response_headers(
+            &[(":status", b"403"), ("content-type", b"application/json")],
+            false,
+        ),
+        GRPC,
+    );
+    let answer = exchange.step(&first).expect("answered");
+    assert_eq!(
+        answer.mode_override.map(|m| m.response_body_mode),
+        Some(BodySendMode::BufferedPartial as i32)
+    );
+}
