@@ -7,8 +7,11 @@ filter calling a second errmap (`--ext-proc-listen`), wired behind a
 matcher as deploy/envoy/envoy.yaml wires it (`--wiring matched`, the
 default: only failing responses reach errmap) or on every request as
 Envoy Gateway wires it (`--wiring every`). Each scenario runs on both, interleaved, ROUNDS
-times: successful calls (an OK answer, about 1 KB) and failing calls (an
-unknown code, NOT_FOUND trailers-only, which errmap enriches).
+times: successful calls (an OK answer, about 1 KB), failing calls (an
+unknown code: NOT_FOUND trailers-only, with a long message and errmap's
+own details, which the processor merges with its own) and plain failing
+calls (a method the upstream lacks: UNIMPLEMENTED trailers-only, no message,
+no details, as most applications fail).
 
 Prints, per scenario and Envoy, the median over rounds of calls/s and of
 h2load's per-request p50/p99 latency, the ratio with/without, the
@@ -35,6 +38,9 @@ import time
 import urllib.request
 
 PATH = "/errmap.v1.ErrorMapService/ResolveGatewayError"
+# A method the upstream does not have: UNIMPLEMENTED, trailers-only, with
+# no message and no details, as most applications fail.
+PLAIN_PATH = "/errmap.v1.ErrorMapService/NoSuchMethod"
 
 
 def free_port():
@@ -200,13 +206,13 @@ def processed(admin_port):
     return total
 
 
-def h2load(port, body, calls, clients, streams, rps=None):
+def h2load(port, body, calls, clients, streams, rps=None, path=PATH):
     with tempfile.NamedTemporaryFile(suffix=".log") as log:
         argv = [
             "h2load", "-n", str(calls), "-c", str(clients), "-m", str(streams),
             "-H", "content-type: application/grpc", "-H", "te: trailers",
             "-d", body, "--log-file", log.name,
-            f"http://127.0.0.1:{port}{PATH}",
+            f"http://127.0.0.1:{port}{path}",
         ]
         if rps:
             argv[1:1] = ["--rps", str(rps)]
@@ -231,6 +237,8 @@ def main():
     parser.add_argument("--wiring", choices=("matched", "every"), default="matched",
                         help="the ext_proc filter behind a matcher (as deploy/envoy wires it) "
                         "or on every request (as Envoy Gateway does)")
+    parser.add_argument("--scenarios", default="success,failing,failing-plain",
+                        help="which scenarios to run, comma-separated")
     parser.add_argument("--worker-threads", type=int, default=0,
                         help="the processor's --worker-threads (0: errmap's default)")
     args = parser.parse_args()
@@ -245,6 +253,8 @@ def main():
     }
     open(bodies["success"], "wb").write(gateway_request("APIGW_NONCE_CONFLICT"))
     open(bodies["failing"], "wb").write(gateway_request("NO_SUCH_CODE_AT_ALL"))
+    bodies["failing-plain"] = bodies["success"]
+    paths = {"success": PATH, "failing": PATH, "failing-plain": PLAIN_PATH}
 
     procs = []
     try:
@@ -277,14 +287,16 @@ def main():
         for port in envoys.values():
             h2load(port, bodies["success"], 2000, args.clients, args.streams)
 
-        for scenario, body in bodies.items():
+        for scenario in args.scenarios.split(","):
+            body = bodies[scenario]
             results = {name: [] for name in envoys}
             cpu, messages = [], []
             for r in range(args.rounds):
                 order = list(envoys) if r % 2 == 0 else list(reversed(envoys))
                 for name in order:
                     before = (cpu_seconds(ext.pid), processed(admin))
-                    results[name].append(h2load(envoys[name], body, args.calls, args.clients, args.streams))
+                    results[name].append(h2load(envoys[name], body, args.calls, args.clients,
+                                                args.streams, path=paths[scenario]))
                     if name == "envoy+errmap":
                         messages.append((processed(admin) - before[1]) / args.calls)
                         cpu.append((cpu_seconds(ext.pid) - before[0]) / args.calls * 1e6)
@@ -310,7 +322,8 @@ def main():
                 order = list(envoys) if r % 2 == 0 else list(reversed(envoys))
                 for name in order:
                     calls = max(2000, half * args.clients * 3)
-                    paced[name].append(h2load(envoys[name], body, calls, args.clients, args.streams, rps=half))
+                    paced[name].append(h2load(envoys[name], body, calls, args.clients, args.streams,
+                                              rps=half, path=paths[scenario]))
             p50s = {n: statistics.median(x[1] for x in v) for n, v in paced.items()}
             p99s = {n: statistics.median(x[2] for x in v) for n, v in paced.items()}
             added = [b[2] - a[2] for a, b in zip(paced["envoy"], paced["envoy+errmap"])]

@@ -3,7 +3,8 @@
 
 Starts the release build with --catalog naming a file of ENTRIES generated
 entries (written like benches/catalog_load.rs writes them), pinned to CPU 0,
-and runs h2load on CPU 1 at a steady pace of plain ResolveGatewayError calls.
+and runs h2load on CPU 1 at a steady pace of plain ResolveGatewayError calls;
+this script, which writes the files, runs on CPU 1 too (--driver-cpu).
 Twice (per round): once with the file left alone (the baseline), once while the file is
 replaced (write aside, rename over) by one differing in one message as soon
 as the previous replacement is in service, so that the whole run is spent
@@ -164,7 +165,12 @@ def main():
     parser.add_argument("--rps", type=int, default=2_000)
     parser.add_argument("--rounds", type=int, default=1,
                         help="pairs of runs (unchanged, reloading), one after the other")
+    parser.add_argument("--driver-cpu", type=int, default=1,
+                        help="the CPU this script runs on, beside h2load (-1: any); what "
+                        "writes the files stands for kubelet or an operator, not errmap")
     args = parser.parse_args()
+    if args.driver_cpu >= 0 and (os.cpu_count() or 1) >= 2:
+        os.sched_setaffinity(0, {args.driver_cpu})
     with tempfile.TemporaryDirectory() as work:
         subprocess.run([args.kit, "bodies", work], check=True, stdout=subprocess.DEVNULL)
         for reloading in [False, True] * args.rounds:

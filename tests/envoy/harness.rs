@@ -146,6 +146,7 @@ impl Wiring {
 /// A running Envoy, killed when dropped.
 pub struct Envoy {
     pub addr: SocketAddr,
+    admin: SocketAddr,
     child: Child,
     _dir: tempfile::TempDir,
     log: PathBuf,
@@ -178,12 +179,24 @@ impl Envoy {
             .expect("envoy starts");
         let mut envoy = Self {
             addr: SocketAddr::from(([127, 0, 0, 1], listen)),
+            admin: SocketAddr::from(([127, 0, 0, 1], admin)),
             child,
             _dir: dir,
             log,
         };
         envoy.wait_ready(admin).await;
         envoy
+    }
+
+    /// The value of Envoy's counter `name` (`/stats`), 0 when absent.
+    pub async fn counter(&self, name: &str) -> u64 {
+        let text = crate::clients::http1(self.admin, "GET", "/stats", &[], Vec::new())
+            .await
+            .body_text();
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(": "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0)
     }
 
     /// Until the admin's `/ready` says LIVE.

@@ -187,6 +187,27 @@ async fn grpc_errors_reach_grpc_clients_with_details_trailers_only_or_after_a_bo
     let details = got.get_error_details();
     let localized = details.localized_message().expect("LocalizedMessage");
     assert_eq!(localized.locale, "en-US", "the route's locale");
+
+    // errmap ends each stream with its last answer; Envoy takes that as
+    // done, with no stream failed and no message out of turn.
+    let envoy = &world.envoy;
+    assert!(envoy.counter("http.ingress.ext_proc.streams_started").await > 0);
+    assert_eq!(
+        envoy.counter("http.ingress.ext_proc.streams_failed").await,
+        0
+    );
+    assert_eq!(
+        envoy
+            .counter("http.ingress.ext_proc.spurious_msgs_received")
+            .await,
+        0
+    );
+    assert_eq!(
+        envoy
+            .counter("http.ingress.ext_proc.failure_mode_allowed")
+            .await,
+        0
+    );
 }
 
 async fn grpc_errors_reach_http_clients_as_the_gateways_errors(wiring: Wiring) {

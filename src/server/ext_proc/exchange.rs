@@ -148,6 +148,8 @@ pub struct Exchange {
     client: Client,
     /// The `:status` of a gateway-shaped error whose body was asked for.
     asked_body: Option<i32>,
+    /// Set once Envoy can send nothing more on this stream.
+    finished: bool,
 }
 
 impl Exchange {
@@ -157,7 +159,18 @@ impl Exchange {
             route,
             client: Client::default(),
             asked_body: None,
+            finished: false,
         }
+    }
+
+    /// Whether the last message answered was the last Envoy can send: the
+    /// response's end (headers or a body that end it, or its trailers), or
+    /// one errmap answered with an immediate response. errmap then ends
+    /// the stream with its answer rather than wait for Envoy to close it,
+    /// which spares both a wake-up per stream. Envoy takes a stream the
+    /// processor ends with OK as done with.
+    pub fn finished(&self) -> bool {
+        self.finished
     }
 
     /// The answer to one message; `None` when Envoy expects none
@@ -190,6 +203,15 @@ impl Exchange {
             ),
         };
         self.translator.count(action);
+        self.finished = matches!(
+            answer.response,
+            Some(processing_response::Response::ImmediateResponse(_))
+        ) || match message.request.as_ref() {
+            Some(In::ResponseHeaders(h)) => h.end_of_stream,
+            Some(In::ResponseBody(b)) => b.end_of_stream,
+            Some(In::ResponseTrailers(_)) => true,
+            _ => false,
+        };
         Some(answer)
     }
 

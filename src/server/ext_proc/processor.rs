@@ -41,17 +41,22 @@ impl ExternalProcessor for Processor {
         request: Request<Streaming<ProcessingRequest>>,
     ) -> Result<Response<Self::ProcessStream>, Status> {
         let route = self.translator.route(request.metadata());
-        let mut exchange: Exchange = self.translator.exchange(route);
+        let exchange: Exchange = self.translator.exchange(route);
         // One answer per message, in order; a message that needs none
         // (observability mode) gets none. A broken inbound stream ends the
-        // answers: Envoy has gone.
-        let answers = request
-            .into_inner()
-            .take_while(|message| futures_util::future::ready(message.is_ok()))
-            .filter_map(move |message| {
-                let answer = message.ok().and_then(|m| exchange.step(&m)).map(Ok);
-                futures_util::future::ready(answer)
-            });
+        // answers: Envoy has gone. So does the answer to the last message
+        // Envoy can send (`Exchange::finished`): the stream ends with it.
+        let inbound = request.into_inner();
+        let answers = futures_util::stream::unfold(Some((inbound, exchange)), |state| async move {
+            let (mut inbound, mut exchange) = state?;
+            loop {
+                let message = inbound.next().await?.ok()?;
+                if let Some(answer) = exchange.step(&message) {
+                    let next = (!exchange.finished()).then_some((inbound, exchange));
+                    return Some((Ok(answer), next));
+                }
+            }
+        });
         Ok(Response::new(Box::pin(answers)))
     }
 }

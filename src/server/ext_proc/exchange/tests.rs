@@ -744,3 +744,39 @@ fn attributes_stand_for_request_headers_not_sent() {
         Some(BodySendMode::BufferedPartial as i32)
     );
 }
+
+#[test]
+fn the_stream_is_finished_after_the_last_message_envoy_can_send() {
+    let mut exchange = Exchange::new(translator(), route(Directions::ALL));
+    exchange.step(&request_headers(GRPC));
+    assert!(!exchange.finished(), "the response is still to come");
+    let body_first = &[
+        (":status", &b"200"[..]),
+        ("content-type", b"application/grpc"),
+    ];
+    exchange.step(&response_headers(body_first, false));
+    assert!(!exchange.finished(), "a body and trailers may follow");
+    exchange.step(&response_trailers(&[("grpc-status", b"0")]));
+    assert!(exchange.finished(), "trailers end the response");
+
+    let mut exchange = Exchange::new(translator(), route(Directions::ALL));
+    let trailers_only = &[
+        (":status", &b"200"[..]),
+        ("content-type", b"application/grpc"),
+        ("grpc-status", b"5"),
+    ];
+    exchange.step(&response_headers(trailers_only, true));
+    assert!(exchange.finished(), "headers that end the response");
+
+    let mut exchange = Exchange::new(translator(), route(Directions::ALL));
+    exchange.step(&request_headers(GRPC));
+    let json = &[
+        (":status", &b"403"[..]),
+        ("content-type", b"application/json"),
+    ];
+    exchange.step(&response_headers(json, false));
+    assert!(!exchange.finished(), "the body was asked for");
+    let body = gateway_body::render("gw-1", 403, "APIGW_NONCE_CONFLICT", "x");
+    exchange.step(&response_body(body.as_bytes(), true));
+    assert!(exchange.finished(), "an immediate response ends it");
+}
