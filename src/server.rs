@@ -37,6 +37,8 @@ mod call;
 pub mod ext_proc;
 pub mod http_api;
 mod limits;
+#[cfg(feature = "ext-proc")]
+mod own_thread;
 pub mod pieces;
 pub mod saturation;
 
@@ -121,6 +123,8 @@ pub enum ServerError {
     Admin(#[from] tokio::task::JoinError),
     #[error("an ext_proc listener was given, but this errmap was built without the \"ext-proc\" feature")]
     NoExtProc,
+    #[error("starting the thread of the ext_proc listener failed: {0}")]
+    ExtProcThread(std::io::Error),
 }
 
 /// How `run` ended.
@@ -376,9 +380,10 @@ async fn maybe(server: Option<impl Future<Output = Served>>) -> Served {
 }
 
 /// The ext_proc listener: Envoy's external processor, with health and
-/// reflection. Its streams last as long as the HTTP requests they process,
-/// so no call deadline applies; Envoy's own `message_timeout` bounds each
-/// answer, and `errmap_ext_proc_messages_total` counts them.
+/// reflection, served on a thread of its own ([`own_thread`]). Its streams
+/// last as long as the HTTP requests they process, so no call deadline
+/// applies; Envoy's own `message_timeout` bounds each answer, and
+/// `errmap_ext_proc_messages_total` counts them.
 #[cfg(feature = "ext-proc")]
 #[allow(clippy::too_many_arguments)]
 async fn serve_ext_proc(
@@ -391,7 +396,7 @@ async fn serve_ext_proc(
     health_service: tonic_health::pb::health_server::HealthServer<
         impl tonic_health::pb::health_server::Health,
     >,
-    signal: impl Future<Output = ()>,
+    signal: impl Future<Output = ()> + Send + 'static,
 ) -> Result<impl Future<Output = Served>, ServerError> {
     let limits = &config.limits;
     let translator =
@@ -412,12 +417,10 @@ async fn serve_ext_proc(
         .add_service(v1alpha)
         .add_service(processor);
     let transport = transport(limits, PiecesLayer::new(0), CallLayer::off());
-    Ok(serve(
-        transport,
-        routes,
-        accept::incoming(listener, gate),
-        signal,
-    ))
+    own_thread::serve("errmap-ext-proc", listener, move |listener| {
+        serve(transport, routes, accept::incoming(listener, gate), signal)
+    })
+    .map_err(ServerError::ExtProcThread)
 }
 
 /// Without the feature, an ext_proc listener is a mistake in the settings.
