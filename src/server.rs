@@ -417,10 +417,16 @@ async fn serve_ext_proc(
         .add_service(v1alpha)
         .add_service(processor);
     let transport = transport(limits, PiecesLayer::new(0), CallLayer::off());
-    own_thread::serve("errmap-ext-proc", listener, move |listener| {
+    let served = own_thread::serve("errmap-ext-proc", listener, move |listener| {
         serve(transport, routes, accept::incoming(listener, gate), signal)
     })
-    .map_err(ServerError::ExtProcThread)
+    .map_err(ServerError::ExtProcThread)?;
+    Ok(async move {
+        served.await.unwrap_or_else(|| {
+            tracing::error!("the ext_proc listener's thread ended without a result");
+            Ok(())
+        })
+    })
 }
 
 /// Without the feature, an ext_proc listener is a mistake in the settings.

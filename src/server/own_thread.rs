@@ -7,23 +7,24 @@
 //! (BENCHMARKS.md, "Behind Envoy"), and keeps that cost off the API's
 //! threads.
 
-use super::Served;
 use std::future::Future;
 use std::io;
 use tokio::net::TcpListener;
 
 /// Starts a thread named `name` that serves `listener` with `serve`, and
-/// returns a future that ends with it. The listener is moved to the new
+/// returns a future that ends with it, with what `serve` returned (`None`
+/// if the thread ended without a result). The listener is moved to the new
 /// runtime first, so that its connections are driven there. Fails only
 /// when the runtime, the listener's move or the thread cannot be had.
-pub(super) fn serve<F, Fut>(
+pub(super) fn serve<F, Fut, T>(
     name: &str,
     listener: TcpListener,
     serve: F,
-) -> io::Result<impl Future<Output = Served>>
+) -> io::Result<impl Future<Output = Option<T>>>
 where
     F: FnOnce(TcpListener) -> Fut + Send + 'static,
-    Fut: Future<Output = Served>,
+    Fut: Future<Output = T>,
+    T: Send + 'static,
 {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -39,10 +40,5 @@ where
         .spawn(move || {
             let _ = done.send(runtime.block_on(serve(listener)));
         })?;
-    Ok(async move {
-        served.await.unwrap_or_else(|_| {
-            tracing::error!("the thread serving a listener ended without a result");
-            Ok(())
-        })
-    })
+    Ok(async move { served.await.ok() })
 }
