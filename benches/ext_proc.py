@@ -69,28 +69,51 @@ def wait_port(port, timeout=20.0):
     sys.exit(f"nothing listens on {port}")
 
 
+def indented(text, spaces):
+    return "".join(" " * spaces + line + "\n" for line in text.strip("\n").splitlines())
+
+
+def ext_proc_filter(request_header_mode, response_trailer_mode, attributes=()):
+    """The ext_proc filter's config, calling the errmap cluster."""
+    listed = "".join(f"\n    - {a}" for a in attributes)
+    response_attributes = f"\n  response_attributes:{listed}" if attributes else ""
+    return f"""
+name: envoy.filters.http.ext_proc
+typed_config:
+  "@type": type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor
+  grpc_service: {{ envoy_grpc: {{ cluster_name: errmap }} }}
+  failure_mode_allow: true
+  message_timeout: 0.2s
+  allow_mode_override: true{response_attributes}
+  processing_mode:
+    request_header_mode: {request_header_mode}
+    response_header_mode: SEND
+    request_body_mode: NONE
+    response_body_mode: NONE
+    request_trailer_mode: SKIP
+    response_trailer_mode: {response_trailer_mode}"""
+
+
+def grpc_status_predicate(input_type):
+    return f"""
+- single_predicate:
+    input:
+      name: grpc-status
+      typed_config:
+        "@type": type.googleapis.com/envoy.type.matcher.v3.{input_type}
+        header_name: grpc-status
+    value_match: {{ safe_regex: {{ google_re2: {{}}, regex: "[1-9][0-9]*" }} }}"""
+
+
 # The ext_proc filter on every request (as Envoy Gateway wires it): errmap
 # sees each request's headers and each response's, and asks for a gRPC
 # response's trailers.
-EVERY = """
-                  - name: envoy.filters.http.ext_proc
-                    typed_config:
-                      "@type": type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor
-                      grpc_service: { envoy_grpc: { cluster_name: errmap } }
-                      failure_mode_allow: true
-                      message_timeout: 0.2s
-                      allow_mode_override: true
-                      processing_mode:
-                        request_header_mode: SEND
-                        response_header_mode: SEND
-                        request_body_mode: NONE
-                        response_body_mode: NONE
-                        request_trailer_mode: SKIP
-                        response_trailer_mode: SKIP"""
+EVERY = "\n" + indented("- " + ext_proc_filter("SEND", "SKIP").strip().replace("\n", "\n  "), 18).rstrip("\n")
 
 # The filter behind a matcher, as deploy/envoy/envoy.yaml's ingress wires
 # it: only a response with a grpc-status other than 0, in its headers or
-# its trailers, brings it into being.
+# its trailers, brings it into being; the request's headers come as
+# attributes.
 MATCHED = """
                   - name: errmap
                     typed_config:
@@ -105,44 +128,18 @@ MATCHED = """
                             - predicate:
                                 or_matcher:
                                   predicate:
-                                    - single_predicate:
-                                        input:
-                                          name: grpc-status
-                                          typed_config:
-                                            "@type": type.googleapis.com/envoy.type.matcher.v3.HttpResponseHeaderMatchInput
-                                            header_name: grpc-status
-                                        value_match: { safe_regex: { google_re2: {}, regex: "[1-9][0-9]*" } }
-                                    - single_predicate:
-                                        input:
-                                          name: grpc-status
-                                          typed_config:
-                                            "@type": type.googleapis.com/envoy.type.matcher.v3.HttpResponseTrailerMatchInput
-                                            header_name: grpc-status
-                                        value_match: { safe_regex: { google_re2: {}, regex: "[1-9][0-9]*" } }
-                              on_match:
+""" + indented(grpc_status_predicate("HttpResponseHeaderMatchInput"), 36) + indented(
+    grpc_status_predicate("HttpResponseTrailerMatchInput"), 36) + """                              on_match:
                                 action:
                                   name: translate
                                   typed_config:
                                     "@type": type.googleapis.com/envoy.extensions.filters.http.composite.v3.ExecuteFilterAction
                                     typed_config:
-                                      name: envoy.filters.http.ext_proc
-                                      typed_config:
-                                        "@type": type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor
-                                        grpc_service: { envoy_grpc: { cluster_name: errmap } }
-                                        failure_mode_allow: true
-                                        message_timeout: 0.2s
-                                        allow_mode_override: true
-                                        response_attributes:
-                                          - request.headers['content-type']
-                                          - request.headers['accept-language']
-                                          - request.headers['x-request-id']
-                                        processing_mode:
-                                          request_header_mode: SKIP
-                                          response_header_mode: SEND
-                                          request_body_mode: NONE
-                                          response_body_mode: NONE
-                                          request_trailer_mode: SKIP
-                                          response_trailer_mode: SEND"""
+""" + indented(ext_proc_filter("SKIP", "SEND", [
+    "request.headers['content-type']",
+    "request.headers['accept-language']",
+    "request.headers['x-request-id']",
+]), 38).rstrip("\n")
 
 
 def bootstrap(listen, admin, upstream, processor, wiring):
