@@ -16,11 +16,12 @@
 //!   in one place (`service/error.rs`).
 //! - [`metrics`]: Prometheus metrics, the observer the engine reports to,
 //!   and the record of one call that the server's call layer keeps.
-//! - [`server`]: the listeners (API, admin, HTTP/JSON) and how each admits
-//!   connections, health, reflection, the call layer every gRPC call
-//!   passes (metrics, deadline, fault codes) and graceful shutdown;
-//!   `server/admin.rs` (probes and metrics) and `server/http_api.rs` (the
-//!   HTTP/JSON face).
+//! - [`server`]: the listeners (API, admin, HTTP/JSON, ext_proc) and how
+//!   each admits connections, health, reflection, the call layer every gRPC
+//!   call passes (metrics, deadline, fault codes) and graceful shutdown;
+//!   `server/admin.rs` (probes and metrics), `server/http_api.rs` (the
+//!   HTTP/JSON face) and `server/ext_proc.rs` (Envoy's external processor,
+//!   served on a thread of its own by `server/own_thread.rs`).
 //! - [`app`]: settings (flags and their `ERRMAP_*` twins), the commands
 //!   besides serving, watching the catalog file, the runtime and signals;
 //!   [`app::run`] is all the binary's `main` calls.
