@@ -5,7 +5,7 @@
 //! | Envoy sends | errmap answers |
 //! |---|---|
 //! | request headers | continue; notes whether the client speaks gRPC, its `accept-language` and `x-request-id` |
-//! | any message with the request's headers in its attributes (the request headers not sent) | notes the same from them ([`attributes`]), then answers the message as below |
+//! | any message with the request's headers in its attributes (the request headers not sent) | notes the same from them (`attributes.rs`), then answers the message as below |
 //! | response headers, gRPC, `grpc-status` ≠ 0 in them (trailers-only), gRPC client | continue, with `grpc-status-details-bin` set |
 //! | the same, any other client | an immediate response: the gateway's HTTP status and JSON error body |
 //! | response headers, gRPC, no `grpc-status` (it will come in the trailers), gRPC client | continue, asking for the trailers (`mode_override`: `response_trailer_mode: SEND`), where Envoy is set not to send them |
