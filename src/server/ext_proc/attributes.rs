@@ -21,7 +21,8 @@ use std::collections::HashMap;
 /// The request headers errmap reads from attributes.
 pub(super) const NAMES: [&str; 3] = ["content-type", "accept-language", "x-request-id"];
 
-/// What the attributes say of the request.
+/// The request headers errmap reads, from the attributes here or, where
+/// Envoy sends them, from the request headers themselves.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub(super) struct Request<'a> {
     pub content_type: Option<&'a str>,

@@ -113,9 +113,9 @@ struct Client {
 }
 
 impl Client {
-    /// The client as the request's attributes describe it: a request with
-    /// no `content-type` is not gRPC.
-    fn of_attributes(request: &attributes::Request<'_>) -> Self {
+    /// The client as the request's headers (or the attributes that carry
+    /// them) describe it: a request with no `content-type` is not gRPC.
+    fn of(request: &attributes::Request<'_>) -> Self {
         let kept = |v: Option<&str>| v.map(|v| headers::cut(v, MAX_KEPT).to_owned());
         Self {
             grpc: Some(
@@ -179,7 +179,7 @@ impl Exchange {
         use processing_request::Request as In;
         if self.client.grpc.is_none() {
             if let Some(request) = attributes::request(&message.attributes) {
-                self.client = Client::of_attributes(&request);
+                self.client = Client::of(&request);
             }
         }
         if message.observability_mode {
@@ -217,16 +217,11 @@ impl Exchange {
 
     fn request_headers(&mut self, message: &HttpHeaders) {
         let headers = Headers::of(message.headers.as_ref());
-        let kept = |name| {
-            headers
-                .text(name)
-                .map(|v| headers::cut(v, MAX_KEPT).to_owned())
-        };
-        self.client = Client {
-            grpc: Some(headers.is_grpc()),
-            accept_language: kept("accept-language"),
-            request_id: kept("x-request-id"),
-        };
+        self.client = Client::of(&attributes::Request {
+            content_type: headers.text("content-type"),
+            accept_language: headers.text("accept-language"),
+            request_id: headers.text("x-request-id"),
+        });
     }
 
     fn response_headers(&mut self, message: &HttpHeaders) -> (ProcessingResponse, Action) {
