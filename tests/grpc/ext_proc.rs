@@ -202,6 +202,7 @@ async fn reflection_on_the_ext_proc_listener_describes_the_processor() {
             "envoy/config/core/v3/base.proto",
             "envoy/extensions/filters/http/ext_proc/v3/processing_mode.proto",
             "envoy/type/v3/http_status.proto",
+            "google/protobuf/struct.proto",
         ]
     );
     for file in imported {
