@@ -255,7 +255,8 @@ impl World {
 /// one), and routes by request header: `x-upstream: http` to the
 /// gateway-like HTTP upstream, `x-route: english` with the route's locale
 /// set to en-US, `x-route: untranslated` with every translation off,
-/// `x-route: no-trailers` with response trailers not sent (as Envoy Gateway
+/// `x-route: unprocessed` with the filter disabled (as the shipped
+/// health-check route), `x-route: no-trailers` with response trailers not sent (as Envoy Gateway
 /// sets it), the rest to the gRPC upstream.
 pub fn bootstrap(listen: u16, admin: u16, ports: &Ports) -> String {
     let filter = ports.wiring.filter_name();
@@ -432,6 +433,14 @@ static_resources:
                             prefix: "/"
                             headers: [{{ name: x-route, string_match: {{ exact: untranslated }} }}]
                           route: {{ cluster: grpc_upstream, timeout: 5s }}{untranslated}
+                        - match:
+                            prefix: "/"
+                            headers: [{{ name: x-route, string_match: {{ exact: unprocessed }} }}]
+                          route: {{ cluster: grpc_upstream, timeout: 5s }}
+                          typed_per_filter_config:
+                            {filter}:
+                              "@type": type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExtProcPerRoute
+                              disabled: true
                         - match:
                             prefix: "/"
                             headers: [{{ name: x-route, string_match: {{ exact: no-trailers }} }}]

@@ -276,6 +276,18 @@ async fn successes_odd_bodies_and_switched_off_routes_pass_untouched(wiring: Wir
     assert_eq!(got.code(), Code::NotFound);
     assert!(got.details().is_empty(), "no details added");
 
+    // The filter disabled on this route: errmap is not even asked.
+    let before = messages(&errmap.metrics().await);
+    let metadata = meta(&[(FAIL_CODE, "5"), ("x-route", "unprocessed")]);
+    let got = check(&channel, &metadata).await.expect_err("fails");
+    assert_eq!(got.code(), Code::NotFound);
+    assert!(got.details().is_empty(), "no details added");
+    assert_eq!(
+        messages(&errmap.metrics().await),
+        before,
+        "errmap not asked"
+    );
+
     // Gateway answers errmap cannot read as the gateway's: passed on, so
     // the client sees the HTTP error, with no details from errmap.
     for kind in ["truncated", "html", "plain", "huge"] {
