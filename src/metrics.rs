@@ -13,6 +13,9 @@
 //! - `errmap_ext_proc_messages_total{action}`: messages from Envoy's
 //!   ext_proc filter, by what errmap did with them (passed, enriched,
 //!   grpc_to_http, http_to_grpc, body_asked, untranslated).
+//! - `errmap_ext_proc_streams_total{client}`: `Process` streams, by where
+//!   errmap learned what the client speaks (headers, attributes, route,
+//!   unknown).
 //! - `errmap_connections{listener}` and
 //!   `errmap_connections_closed_total{listener, reason}`: connections open,
 //!   and those a listener closed early ([`connections`]).
@@ -211,6 +214,11 @@ struct ExtProcLabels {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ExtProcStreamLabels {
+    client: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
 struct ResolutionLabels {
     match_kind: &'static str,
 }
@@ -226,6 +234,7 @@ pub struct Metrics {
     unknown_codes: Counter,
     top_unknown: Arc<TopCodes>,
     ext_proc: Family<ExtProcLabels, Counter>,
+    ext_proc_streams: Family<ExtProcStreamLabels, Counter>,
     /// By request path ("/package.Service/Method"), errmap's own first.
     /// A handful of paths, nearly all of different lengths, and strings of
     /// different lengths compare unequal at once: a scan finds a path with
@@ -276,6 +285,12 @@ impl Metrics {
             "Messages from Envoy's ext_proc filter, by what errmap did with them",
             ext_proc.clone(),
         );
+        let ext_proc_streams = Family::<ExtProcStreamLabels, Counter>::default();
+        registry.register(
+            "ext_proc_streams",
+            "Streams from Envoy's ext_proc filter, by where errmap learned what the client speaks",
+            ext_proc_streams.clone(),
+        );
         registry.register_collector(Box::new(top_unknown.clone()));
         registry.register_collector(Box::new(CatalogMetrics(catalog)));
         let connections = Arc::new(Connections::default());
@@ -288,6 +303,7 @@ impl Metrics {
             unknown_codes,
             top_unknown,
             ext_proc,
+            ext_proc_streams,
             rpcs: rpcs_of(descriptor_sets, &families),
             unknown_rpc: Rpc::new("unknown", "unknown", false, families.clone()),
             connections,
@@ -308,6 +324,21 @@ impl Metrics {
     /// Exports the series of one ext_proc action at 0, before any message.
     pub fn ext_proc_series(&self, action: &'static str) {
         let _ = self.ext_proc.get_or_create(&ExtProcLabels { action });
+    }
+
+    /// Counts one `Process` stream, by where errmap learned what its
+    /// client speaks.
+    pub fn ext_proc_stream(&self, client: &'static str) {
+        self.ext_proc_streams
+            .get_or_create(&ExtProcStreamLabels { client })
+            .inc();
+    }
+
+    /// Exports the series of one source of the client's kind at 0.
+    pub fn ext_proc_stream_series(&self, client: &'static str) {
+        let _ = self
+            .ext_proc_streams
+            .get_or_create(&ExtProcStreamLabels { client });
     }
 
     /// The metrics in the Prometheus text format.

@@ -102,11 +102,43 @@ impl Action {
     }
 }
 
+/// Where a stream learned what its client speaks, as counted in
+/// `errmap_ext_proc_streams_total{client}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heard {
+    /// The request's headers, sent by Envoy.
+    Headers,
+    /// Attributes carrying the request's headers.
+    Attributes,
+    /// The route's `x-errmap-client`.
+    Route,
+    /// Nowhere: a gRPC error is enriched, nothing else translated.
+    Unknown,
+}
+
+impl Heard {
+    pub const ALL: [Heard; 4] = [
+        Heard::Headers,
+        Heard::Attributes,
+        Heard::Route,
+        Heard::Unknown,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Heard::Headers => "headers",
+            Heard::Attributes => "attributes",
+            Heard::Route => "route",
+            Heard::Unknown => "unknown",
+        }
+    }
+}
+
 /// Who sent the request, as far as its headers tell.
 #[derive(Debug, Clone, Default)]
 struct Client {
     /// `None` until the request headers are seen (Envoy may be set to skip
-    /// them).
+    /// them), unless the route says (`x-errmap-client`).
     grpc: Option<bool>,
     accept_language: Option<String>,
     request_id: Option<String>,
@@ -146,6 +178,11 @@ pub struct Exchange {
     translator: Arc<Translator>,
     route: Route,
     client: Client,
+    /// Whether the request's headers, or attributes carrying them, were
+    /// seen: they describe the client better than the route can.
+    heard: bool,
+    /// Whether the stream was counted, at its first message.
+    counted: bool,
     /// The `:status` of a gateway-shaped error whose body was asked for.
     asked_body: Option<i32>,
     /// Set once Envoy can send nothing more on this stream.
@@ -156,8 +193,13 @@ impl Exchange {
     pub fn new(translator: Arc<Translator>, route: Route) -> Self {
         Self {
             translator,
+            client: Client {
+                grpc: route.grpc_client,
+                ..Client::default()
+            },
             route,
-            client: Client::default(),
+            heard: false,
+            counted: false,
             asked_body: None,
             finished: false,
         }
@@ -177,10 +219,24 @@ impl Exchange {
     /// (observability mode) or sent nothing errmap knows.
     pub fn step(&mut self, message: &ProcessingRequest) -> Option<ProcessingResponse> {
         use processing_request::Request as In;
-        if self.client.grpc.is_none() {
+        if !self.heard {
             if let Some(request) = attributes::request(&message.attributes) {
                 self.client = Client::of(&request);
+                self.heard = true;
             }
+        }
+        if !self.counted {
+            self.counted = true;
+            let heard = if matches!(message.request, Some(In::RequestHeaders(_))) {
+                Heard::Headers
+            } else if self.heard {
+                Heard::Attributes
+            } else if self.route.grpc_client.is_some() {
+                Heard::Route
+            } else {
+                Heard::Unknown
+            };
+            self.translator.count_stream(heard);
         }
         if message.observability_mode {
             return None;
@@ -222,6 +278,7 @@ impl Exchange {
             accept_language: headers.text("accept-language"),
             request_id: headers.text("x-request-id"),
         });
+        self.heard = true;
     }
 
     fn response_headers(&mut self, message: &HttpHeaders) -> (ProcessingResponse, Action) {
@@ -614,6 +671,9 @@ impl Translator {
         for action in Action::ALL {
             metrics.ext_proc_series(action.as_str());
         }
+        for heard in Heard::ALL {
+            metrics.ext_proc_stream_series(heard.as_str());
+        }
         self.metrics = Some(metrics);
         self
     }
@@ -631,6 +691,12 @@ impl Translator {
     fn count(&self, action: Action) {
         if let Some(metrics) = &self.metrics {
             metrics.ext_proc(action.as_str());
+        }
+    }
+
+    fn count_stream(&self, heard: Heard) {
+        if let Some(metrics) = &self.metrics {
+            metrics.ext_proc_stream(heard.as_str());
         }
     }
 }

@@ -25,6 +25,13 @@ pub const LOCALE_METADATA: &str = "x-errmap-locale";
 /// Stream metadata naming the profile for gateway bodies that carry an
 /// HTTP status but no known code: `google` or `grpc-proxy`.
 pub const PROFILE_METADATA: &str = "x-errmap-profile";
+/// Stream metadata naming the client's kind, `grpc` or `http`, where
+/// Envoy sends neither the request's headers nor attributes that carry
+/// them: the shipped matcher knows the request's `content-type` and says
+/// so, which spares Envoy evaluating attributes for every failing call
+/// (BENCHMARKS.md, "What Envoy spends"). The request's own headers, when
+/// they come, win.
+pub const CLIENT_METADATA: &str = "x-errmap-client";
 
 /// Which translations are on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,6 +137,9 @@ pub struct Route {
     pub default_locale: Locale,
     /// The table for a gateway body with a bare HTTP status.
     pub profile: Profile,
+    /// Whether the client speaks gRPC, as [`CLIENT_METADATA`] says; `None`
+    /// when it says nothing.
+    pub grpc_client: Option<bool>,
 }
 
 impl Route {
@@ -147,6 +157,7 @@ impl Route {
             directions: settings.directions,
             default_locale,
             profile: Profile::Unspecified,
+            grpc_client: None,
         };
         if let Some(value) = text(TRANSLATE_METADATA) {
             match Directions::parse(value) {
@@ -165,6 +176,13 @@ impl Route {
                 "google" => route.profile = Profile::Google,
                 "grpc-proxy" => route.profile = Profile::GrpcProxy,
                 _ => tracing::debug!("ignoring {PROFILE_METADATA}: not google or grpc-proxy"),
+            }
+        }
+        if let Some(value) = text(CLIENT_METADATA) {
+            match value.trim().to_ascii_lowercase().as_str() {
+                "grpc" => route.grpc_client = Some(true),
+                "http" => route.grpc_client = Some(false),
+                _ => tracing::debug!("ignoring {CLIENT_METADATA}: not grpc or http"),
             }
         }
         route
@@ -209,6 +227,7 @@ mod tests {
         );
         metadata.insert(LOCALE_METADATA, "en-US".parse().expect("ascii"));
         metadata.insert(PROFILE_METADATA, "grpc-proxy".parse().expect("ascii"));
+        metadata.insert(CLIENT_METADATA, " GRPC ".parse().expect("ascii"));
         let route = route_of(&metadata);
         assert_eq!(
             route.directions,
@@ -220,15 +239,20 @@ mod tests {
         );
         assert_eq!(route.default_locale, Locale::EnUs);
         assert_eq!(route.profile, Profile::GrpcProxy);
+        assert_eq!(route.grpc_client, Some(true));
+        metadata.insert(CLIENT_METADATA, "http".parse().expect("ascii"));
+        assert_eq!(route_of(&metadata).grpc_client, Some(false));
 
         // Unreadable settings leave the listener's.
         let mut bad = MetadataMap::new();
         bad.insert(TRANSLATE_METADATA, "everything".parse().expect("ascii"));
         bad.insert(LOCALE_METADATA, "fr-FR".parse().expect("ascii"));
         bad.insert(PROFILE_METADATA, "aws".parse().expect("ascii"));
+        bad.insert(CLIENT_METADATA, "grpc-web".parse().expect("ascii"));
         let route = route_of(&bad);
         assert_eq!(route.directions, settings.directions);
         assert_eq!(route.default_locale, Locale::ZhCn);
         assert_eq!(route.profile, Profile::Unspecified);
+        assert_eq!(route.grpc_client, None);
     }
 }

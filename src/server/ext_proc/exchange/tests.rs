@@ -26,6 +26,7 @@ fn route(directions: Directions) -> Route {
         directions,
         default_locale: Locale::ZhCn,
         profile: Profile::Unspecified,
+        grpc_client: None,
     }
 }
 
@@ -742,6 +743,65 @@ fn attributes_stand_for_request_headers_not_sent() {
     assert_eq!(
         answer.mode_override.map(|m| m.response_body_mode),
         Some(BodySendMode::BufferedPartial as i32)
+    );
+}
+
+#[test]
+fn the_route_names_the_client_when_nothing_else_does() {
+    let trailers_only: Pairs<'_> = &[
+        (":status", b"200"),
+        ("content-type", b"application/grpc"),
+        ("grpc-status", b"5"),
+    ];
+    let said = |grpc| Route {
+        grpc_client: Some(grpc),
+        ..route(Directions::ALL)
+    };
+    // A gRPC client, no attributes: details in the route's locale.
+    let mut exchange = Exchange::new(translator(), said(true));
+    let answer = exchange
+        .step(&response_headers(trailers_only, true))
+        .expect("answered");
+    let status = details_of(set_value(
+        headers_mutation(&answer),
+        "grpc-status-details-bin",
+    ));
+    let localized: LocalizedMessage = detail(&status, LOCALIZED).expect("LocalizedMessage");
+    assert_eq!(localized.locale, "zh-CN");
+
+    // A gRPC client meeting a gateway error: its body is asked for, which
+    // a client of unknown kind does not get.
+    let json: Pairs<'_> = &[(":status", b"403"), ("content-type", b"application/json")];
+    for (route, asked) in [(said(true), true), (route(Directions::ALL), false)] {
+        let mut exchange = Exchange::new(translator(), route);
+        let answer = exchange
+            .step(&response_headers(json, false))
+            .expect("answered");
+        assert_eq!(
+            answer.mode_override.map(|m| m.response_body_mode)
+                == Some(BodySendMode::BufferedPartial as i32),
+            asked,
+            "{route:?}"
+        );
+    }
+
+    // An HTTP client: the gateway's error.
+    let mut exchange = Exchange::new(translator(), said(false));
+    let answer = exchange
+        .step(&response_headers(trailers_only, true))
+        .expect("answered");
+    assert!(
+        matches!(answer.response, Some(Out::ImmediateResponse(_))),
+        "{answer:?}"
+    );
+
+    // The request's own headers, as attributes, win over the route.
+    let mut exchange = Exchange::new(translator(), said(true));
+    let first = with_request_attributes(response_headers(trailers_only, true), BROWSER);
+    let answer = exchange.step(&first).expect("answered");
+    assert!(
+        matches!(answer.response, Some(Out::ImmediateResponse(_))),
+        "{answer:?}"
     );
 }
 
