@@ -4,8 +4,10 @@
     python3 scripts/validate-envoy.py
 
 - deploy/envoy/envoy.yaml: each listener's ext_proc filter fail-open (and,
-  behind a matcher, starting at the response with the attributes errmap
-  reads), then `envoy --mode validate -c` as it is.
+  behind a matcher, starting at the response: the last branch with the
+  attributes errmap reads, a branch before it without them only for a gRPC
+  client that sent no accept-language, named to errmap in the metadata),
+  then `envoy --mode validate -c` as it is.
 - deploy/istio/envoyfilter.yaml: the EnvoyFilter's shape (kinds, contexts,
   operations, the filters naming the cluster it adds, checked as above), then the patched
   values (the errmap cluster, the ext_proc filter of each context) put into a
@@ -105,42 +107,90 @@ def bootstrap(filters, clusters):
     return {"static_resources": {"listeners": listeners, "clusters": clusters}}
 
 
-def ext_proc_of(where, http_filter):
-    """The ext_proc filter's config: the filter itself, or the one a matcher
+def ext_procs_of(where, http_filter):
+    """The ext_proc filter configs: the filter itself, or the ones a matcher
     (ExtensionWithMatcher + Composite) brings into being. Behind a matcher
-    the filter starts at the response, so it must skip the request headers
-    and have the ones errmap reads sent as response_attributes."""
+    the filter starts at the response, so it must skip the request headers.
+    The last branch has the ones errmap reads sent as response_attributes;
+    a branch before it may leave them out only if its predicate requires a
+    gRPC request without accept-language and it says so to errmap
+    (x-errmap-client: grpc), and it must be the last branch's config in all
+    else, so that both give a client the same answer."""
     config = http_filter["typed_config"]
     if config.get("@type") != MATCHED:
-        return config
+        return [config]
     try:
         matchers = config["xds_matcher"]["matcher_list"]["matchers"]
         inner = [m["on_match"]["action"]["typed_config"]["typed_config"]["typed_config"] for m in matchers]
     except (KeyError, TypeError) as err:
         fail(where, f"a matcher without an ExecuteFilterAction: {err}")
-    if len(inner) != 1:
-        fail(where, "one matcher, one ext_proc filter expected")
-    ext_proc = inner[0]
-    mode = ext_proc.get("processing_mode", {})
-    if mode.get("request_header_mode") != "SKIP":
-        fail(where, "behind a matcher the filter starts at the response: request_header_mode SKIP")
-    if ext_proc.get("response_attributes") != ATTRIBUTES:
-        fail(where, f"response_attributes must be {ATTRIBUTES}")
-    return ext_proc
+    if not inner:
+        fail(where, "a matcher with no branch")
+    for ext_proc in inner:
+        mode = ext_proc.get("processing_mode", {})
+        if mode.get("request_header_mode") != "SKIP":
+            fail(where, "behind a matcher the filter starts at the response: request_header_mode SKIP")
+    if inner[-1].get("response_attributes") != ATTRIBUTES:
+        fail(where, f"the last branch's response_attributes must be {ATTRIBUTES}")
+    for matcher, ext_proc in zip(matchers[:-1], inner[:-1]):
+        if "response_attributes" in ext_proc:
+            fail(where, "only the last branch has response_attributes")
+        if not grpc_without_language(matcher["predicate"]):
+            fail(where, "a branch without attributes must require a gRPC content-type and no accept-language")
+        if without_client(ext_proc) != without_client(inner[-1]):
+            fail(where, "a branch without attributes must be the last branch's config in all else")
+    return inner
 
 
-def ext_proc_cluster(where, http_filter):
-    return ext_proc_of(where, http_filter)["grpc_service"]["envoy_grpc"]["cluster_name"]
+def request_header_predicate(predicate, name):
+    single = predicate.get("single_predicate", {})
+    config = single.get("input", {}).get("typed_config", {})
+    return (
+        config.get("@type") == "type.googleapis.com/envoy.type.matcher.v3.HttpRequestHeaderMatchInput"
+        and config.get("header_name") == name
+    )
+
+
+def grpc_without_language(predicate):
+    """An and_matcher that requires a gRPC request with no accept-language."""
+    parts = predicate.get("and_matcher", {}).get("predicate", [])
+    grpc = any(
+        request_header_predicate(p, "content-type")
+        and p["single_predicate"].get("value_match", {}).get("safe_regex", {}).get("regex")
+        == "application/grpc([+;].*)?"
+        for p in parts
+    )
+    no_language = any(request_header_predicate(p.get("not_matcher", {}), "accept-language") for p in parts)
+    return grpc and no_language
+
+
+def without_client(ext_proc):
+    """The config but for its attributes and the x-errmap-client metadata,
+    which must be `grpc` where it is set."""
+    config = dict(ext_proc)
+    config.pop("response_attributes", None)
+    service = dict(config.get("grpc_service", {}))
+    metadata = service.get("initial_metadata", [])
+    for entry in metadata:
+        if entry.get("key") == "x-errmap-client" and entry.get("value") != "grpc":
+            return None
+    service["initial_metadata"] = [e for e in metadata if e.get("key") != "x-errmap-client"]
+    config["grpc_service"] = service
+    return config
+
+
+def ext_proc_clusters(where, http_filter):
+    return {c["grpc_service"]["envoy_grpc"]["cluster_name"] for c in ext_procs_of(where, http_filter)}
 
 
 def check_fail_open(where, http_filter):
-    config = ext_proc_of(where, http_filter)
-    if config.get("@type") != EXT_PROC:
-        fail(where, f"not an ext_proc filter: {config.get('@type')}")
-    if config.get("failure_mode_allow") is not True:
-        fail(where, "failure_mode_allow must be true: errmap must never stop traffic")
-    if config.get("allow_mode_override") is not True:
-        fail(where, "allow_mode_override must be true: errmap asks for error bodies with it")
+    for config in ext_procs_of(where, http_filter):
+        if config.get("@type") != EXT_PROC:
+            fail(where, f"not an ext_proc filter: {config.get('@type')}")
+        if config.get("failure_mode_allow") is not True:
+            fail(where, "failure_mode_allow must be true: errmap must never stop traffic")
+        if config.get("allow_mode_override") is not True:
+            fail(where, "allow_mode_override must be true: errmap asks for error bodies with it")
 
 
 def check_envoy(path):
@@ -186,8 +236,8 @@ def check_istio(path):
             fail(where, f"configPatches[{i}]: unexpected {apply_to} {operation}")
     names = {c["name"] for c in clusters}
     for http_filter in filters:
-        if ext_proc_cluster(where, http_filter) not in names:
-            fail(where, f"the filter names cluster {ext_proc_cluster(where, http_filter)!r}, not one added")
+        for cluster in ext_proc_clusters(where, http_filter) - names:
+            fail(where, f"the filter names cluster {cluster!r}, not one added")
     if not filters:
         fail(where, "no ext_proc filter")
     envoy_validate(where, bootstrap(filters, clusters))

@@ -125,8 +125,9 @@ pub struct Ports {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Wiring {
     /// Behind a matcher, as `deploy/envoy/envoy.yaml` wires it: the filter
-    /// comes into being only for a response that shows an error, and the
-    /// request's headers reach errmap as attributes.
+    /// comes into being only for a response that shows an error; a gRPC
+    /// client without `accept-language` is named in the stream's metadata,
+    /// any other request's headers reach errmap as attributes.
     Matched,
     /// On every request, as Envoy Gateway's `EnvoyExtensionPolicy` wires
     /// it: errmap sees each request's headers and each response's.
@@ -296,13 +297,13 @@ pub fn bootstrap(listen: u16, admin: u16, ports: &Ports) -> String {
             port = addr.port()
         )
     };
-    let ext_proc = |indent: usize, request_header_mode: &str, attributes: &str| {
+    let ext_proc = |indent: usize, request_header_mode: &str, attributes: &str, metadata: &str| {
         let text = format!(
             r#"name: envoy.filters.http.ext_proc
 typed_config:
   "@type": type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor
   grpc_service:
-    envoy_grpc: {{ cluster_name: errmap }}
+    envoy_grpc: {{ cluster_name: errmap }}{metadata}
   failure_mode_allow: true
   allow_mode_override: true
   message_timeout: {message_timeout}{attributes}
@@ -324,7 +325,7 @@ typed_config:
     let http_filter = match ports.wiring {
         Wiring::Every => format!(
             "                  - {}",
-            ext_proc(20, "SEND", "").trim_start()
+            ext_proc(20, "SEND", "", "").trim_start()
         ),
         Wiring::Matched => {
             let attributes = r#"
@@ -332,6 +333,9 @@ typed_config:
     - request.headers['content-type']
     - request.headers['accept-language']
     - request.headers['x-request-id']"#;
+            let client = r#"
+    initial_metadata:
+      - { key: x-errmap-client, value: grpc }"#;
             // One `single_predicate`, as a list item indented by `pad`.
             let predicate = |pad: usize, input: &str, name: &str, regex: &str| {
                 let text = format!(
@@ -360,6 +364,26 @@ typed_config:
                         matcher_list:
                           matchers:
                             - predicate:
+                                and_matcher:
+                                  predicate:{grpc_client_first}
+                                    - not_matcher:
+                                        single_predicate:
+                                          input:
+                                            name: "accept-language"
+                                            typed_config:
+                                              "@type": type.googleapis.com/envoy.type.matcher.v3.HttpRequestHeaderMatchInput
+                                              header_name: "accept-language"
+                                          value_match: {{ safe_regex: {{ google_re2: {{}}, regex: ".*" }} }}
+                                    - or_matcher:
+                                        predicate:{headers_first}{trailers_first}{http_error_first}
+                              on_match:
+                                action:
+                                  name: translate-grpc-client
+                                  typed_config:
+                                    "@type": type.googleapis.com/envoy.extensions.filters.http.composite.v3.ExecuteFilterAction
+                                    typed_config:
+{grpc_client_ext_proc}
+                            - predicate:
                                 or_matcher:
                                   predicate:{headers}{trailers}
                                     - and_matcher:
@@ -371,6 +395,31 @@ typed_config:
                                     "@type": type.googleapis.com/envoy.extensions.filters.http.composite.v3.ExecuteFilterAction
                                     typed_config:
 {ext_proc}"#,
+                grpc_client_first = predicate(
+                    36,
+                    "HttpRequestHeaderMatchInput",
+                    "content-type",
+                    "application/grpc([+;].*)?"
+                ),
+                headers_first = predicate(
+                    42,
+                    "HttpResponseHeaderMatchInput",
+                    "grpc-status",
+                    "[1-9][0-9]*"
+                ),
+                trailers_first = predicate(
+                    42,
+                    "HttpResponseTrailerMatchInput",
+                    "grpc-status",
+                    "[1-9][0-9]*"
+                ),
+                http_error_first = predicate(
+                    42,
+                    "HttpResponseHeaderMatchInput",
+                    ":status",
+                    "[45][0-9][0-9]"
+                ),
+                grpc_client_ext_proc = ext_proc(38, "SKIP", "", client),
                 headers = predicate(
                     36,
                     "HttpResponseHeaderMatchInput",
@@ -395,7 +444,7 @@ typed_config:
                     ":status",
                     "[45][0-9][0-9]"
                 ),
-                ext_proc = ext_proc(38, "SKIP", attributes),
+                ext_proc = ext_proc(38, "SKIP", attributes, ""),
             )
         }
     };

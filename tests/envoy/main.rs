@@ -89,21 +89,26 @@ async fn every_catalog_entry_reaches_a_grpc_client_as_its_grpc_status(wiring: Wi
             assert!(got.details().is_empty(), "{}: untouched", entry.code);
             continue;
         }
-        let locale = if i % 2 == 0 {
-            Locale::ZhCn
-        } else {
-            Locale::EnUs
+        // Every third call names no language (errmap's default, zh-CN,
+        // applies): behind the matcher it takes the branch without
+        // attributes.
+        let (locale, named) = match i % 3 {
+            0 => (Locale::ZhCn, true),
+            1 => (Locale::EnUs, true),
+            _ => (Locale::ZhCn, false),
         };
         let status = u16::try_from(entry.http_status).expect("an HTTP status");
         let (_, body) = upstreams::gateway_reply(status, &entry.code, "gateway");
         let expected = expected_gateway(status, &body, locale);
         let status_text = status.to_string();
-        let metadata = meta(&[
+        let mut metadata = meta(&[
             ("x-upstream", "http"),
             (GW_STATUS, &status_text),
             (GW_CODE, &entry.code),
-            ("accept-language", locale.tag()),
         ]);
+        if named {
+            metadata.push(("accept-language", locale.tag().to_owned()));
+        }
         let got = check(&channel, &metadata)
             .await
             .expect_err("a gateway error is a gRPC error");
@@ -181,12 +186,39 @@ async fn grpc_errors_reach_grpc_clients_with_details_trailers_only_or_after_a_bo
         no_trailers_sent(&channel).await;
     }
 
-    // A route whose default locale is en-US.
+    // A route whose default locale is en-US. Behind the matcher, a gRPC
+    // client without accept-language is named by the matcher's branch in
+    // the stream's metadata, which the route's own metadata adds to.
+    let errmap = world.errmap.as_ref().expect("running");
+    let before = streams(&errmap.metrics().await, "route");
     let metadata = meta(&[(FAIL_CODE, "14"), ("x-route", "english")]);
     let got = check(&channel, &metadata).await.expect_err("fails");
     let details = got.get_error_details();
     let localized = details.localized_message().expect("LocalizedMessage");
     assert_eq!(localized.locale, "en-US", "the route's locale");
+    let metrics = errmap.metrics().await;
+    let named_by_route = u32::from(wiring == Wiring::Matched);
+    assert_eq!(
+        streams(&metrics, "route"),
+        before + f64::from(named_by_route),
+        "{metrics}"
+    );
+
+    // Where errmap learned each stream's client: behind the matcher, from
+    // the branch (no accept-language) or from attributes (with it); on
+    // every request, from the request's headers. Never nowhere.
+    let learned = |from| streams(&metrics, from) > 0.0;
+    match wiring {
+        Wiring::Matched => {
+            assert!(learned("route") && learned("attributes"), "{metrics}");
+            assert!(!learned("headers"), "{metrics}");
+        }
+        Wiring::Every => {
+            assert!(learned("headers"), "{metrics}");
+            assert!(!learned("route") && !learned("attributes"), "{metrics}");
+        }
+    }
+    assert!(!learned("unknown"), "{metrics}");
 
     // errmap ends each stream with its last answer; Envoy takes that as
     // done, with no stream failed and no message out of turn.
@@ -341,6 +373,16 @@ fn messages(metrics: &str) -> f64 {
         .filter(|l| l.starts_with("errmap_ext_proc_messages_total{"))
         .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
         .sum()
+}
+
+/// The `Process` streams errmap learned the client of `from`.
+fn streams(metrics: &str, from: &str) -> f64 {
+    let prefix = format!("errmap_ext_proc_streams_total{{client=\"{from}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(prefix.as_str()))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or(0.0)
 }
 
 fn unknown_codes(metrics: &str) -> u64 {
