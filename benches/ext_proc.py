@@ -5,9 +5,10 @@ Two Envoys on loopback in front of the same upstream (an errmap API
 listener, answering ResolveGatewayError): one plain, one with the ext_proc
 filter calling a second errmap (`--ext-proc-listen`), wired behind a
 matcher as deploy/envoy/envoy.yaml wires it (`--wiring matched`, the
-default: only failing responses reach errmap) or on every request as
-Envoy Gateway wires it (`--wiring every`). Each scenario runs on both, interleaved, ROUNDS
-times: successful calls (an OK answer, about 1 KB), failing calls (an
+default: only failing responses reach errmap; calls without
+accept-language take its branch without attributes, `--accept-language`
+the other) or on every request as Envoy Gateway wires it (`--wiring
+every`). Each scenario runs on both, interleaved, ROUNDS times: successful calls (an OK answer, about 1 KB), failing calls (an
 unknown code: NOT_FOUND trailers-only, with a long message and errmap's
 own details, which the processor merges with its own) and plain failing
 calls (a method the upstream lacks: UNIMPLEMENTED trailers-only, no message,
@@ -16,8 +17,9 @@ no details, as most applications fail).
 Prints, per scenario and Envoy, the median over rounds of calls/s and of
 h2load's per-request p50/p99 latency, the ratio with/without, the
 processor's CPU (utime+stime of the ext_proc errmap) per call and per
-message it answered, and then p50/p99 at half of the lower of the two
-Envoys' maximum rates (`--rps`), paired.
+message it answered, each Envoy's CPU per call, and then p50/p99 at half
+of the lower of the two Envoys' maximum rates (`--rps`, 16 connections of
+one stream each, as BENCHMARKS.md measures the API's latency), paired.
 
     cargo build --release --bin errmap
     python3 benches/ext_proc.py --binary target/release/errmap
@@ -73,15 +75,18 @@ def indented(text, spaces):
     return "".join(" " * spaces + line + "\n" for line in text.strip("\n").splitlines())
 
 
-def ext_proc_filter(request_header_mode, response_trailer_mode, attributes=()):
-    """The ext_proc filter's config, calling the errmap cluster."""
+def ext_proc_filter(request_header_mode, response_trailer_mode, attributes=(), client=None):
+    """The ext_proc filter's config, calling the errmap cluster; `client`
+    names the client's kind in the stream's metadata."""
     listed = "".join(f"\n    - {a}" for a in attributes)
     response_attributes = f"\n  response_attributes:{listed}" if attributes else ""
+    metadata = f"\n    initial_metadata: [{{ key: x-errmap-client, value: {client} }}]" if client else ""
     return f"""
 name: envoy.filters.http.ext_proc
 typed_config:
   "@type": type.googleapis.com/envoy.extensions.filters.http.ext_proc.v3.ExternalProcessor
-  grpc_service: {{ envoy_grpc: {{ cluster_name: errmap }} }}
+  grpc_service:
+    envoy_grpc: {{ cluster_name: errmap }}{metadata}
   failure_mode_allow: true
   message_timeout: 0.2s
   allow_mode_override: true{response_attributes}
@@ -92,6 +97,17 @@ typed_config:
     response_body_mode: NONE
     request_trailer_mode: SKIP
     response_trailer_mode: {response_trailer_mode}"""
+
+
+def request_predicate(header, regex):
+    return f"""
+- single_predicate:
+    input:
+      name: {header}
+      typed_config:
+        "@type": type.googleapis.com/envoy.type.matcher.v3.HttpRequestHeaderMatchInput
+        header_name: {header}
+    value_match: {{ safe_regex: {{ google_re2: {{}}, regex: "{regex}" }} }}"""
 
 
 def grpc_status_predicate(input_type):
@@ -105,6 +121,16 @@ def grpc_status_predicate(input_type):
     value_match: {{ safe_regex: {{ google_re2: {{}}, regex: "[1-9][0-9]*" }} }}"""
 
 
+def action(name, filter_config):
+    return f"""                              on_match:
+                                action:
+                                  name: {name}
+                                  typed_config:
+                                    "@type": type.googleapis.com/envoy.extensions.filters.http.composite.v3.ExecuteFilterAction
+                                    typed_config:
+""" + indented(filter_config, 38)
+
+
 # The ext_proc filter on every request (as Envoy Gateway wires it): errmap
 # sees each request's headers and each response's, and asks for a gRPC
 # response's trailers.
@@ -112,8 +138,12 @@ EVERY = "\n" + indented("- " + ext_proc_filter("SEND", "SKIP").strip().replace("
 
 # The filter behind a matcher, as deploy/envoy/envoy.yaml's ingress wires
 # it: only a response with a grpc-status other than 0, in its headers or
-# its trailers, brings it into being; the request's headers come as
+# its trailers, brings it into being. A gRPC client that sent no
+# accept-language takes the first branch, named to errmap in the stream's
+# metadata; any other, the second, with the request's headers as
 # attributes.
+GRPC_STATUS = indented(grpc_status_predicate("HttpResponseHeaderMatchInput"), 0) + indented(
+    grpc_status_predicate("HttpResponseTrailerMatchInput"), 0)
 MATCHED = """
                   - name: errmap
                     typed_config:
@@ -126,20 +156,23 @@ MATCHED = """
                         matcher_list:
                           matchers:
                             - predicate:
+                                and_matcher:
+                                  predicate:
+""" + indented(request_predicate("content-type", "application/grpc([+;].*)?"), 36) + """\
+                                    - not_matcher:
+""" + indented(request_predicate("accept-language", ".*").strip()[2:], 42) + """\
+                                    - or_matcher:
+                                        predicate:
+""" + indented(GRPC_STATUS, 42) + action("translate-grpc-client", ext_proc_filter(
+    "SKIP", "SEND", client="grpc")) + """\
+                            - predicate:
                                 or_matcher:
                                   predicate:
-""" + indented(grpc_status_predicate("HttpResponseHeaderMatchInput"), 36) + indented(
-    grpc_status_predicate("HttpResponseTrailerMatchInput"), 36) + """                              on_match:
-                                action:
-                                  name: translate
-                                  typed_config:
-                                    "@type": type.googleapis.com/envoy.extensions.filters.http.composite.v3.ExecuteFilterAction
-                                    typed_config:
-""" + indented(ext_proc_filter("SKIP", "SEND", [
+""" + indented(GRPC_STATUS, 36) + action("translate", ext_proc_filter("SKIP", "SEND", [
     "request.headers['content-type']",
     "request.headers['accept-language']",
     "request.headers['x-request-id']",
-]), 38).rstrip("\n")
+])).rstrip("\n")
 
 
 def bootstrap(listen, admin, upstream, processor, wiring):
@@ -203,11 +236,12 @@ def processed(admin_port):
     return total
 
 
-def h2load(port, body, calls, clients, streams, rps=None, path=PATH):
+def h2load(port, body, calls, clients, streams, rps=None, path=PATH, headers=()):
     with tempfile.NamedTemporaryFile(suffix=".log") as log:
         argv = [
             "h2load", "-n", str(calls), "-c", str(clients), "-m", str(streams),
             "-H", "content-type: application/grpc", "-H", "te: trailers",
+            *[arg for header in headers for arg in ("-H", header)],
             "-d", body, "--log-file", log.name,
             f"http://127.0.0.1:{port}{path}",
         ]
@@ -236,6 +270,13 @@ def main():
                         "or on every request (as Envoy Gateway does)")
     parser.add_argument("--scenarios", default="success,failing,failing-plain",
                         help="which scenarios to run, comma-separated")
+    parser.add_argument("--paced-clients", type=int, default=16,
+                        help="connections of one stream each for the paced runs (with more "
+                        "streams a connection, h2load sends each tick's calls in a burst, "
+                        "which measures the burst)")
+    parser.add_argument("--accept-language", default="",
+                        help="send this accept-language with every call (behind the matcher, "
+                        "the branch with attributes)")
     parser.add_argument("--worker-threads", type=int, default=0,
                         help="the processor's --worker-threads (0: errmap's default)")
     args = parser.parse_args()
@@ -270,7 +311,7 @@ def main():
         procs.append(ext)
         for port in (upstream, processor, admin):
             wait_port(port)
-        envoys = {}
+        envoys, envoy_pids = {}, {}
         for name, proc_port in (("envoy", None), ("envoy+errmap", processor)):
             listen = free_port()
             path = os.path.join(work, f"{name}.yaml")
@@ -280,6 +321,8 @@ def main():
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             wait_port(listen)
             envoys[name] = listen
+            envoy_pids[name] = procs[-1].pid
+        headers = [f"accept-language: {args.accept_language}"] if args.accept_language else []
         # Warm up both paths.
         for port in envoys.values():
             h2load(port, bodies["success"], 2000, args.clients, args.streams)
@@ -288,12 +331,16 @@ def main():
             body = bodies[scenario]
             results = {name: [] for name in envoys}
             cpu, messages = [], []
+            envoy_cpu = {name: [] for name in envoys}
             for r in range(args.rounds):
                 order = list(envoys) if r % 2 == 0 else list(reversed(envoys))
                 for name in order:
                     before = (cpu_seconds(ext.pid), processed(admin))
+                    envoy_before = cpu_seconds(envoy_pids[name])
                     results[name].append(h2load(envoys[name], body, args.calls, args.clients,
-                                                args.streams, path=paths[scenario]))
+                                                args.streams, path=paths[scenario], headers=headers))
+                    envoy_cpu[name].append(
+                        (cpu_seconds(envoy_pids[name]) - envoy_before) / args.calls * 1e6)
                     if name == "envoy+errmap":
                         messages.append((processed(admin) - before[1]) / args.calls)
                         cpu.append((cpu_seconds(ext.pid) - before[0]) / args.calls * 1e6)
@@ -313,20 +360,24 @@ def main():
                       f"response message (min {min(per_message):.1f}, max {max(per_message):.1f})")
             else:
                 print("  errmap CPU    no message reached errmap")
+            for name, spent in envoy_cpu.items():
+                print(f"  {name} CPU {statistics.median(spent):.1f} us per call "
+                      f"(min {min(spent):.1f}, max {max(spent):.1f})")
             # Half of the lower maximum, so that neither Envoy is saturated:
             # past its maximum, latency is queueing, not the processor's.
-            half = int(min(m[0] for m in med.values()) / 2 / args.clients)
+            half = int(min(m[0] for m in med.values()) / 2 / args.paced_clients)
             paced = {name: [] for name in envoys}
             for r in range(args.rounds):
                 order = list(envoys) if r % 2 == 0 else list(reversed(envoys))
                 for name in order:
-                    calls = max(2000, half * args.clients * 3)
-                    paced[name].append(h2load(envoys[name], body, calls, args.clients, args.streams,
-                                              rps=half, path=paths[scenario]))
+                    calls = max(2000, half * args.paced_clients * 3)
+                    paced[name].append(h2load(envoys[name], body, calls, args.paced_clients, 1,
+                                              rps=half, path=paths[scenario], headers=headers))
             p50s = {n: statistics.median(x[1] for x in v) for n, v in paced.items()}
             p99s = {n: statistics.median(x[2] for x in v) for n, v in paced.items()}
             added = [b[2] - a[2] for a, b in zip(paced["envoy"], paced["envoy+errmap"])]
-            print(f"  at {half * args.clients} calls/s (half of the lower maximum): "
+            print(f"  at {half * args.paced_clients} calls/s (half of the lower maximum, "
+                  f"{args.paced_clients} connections x 1 stream): "
                   f"p50 {p50s['envoy']:.2f} -> {p50s['envoy+errmap']:.2f} ms, "
                   f"p99 {p99s['envoy']:.2f} -> {p99s['envoy+errmap']:.2f} ms "
                   f"(p99 added, median of paired rounds: {statistics.median(added):.2f} ms)")
