@@ -5,21 +5,24 @@ Two Envoys on loopback in front of the same upstream (an errmap API
 listener, answering ResolveGatewayError): one plain, one with the ext_proc
 filter calling a second errmap (`--ext-proc-listen`), wired behind a
 matcher as deploy/envoy/envoy.yaml wires it (`--wiring matched`, the
-default: only failing responses reach errmap; calls without
-accept-language take its branch without attributes, `--accept-language`
-the other) or on every request as Envoy Gateway wires it (`--wiring
-every`). Each scenario runs on both, interleaved, ROUNDS times: successful calls (an OK answer, about 1 KB), failing calls (an
-unknown code: NOT_FOUND trailers-only, with a long message and errmap's
-own details, which the processor merges with its own) and plain failing
-calls (a method the upstream lacks: UNIMPLEMENTED trailers-only, no message,
-no details, as most applications fail).
+default: only failing responses reach errmap; a call without
+accept-language takes its branch without attributes) or on every request
+as Envoy Gateway wires it (`--wiring every`). Each scenario runs on both,
+interleaved, ROUNDS times: successful calls (an OK answer, about 1 KB),
+failing calls (an unknown code: NOT_FOUND trailers-only, with a long
+message and errmap's own details, which the processor merges with its
+own), plain failing calls (a method the upstream lacks: UNIMPLEMENTED
+trailers-only, no message, no details, as most applications fail), and
+the same naming a language ("failing-plain-language": behind the matcher,
+the branch with attributes; run only when named in `--scenarios`).
 
 Prints, per scenario and Envoy, the median over rounds of calls/s and of
 h2load's per-request p50/p99 latency, the ratio with/without, the
 processor's CPU (utime+stime of the ext_proc errmap) per call and per
 message it answered, each Envoy's CPU per call, and then p50/p99 at half
 of the lower of the two Envoys' maximum rates (`--rps`, 16 connections of
-one stream each, as BENCHMARKS.md measures the API's latency), paired.
+one stream each, as BENCHMARKS.md measures the API's latency, opened 1 ms
+apart so that their ticks do not coincide), paired.
 
     cargo build --release --bin errmap
     python3 benches/ext_proc.py --binary target/release/errmap
@@ -236,7 +239,7 @@ def processed(admin_port):
     return total
 
 
-def h2load(port, body, calls, clients, streams, rps=None, path=PATH, headers=()):
+def h2load(port, body, calls, clients, streams, rps=None, path=PATH, headers=(), stagger_ms=0):
     with tempfile.NamedTemporaryFile(suffix=".log") as log:
         argv = [
             "h2load", "-n", str(calls), "-c", str(clients), "-m", str(streams),
@@ -247,6 +250,8 @@ def h2load(port, body, calls, clients, streams, rps=None, path=PATH, headers=())
         ]
         if rps:
             argv[1:1] = ["--rps", str(rps)]
+        if stagger_ms:
+            argv[1:1] = ["-r", "1", "--rate-period", f"{stagger_ms}ms"]
         out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
         finished = next(l for l in out.splitlines() if l.startswith("finished in"))
         per_s = float(finished.split(",")[1].split()[0])
@@ -274,9 +279,10 @@ def main():
                         help="connections of one stream each for the paced runs (with more "
                         "streams a connection, h2load sends each tick's calls in a burst, "
                         "which measures the burst)")
-    parser.add_argument("--accept-language", default="",
-                        help="send this accept-language with every call (behind the matcher, "
-                        "the branch with attributes)")
+    parser.add_argument("--stagger-ms", type=int, default=1,
+                        help="open the paced runs' connections this many ms apart, so that "
+                        "their ticks do not coincide (0: all at once, and each tick sends "
+                        "one call on every connection together)")
     parser.add_argument("--worker-threads", type=int, default=0,
                         help="the processor's --worker-threads (0: errmap's default)")
     args = parser.parse_args()
@@ -292,7 +298,12 @@ def main():
     open(bodies["success"], "wb").write(gateway_request("APIGW_NONCE_CONFLICT"))
     open(bodies["failing"], "wb").write(gateway_request("NO_SUCH_CODE_AT_ALL"))
     bodies["failing-plain"] = bodies["success"]
-    paths = {"success": PATH, "failing": PATH, "failing-plain": PLAIN_PATH}
+    bodies["failing-plain-language"] = bodies["success"]
+    paths = {"success": PATH, "failing": PATH, "failing-plain": PLAIN_PATH,
+             "failing-plain-language": PLAIN_PATH}
+    # Behind the matcher, a call naming a language takes the branch with
+    # attributes.
+    languages = {"failing-plain-language": ["accept-language: en-US"]}
 
     procs = []
     try:
@@ -322,13 +333,13 @@ def main():
             wait_port(listen)
             envoys[name] = listen
             envoy_pids[name] = procs[-1].pid
-        headers = [f"accept-language: {args.accept_language}"] if args.accept_language else []
         # Warm up both paths.
         for port in envoys.values():
             h2load(port, bodies["success"], 2000, args.clients, args.streams)
 
         for scenario in args.scenarios.split(","):
             body = bodies[scenario]
+            headers = languages.get(scenario, [])
             results = {name: [] for name in envoys}
             cpu, messages = [], []
             envoy_cpu = {name: [] for name in envoys}
@@ -372,12 +383,13 @@ def main():
                 for name in order:
                     calls = max(2000, half * args.paced_clients * 3)
                     paced[name].append(h2load(envoys[name], body, calls, args.paced_clients, 1,
-                                              rps=half, path=paths[scenario], headers=headers))
+                                              rps=half, path=paths[scenario], headers=headers,
+                                              stagger_ms=args.stagger_ms))
             p50s = {n: statistics.median(x[1] for x in v) for n, v in paced.items()}
             p99s = {n: statistics.median(x[2] for x in v) for n, v in paced.items()}
             added = [b[2] - a[2] for a, b in zip(paced["envoy"], paced["envoy+errmap"])]
             print(f"  at {half * args.paced_clients} calls/s (half of the lower maximum, "
-                  f"{args.paced_clients} connections x 1 stream): "
+                  f"{args.paced_clients} connections x 1 stream, opened {args.stagger_ms} ms apart): "
                   f"p50 {p50s['envoy']:.2f} -> {p50s['envoy+errmap']:.2f} ms, "
                   f"p99 {p99s['envoy']:.2f} -> {p99s['envoy+errmap']:.2f} ms "
                   f"(p99 added, median of paired rounds: {statistics.median(added):.2f} ms)")
