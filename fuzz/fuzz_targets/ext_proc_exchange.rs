@@ -31,7 +31,9 @@ fn translator(max_body: usize) -> Arc<Translator> {
     Arc::new(Translator::new(catalog, Options::default(), settings))
 }
 
-/// The route from one byte: three direction bits, the locale, the profile.
+/// The route from one byte: three direction bits, the locale, the profile,
+/// and whether it names the client (the top bit; then gRPC unless the
+/// small-cap bit is set).
 fn route(bits: u8) -> Route {
     Route {
         directions: Directions {
@@ -49,6 +51,7 @@ fn route(bits: u8) -> Route {
             2 => Profile::GrpcProxy,
             _ => Profile::Unspecified,
         },
+        grpc_client: (bits & 0x80 != 0).then_some(bits & 0x40 == 0),
     }
 }
 
