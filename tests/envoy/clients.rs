@@ -34,6 +34,31 @@ pub async fn check(channel: &Channel, metadata: &[(&'static str, String)]) -> Ou
     HealthClient::new(channel.clone()).check(request).await
 }
 
+/// A unary call of `path`, a method the gRPC upstream lacks (it answers
+/// UNIMPLEMENTED, trailers-only), with the given metadata.
+pub async fn call(
+    channel: &Channel,
+    path: &'static str,
+    metadata: &[(&'static str, String)],
+) -> Outcome {
+    let mut request = tonic::Request::new(HealthCheckRequest::default());
+    for (name, value) in metadata {
+        request
+            .metadata_mut()
+            .insert(*name, value.parse().expect("an ASCII value"));
+    }
+    let mut grpc = tonic::client::Grpc::new(channel.clone());
+    grpc.ready()
+        .await
+        .map_err(|e| tonic::Status::unavailable(e.to_string()))?;
+    grpc.unary(
+        request,
+        http::uri::PathAndQuery::from_static(path),
+        tonic_prost::ProstCodec::default(),
+    )
+    .await
+}
+
 /// A server-streaming call: its first message, then how it ended.
 pub async fn watch(
     channel: &Channel,

@@ -157,10 +157,17 @@ impl Envoy {
     pub async fn start(ports: &Ports) -> Self {
         let listen = free_port();
         let admin = free_port();
+        Self::start_with(&bootstrap(listen, admin, ports), listen, admin).await
+    }
+
+    /// Envoy on the bootstrap `config`, whose admin listens on `admin` and
+    /// whose (first) listener on `listen`.
+    pub async fn start_with(config: &str, listen: u16, admin: u16) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
-        let config = dir.path().join("envoy.yaml");
+        let path = dir.path().join("envoy.yaml");
         let log = dir.path().join("envoy.log");
-        std::fs::write(&config, bootstrap(listen, admin, ports)).expect("write the bootstrap");
+        std::fs::write(&path, config).expect("write the bootstrap");
+        let config = path;
         let child = Command::new("envoy")
             .arg("-c")
             .arg(&config)

@@ -9,6 +9,7 @@
 
 mod clients;
 mod harness;
+mod shipped;
 mod upstreams;
 
 use clients::{check, watch, EMPTY_GRPC_FRAME};
@@ -26,6 +27,10 @@ use tonic_types::StatusExt;
 use upstreams::{
     FAIL_CODE, FAIL_MESSAGE_LEN, FAIL_REASON, GW_CODE, GW_KIND, GW_STATUS, UPSTREAM_MESSAGE,
 };
+
+/// A method of the application behind the shipped Envoy that the test's
+/// gRPC upstream lacks: it fails with UNIMPLEMENTED, trailers-only.
+const APP_METHOD: &str = "/example.v1.Orders/Get";
 
 /// Every gRPC error code.
 const ERROR_CODES: std::ops::RangeInclusive<i32> = 1..=16;
@@ -580,3 +585,127 @@ wired!(
     with_errmap_stopped_traffic_flows_untranslated_and_a_restart_resumes,
     with_errmap_slower_than_the_message_timeout_traffic_flows_untranslated,
 );
+
+/// `deploy/envoy/envoy.yaml` as shipped, but for its addresses
+/// (`shipped.rs`): both listeners translate, through both branches of their
+/// matchers, and a success or a switched-off route never reaches errmap.
+#[tokio::test]
+async fn the_shipped_envoy_yaml_translates_both_ways() {
+    if !harness::envoy_available() {
+        return;
+    }
+    let errmap = Errmap::start().await;
+    let addresses = shipped::Addresses {
+        ingress: harness::free_port(),
+        egress: harness::free_port(),
+        admin: harness::free_port(),
+        errmap: errmap.ext_proc,
+        app: upstreams::grpc().await,
+        gateway: upstreams::http().await,
+    };
+    let envoy = Envoy::start_with(
+        &shipped::bootstrap(&addresses),
+        addresses.ingress,
+        addresses.admin,
+    )
+    .await;
+    let ingress = clients::channel(envoy.addr).await;
+    let egress = clients::channel(SocketAddr::from(([127, 0, 0, 1], addresses.egress))).await;
+    let unimplemented = Code::Unimplemented as i32;
+
+    // Ingress: the application's error reaches a gRPC client with errmap's
+    // details, in the default locale without accept-language (the branch
+    // without attributes) and in the one it names (the other).
+    for (language, locale) in [(None, Locale::ZhCn), (Some("en-US"), Locale::EnUs)] {
+        let expected = expected_grpc(unimplemented, "", locale);
+        let entry = expected.entry.as_ref().expect("an entry");
+        let metadata: Vec<_> = language
+            .map(|l| ("accept-language", l.to_owned()))
+            .into_iter()
+            .collect();
+        let got = clients::call(&ingress, APP_METHOD, &metadata)
+            .await
+            .expect_err("the application lacks the method");
+        assert_eq!(got.code(), Code::Unimplemented, "{language:?}");
+        let details = got.get_error_details();
+        let info = details.error_info().expect("ErrorInfo");
+        assert_eq!(info.reason, entry.code, "{language:?}");
+        let localized = details.localized_message().expect("LocalizedMessage");
+        assert_eq!(localized.locale, locale.tag(), "{language:?}");
+        assert_eq!(localized.message, expected.message, "{language:?}");
+    }
+
+    // Ingress: an HTTP client gets the gateway's status and JSON body.
+    let expected = expected_grpc(unimplemented, "", Locale::ZhCn);
+    let reply = clients::http1(
+        envoy.addr,
+        "POST",
+        APP_METHOD,
+        &[("content-type", "application/json".to_owned())],
+        EMPTY_GRPC_FRAME.to_vec(),
+    )
+    .await;
+    assert_eq!(i32::from(reply.status), expected.http_status);
+    let body = reply.json();
+    let want: serde_json::Value = serde_json::from_str(&expected.gateway_error_body).expect("JSON");
+    assert_eq!(body["error"], want["error"], "{body}");
+
+    // Ingress: a success, and a failing health check (its route switches
+    // the filter off), never reach errmap.
+    let before = messages(&errmap.metrics().await);
+    check(&ingress, &[]).await.expect("a success passes");
+    let failed = check(&ingress, &[(FAIL_CODE, "14".to_owned())])
+        .await
+        .expect_err("the health check fails");
+    assert_eq!(failed.code(), Code::Unavailable);
+    assert!(
+        failed.details().is_empty(),
+        "a health check passes untranslated"
+    );
+    assert_eq!(messages(&errmap.metrics().await), before);
+
+    // Egress: a gateway error reaches the application's gRPC client as the
+    // mapped status with details, through either branch.
+    for (language, locale) in [(None, Locale::ZhCn), (Some("en-US"), Locale::EnUs)] {
+        let (_, body) = upstreams::gateway_reply(403, "APIGW_NONCE_CONFLICT", "gateway");
+        let expected = expected_gateway(403, &body, locale);
+        let mut metadata = meta(&[(GW_STATUS, "403"), (GW_CODE, "APIGW_NONCE_CONFLICT")]);
+        if let Some(language) = language {
+            metadata.push(("accept-language", language.to_owned()));
+        }
+        let got = check(&egress, &metadata)
+            .await
+            .expect_err("a gateway error is a gRPC error");
+        assert_eq!(got.code() as i32, expected.grpc_code, "{language:?}");
+        assert_eq!(
+            got.details(),
+            &expected.status_details_bin[..],
+            "{language:?}"
+        );
+    }
+
+    // Each branch was taken, and Envoy saw no stream fail.
+    let metrics = errmap.metrics().await;
+    assert_eq!(streams(&metrics, "route"), 2.0, "{metrics}");
+    assert_eq!(streams(&metrics, "attributes"), 3.0, "{metrics}");
+    assert_eq!(streams(&metrics, "unknown"), 0.0, "{metrics}");
+    for listener in ["ingress", "egress"] {
+        let stat = |name: &str| format!("http.{listener}.ext_proc.{name}");
+        assert_eq!(
+            envoy.counter(&stat("streams_started")).await,
+            if listener == "ingress" { 3 } else { 2 }
+        );
+        for counter in [
+            "streams_failed",
+            "spurious_msgs_received",
+            "failure_mode_allowed",
+        ] {
+            assert_eq!(
+                envoy.counter(&stat(counter)).await,
+                0,
+                "{listener} {counter}"
+            );
+        }
+    }
+    errmap.stop().await;
+}
