@@ -6,6 +6,7 @@
 //! |---|---|
 //! | request headers | continue; notes whether the client speaks gRPC, its `accept-language` and `x-request-id` |
 //! | any message with the request's headers in its attributes (the request headers not sent) | notes the same from them (`attributes.rs`), then answers the message as below |
+//! | any message on a stream whose route names the client (`x-errmap-client`), neither of the above telling its `content-type` | takes the client to be what the route says |
 //! | response headers, gRPC, `grpc-status` ≠ 0 in them (trailers-only), gRPC client | continue, with `grpc-status-details-bin` set |
 //! | the same, any other client | an immediate response: the gateway's HTTP status and JSON error body |
 //! | response headers, gRPC, no `grpc-status` (it will come in the trailers), gRPC client | continue, asking for the trailers (`mode_override`: `response_trailer_mode: SEND`), where Envoy is set not to send them |
@@ -222,6 +223,11 @@ impl Exchange {
         if !self.heard {
             if let Some(request) = attributes::request(&message.attributes) {
                 self.client = Client::of(&request);
+                // Attributes without the content-type say nothing of the
+                // client's kind: the route's word, if any, stands.
+                if request.content_type.is_none() && self.route.grpc_client.is_some() {
+                    self.client.grpc = self.route.grpc_client;
+                }
                 self.heard = true;
             }
         }

@@ -29,8 +29,8 @@ pub const PROFILE_METADATA: &str = "x-errmap-profile";
 /// Envoy sends neither the request's headers nor attributes that carry
 /// them: the shipped matcher knows the request's `content-type` and says
 /// so, which spares Envoy evaluating attributes for every failing call
-/// (BENCHMARKS.md, "What Envoy spends"). The request's own headers, when
-/// they come, win.
+/// (BENCHMARKS.md, "What Envoy spends"). The request's own `content-type`,
+/// when Envoy sends it, wins.
 pub const CLIENT_METADATA: &str = "x-errmap-client";
 
 /// Which translations are on.

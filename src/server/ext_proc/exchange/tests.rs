@@ -795,14 +795,31 @@ fn the_route_names_the_client_when_nothing_else_does() {
         "{answer:?}"
     );
 
-    // The request's own headers, as attributes, win over the route.
+    // The request's own content-type, as an attribute, wins over the route.
     let mut exchange = Exchange::new(translator(), said(true));
-    let first = with_request_attributes(response_headers(trailers_only, true), BROWSER);
+    let first = with_request_attributes(
+        response_headers(trailers_only, true),
+        &[("content-type", b"application/json")],
+    );
     let answer = exchange.step(&first).expect("answered");
     assert!(
         matches!(answer.response, Some(Out::ImmediateResponse(_))),
         "{answer:?}"
     );
+
+    // Attributes without it leave the route's word, and give the locale.
+    let mut exchange = Exchange::new(translator(), said(true));
+    let first = with_request_attributes(
+        response_headers(trailers_only, true),
+        &[("accept-language", b"en-US")],
+    );
+    let answer = exchange.step(&first).expect("answered");
+    let status = details_of(set_value(
+        headers_mutation(&answer),
+        "grpc-status-details-bin",
+    ));
+    let localized: LocalizedMessage = detail(&status, LOCALIZED).expect("LocalizedMessage");
+    assert_eq!(localized.locale, "en-US");
 }
 
 #[test]
