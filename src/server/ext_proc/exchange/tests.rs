@@ -757,26 +757,31 @@ fn the_route_names_the_client_when_nothing_else_does() {
         grpc_client: Some(grpc),
         ..route(Directions::ALL)
     };
+    let answer_to = |route: Route, message: ProcessingRequest| {
+        Exchange::new(translator(), route)
+            .step(&message)
+            .expect("answered")
+    };
+    let locale_of = |answer: &ProcessingResponse| {
+        let status = details_of(set_value(
+            headers_mutation(answer),
+            "grpc-status-details-bin",
+        ));
+        let localized: LocalizedMessage = detail(&status, LOCALIZED).expect("LocalizedMessage");
+        localized.locale
+    };
+    let immediate =
+        |answer: &ProcessingResponse| matches!(answer.response, Some(Out::ImmediateResponse(_)));
+
     // A gRPC client, no attributes: details in the route's locale.
-    let mut exchange = Exchange::new(translator(), said(true));
-    let answer = exchange
-        .step(&response_headers(trailers_only, true))
-        .expect("answered");
-    let status = details_of(set_value(
-        headers_mutation(&answer),
-        "grpc-status-details-bin",
-    ));
-    let localized: LocalizedMessage = detail(&status, LOCALIZED).expect("LocalizedMessage");
-    assert_eq!(localized.locale, "zh-CN");
+    let answer = answer_to(said(true), response_headers(trailers_only, true));
+    assert_eq!(locale_of(&answer), "zh-CN");
 
     // A gRPC client meeting a gateway error: its body is asked for, which
     // a client of unknown kind does not get.
     let json: Pairs<'_> = &[(":status", b"403"), ("content-type", b"application/json")];
     for (route, asked) in [(said(true), true), (route(Directions::ALL), false)] {
-        let mut exchange = Exchange::new(translator(), route);
-        let answer = exchange
-            .step(&response_headers(json, false))
-            .expect("answered");
+        let answer = answer_to(route, response_headers(json, false));
         assert_eq!(
             answer.mode_override.map(|m| m.response_body_mode)
                 == Some(BodySendMode::BufferedPartial as i32),
@@ -786,40 +791,28 @@ fn the_route_names_the_client_when_nothing_else_does() {
     }
 
     // An HTTP client: the gateway's error.
-    let mut exchange = Exchange::new(translator(), said(false));
-    let answer = exchange
-        .step(&response_headers(trailers_only, true))
-        .expect("answered");
-    assert!(
-        matches!(answer.response, Some(Out::ImmediateResponse(_))),
-        "{answer:?}"
-    );
+    let answer = answer_to(said(false), response_headers(trailers_only, true));
+    assert!(immediate(&answer), "{answer:?}");
 
     // The request's own content-type, as an attribute, wins over the route.
-    let mut exchange = Exchange::new(translator(), said(true));
-    let first = with_request_attributes(
-        response_headers(trailers_only, true),
-        &[("content-type", b"application/json")],
+    let answer = answer_to(
+        said(true),
+        with_request_attributes(
+            response_headers(trailers_only, true),
+            &[("content-type", b"application/json")],
+        ),
     );
-    let answer = exchange.step(&first).expect("answered");
-    assert!(
-        matches!(answer.response, Some(Out::ImmediateResponse(_))),
-        "{answer:?}"
-    );
+    assert!(immediate(&answer), "{answer:?}");
 
     // Attributes without it leave the route's word, and give the locale.
-    let mut exchange = Exchange::new(translator(), said(true));
-    let first = with_request_attributes(
-        response_headers(trailers_only, true),
-        &[("accept-language", b"en-US")],
+    let answer = answer_to(
+        said(true),
+        with_request_attributes(
+            response_headers(trailers_only, true),
+            &[("accept-language", b"en-US")],
+        ),
     );
-    let answer = exchange.step(&first).expect("answered");
-    let status = details_of(set_value(
-        headers_mutation(&answer),
-        "grpc-status-details-bin",
-    ));
-    let localized: LocalizedMessage = detail(&status, LOCALIZED).expect("LocalizedMessage");
-    assert_eq!(localized.locale, "en-US");
+    assert_eq!(locale_of(&answer), "en-US");
 }
 
 #[test]
