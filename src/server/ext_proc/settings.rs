@@ -69,19 +69,23 @@ impl Directions {
             return Ok(Directions::NONE);
         }
         let mut directions = Directions::NONE;
+        // Compared without case and without a lowered copy: the shipped
+        // wiring sends this on every stream.
         for name in value.split(',').map(str::trim) {
-            match name.to_ascii_lowercase().as_str() {
-                "grpc-details" => directions.grpc_details = true,
-                "grpc-to-http" => directions.grpc_to_http = true,
-                "http-to-grpc" => directions.http_to_grpc = true,
-                _ => {
-                    return Err(format!(
-                        "must be \"all\", \"none\" or a comma-separated list of {}; got {:?}",
-                        Self::NAMES.join(", "),
-                        crate::echo::cut(name, crate::echo::MAX_ECHO)
-                    ))
-                }
-            }
+            let flag = if name.eq_ignore_ascii_case("grpc-details") {
+                &mut directions.grpc_details
+            } else if name.eq_ignore_ascii_case("grpc-to-http") {
+                &mut directions.grpc_to_http
+            } else if name.eq_ignore_ascii_case("http-to-grpc") {
+                &mut directions.http_to_grpc
+            } else {
+                return Err(format!(
+                    "must be \"all\", \"none\" or a comma-separated list of {}; got {:?}",
+                    Self::NAMES.join(", "),
+                    crate::echo::cut(name, crate::echo::MAX_ECHO)
+                ));
+            };
+            *flag = true;
         }
         Ok(directions)
     }
@@ -178,11 +182,13 @@ impl Route {
                 _ => tracing::debug!("ignoring {PROFILE_METADATA}: not google or grpc-proxy"),
             }
         }
-        if let Some(value) = text(CLIENT_METADATA) {
-            match value.trim().to_ascii_lowercase().as_str() {
-                "grpc" => route.grpc_client = Some(true),
-                "http" => route.grpc_client = Some(false),
-                _ => tracing::debug!("ignoring {CLIENT_METADATA}: not grpc or http"),
+        if let Some(value) = text(CLIENT_METADATA).map(str::trim) {
+            if value.eq_ignore_ascii_case("grpc") {
+                route.grpc_client = Some(true);
+            } else if value.eq_ignore_ascii_case("http") {
+                route.grpc_client = Some(false);
+            } else {
+                tracing::debug!("ignoring {CLIENT_METADATA}: not grpc or http");
             }
         }
         route
