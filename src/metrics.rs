@@ -315,30 +315,21 @@ impl Metrics {
         self.connections.of(listener)
     }
 
-    /// Counts one message of Envoy's ext_proc filter, by what was done
-    /// with it.
-    pub fn ext_proc(&self, action: &'static str) {
-        self.ext_proc.get_or_create(&ExtProcLabels { action }).inc();
+    /// The counter of one ext_proc action, its series exported (at 0)
+    /// from now on. The ext_proc listener keeps it, so that a message costs
+    /// one atomic add, not a lock and a hash of its labels.
+    pub fn ext_proc_counter(&self, action: &'static str) -> Counter {
+        self.ext_proc
+            .get_or_create(&ExtProcLabels { action })
+            .clone()
     }
 
-    /// Exports the series of one ext_proc action at 0, before any message.
-    pub fn ext_proc_series(&self, action: &'static str) {
-        let _ = self.ext_proc.get_or_create(&ExtProcLabels { action });
-    }
-
-    /// Counts one `Process` stream, by where errmap learned what its
-    /// client speaks.
-    pub fn ext_proc_stream(&self, client: &'static str) {
+    /// The counter of `Process` streams whose client was learned from
+    /// `client`, kept as [`Self::ext_proc_counter`] is.
+    pub fn ext_proc_stream_counter(&self, client: &'static str) -> Counter {
         self.ext_proc_streams
             .get_or_create(&ExtProcStreamLabels { client })
-            .inc();
-    }
-
-    /// Exports the series of one source of the client's kind at 0.
-    pub fn ext_proc_stream_series(&self, client: &'static str) {
-        let _ = self
-            .ext_proc_streams
-            .get_or_create(&ExtProcStreamLabels { client });
+            .clone()
     }
 
     /// The metrics in the Prometheus text format.

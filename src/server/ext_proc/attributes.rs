@@ -13,7 +13,7 @@
 //! |---|---|
 //! | `request.headers['content-type']` | whether the client speaks gRPC |
 //! | `request.headers['accept-language']` | the locale of the details |
-//! | `request.headers['x-request-id']` | the request id in ErrorInfo and the gateway body |
+//! | `request.headers['x-request-id']` | the request id of the gateway body (for clients that are not gRPC) |
 
 use envoy_types::pb::google::protobuf::{value::Kind, Struct};
 use std::collections::HashMap;

@@ -45,6 +45,7 @@ use envoy_types::pb::envoy::service::ext_proc::v3::{
     HeaderMutation, HeadersResponse, HttpBody, HttpHeaders, HttpTrailers, ImmediateResponse,
     ProcessingRequest, ProcessingResponse, TrailersResponse,
 };
+use prometheus_client::metrics::counter::Counter;
 use prost::Message;
 use std::sync::Arc;
 use tonic::metadata::MetadataMap;
@@ -79,9 +80,10 @@ pub enum Action {
 }
 
 impl Action {
-    /// Every action, so that each series is exported from the start, at 0:
-    /// a counter whose series is born between two scrapes shows no rate
-    /// for its first increments.
+    /// Every action, in declaration order (`Action as usize` indexes it),
+    /// so that each series is exported from the start, at 0: a counter
+    /// whose series is born between two scrapes shows no rate for its
+    /// first increments.
     pub const ALL: [Action; 6] = [
         Action::Passed,
         Action::Enriched,
@@ -118,6 +120,7 @@ pub enum Heard {
 }
 
 impl Heard {
+    /// Every source, in declaration order (`Heard as usize` indexes it).
     pub const ALL: [Heard; 4] = [
         Heard::Headers,
         Heard::Attributes,
@@ -658,7 +661,16 @@ pub struct Translator {
     options: Options,
     settings: Settings,
     metrics: Option<Arc<Metrics>>,
+    counters: Option<Counters>,
     bare: Arc<BareCache>,
+}
+
+/// The counter of each action and of each source of the client's kind,
+/// looked up once (indexed by `Action as usize` and `Heard as usize`).
+#[derive(Debug, Clone)]
+struct Counters {
+    actions: [Counter; Action::ALL.len()],
+    streams: [Counter; Heard::ALL.len()],
 }
 
 impl Translator {
@@ -668,18 +680,17 @@ impl Translator {
             options,
             settings,
             metrics: None,
+            counters: None,
             bare: Arc::default(),
         }
     }
 
     /// Counts translations, resolutions and unknown codes in `metrics`.
     pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
-        for action in Action::ALL {
-            metrics.ext_proc_series(action.as_str());
-        }
-        for heard in Heard::ALL {
-            metrics.ext_proc_stream_series(heard.as_str());
-        }
+        self.counters = Some(Counters {
+            actions: Action::ALL.map(|a| metrics.ext_proc_counter(a.as_str())),
+            streams: Heard::ALL.map(|h| metrics.ext_proc_stream_counter(h.as_str())),
+        });
         self.metrics = Some(metrics);
         self
     }
@@ -695,14 +706,14 @@ impl Translator {
     }
 
     fn count(&self, action: Action) {
-        if let Some(metrics) = &self.metrics {
-            metrics.ext_proc(action.as_str());
+        if let Some(counters) = &self.counters {
+            counters.actions[action as usize].inc();
         }
     }
 
     fn count_stream(&self, heard: Heard) {
-        if let Some(metrics) = &self.metrics {
-            metrics.ext_proc_stream(heard.as_str());
+        if let Some(counters) = &self.counters {
+            counters.streams[heard as usize].inc();
         }
     }
 }

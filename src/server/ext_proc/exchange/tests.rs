@@ -850,3 +850,12 @@ fn the_stream_is_finished_after_the_last_message_envoy_can_send() {
     exchange.step(&response_body(body.as_bytes(), true));
     assert!(exchange.finished(), "an immediate response ends it");
 }
+
+#[test]
+fn the_counters_are_indexed_in_declaration_order() {
+    assert!(Action::ALL
+        .iter()
+        .enumerate()
+        .all(|(i, &a)| a as usize == i));
+    assert!(Heard::ALL.iter().enumerate().all(|(i, &h)| h as usize == i));
+}
