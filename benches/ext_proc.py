@@ -178,7 +178,19 @@ MATCHED = """
 ])).rstrip("\n")
 
 
-def bootstrap(listen, admin, upstream, processor, wiring):
+# Envoy's runtime as deploy/envoy/envoy.yaml sets it: ext_proc streams end
+# without a reset. `--envoy-runtime KEY=VALUE` changes or adds a value.
+RUNTIME = {"envoy.reloadable_features.ext_proc_graceful_grpc_close": "true"}
+
+
+def bootstrap(listen, admin, upstream, processor, wiring, runtime=None):
+    runtime = RUNTIME if runtime is None else runtime
+    layer = "".join(f"\n        {key}: {value}" for key, value in runtime.items())
+    layered_runtime = f"""
+layered_runtime:
+  layers:
+    - name: bench
+      static_layer:{layer}""" if runtime else ""
     ext_proc = ""
     if processor:
         ext_proc = MATCHED if wiring == "matched" else EVERY
@@ -198,7 +210,7 @@ def bootstrap(listen, admin, upstream, processor, wiring):
         clusters += cluster.format(name="errmap", port=processor)
     return f"""
 admin:
-  address: {{ socket_address: {{ address: 127.0.0.1, port_value: {admin} }} }}
+  address: {{ socket_address: {{ address: 127.0.0.1, port_value: {admin} }} }}{layered_runtime}
 static_resources:
   listeners:
     - name: ingress
@@ -285,7 +297,17 @@ def main():
                         "one call on every connection together)")
     parser.add_argument("--worker-threads", type=int, default=0,
                         help="the processor's --worker-threads (0: errmap's default)")
+    parser.add_argument("--envoy-runtime", action="append", default=[], metavar="KEY=VALUE",
+                        help="an Envoy runtime value for both Envoys, over the shipped ones "
+                        "(e.g. envoy.reloadable_features.ext_proc_graceful_grpc_close=false "
+                        "for Envoy's default, a reset at the end of each ext_proc stream)")
     args = parser.parse_args()
+    runtime = dict(RUNTIME)
+    for value in args.envoy_runtime:
+        key, sep, setting = value.partition("=")
+        if not sep or not key:
+            sys.exit(f"--envoy-runtime {value!r}: expected KEY=VALUE")
+        runtime[key] = setting
     for tool in ("envoy", "h2load"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is not on PATH")
@@ -326,7 +348,8 @@ def main():
         for name, proc_port in (("envoy", None), ("envoy+errmap", processor)):
             listen = free_port()
             path = os.path.join(work, f"{name}.yaml")
-            open(path, "w").write(bootstrap(listen, free_port(), upstream, proc_port, args.wiring))
+            open(path, "w").write(
+                bootstrap(listen, free_port(), upstream, proc_port, args.wiring, runtime))
             procs.append(subprocess.Popen(
                 ["envoy", "-c", path, "--concurrency", "1", "--disable-hot-restart", "-l", "error"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))

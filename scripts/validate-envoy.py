@@ -7,7 +7,8 @@
   behind a matcher, starting at the response: the last branch with the
   attributes errmap reads, a branch before it without them only for a gRPC
   client that sent no accept-language, named to errmap in the metadata),
-  then `envoy --mode validate -c` as it is.
+  the runtime guard that closes ext_proc streams without a reset, then
+  `envoy --mode validate -c` as it is.
 - deploy/istio/envoyfilter.yaml: the EnvoyFilter's shape (kinds, contexts,
   operations, the filters naming the cluster it adds, checked as above, and
   the same as deploy/envoy's but for that name), then the patched
@@ -37,6 +38,8 @@ MATCHED = "type.googleapis.com/envoy.extensions.common.matching.v3.ExtensionWith
 # The request headers errmap reads from attributes where the filter starts
 # at the response (src/server/ext_proc/attributes.rs).
 ATTRIBUTES = [f"request.headers['{name}']" for name in ("content-type", "accept-language", "x-request-id")]
+# The runtime guard that has Envoy close an ext_proc stream without a reset.
+GRACEFUL_CLOSE = "envoy.reloadable_features.ext_proc_graceful_grpc_close"
 ROUTER = {
     "name": "envoy.filters.http.router",
     "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
@@ -208,7 +211,17 @@ def check_envoy(path):
                         filters.append(http_filter)
     if not filters:
         fail(where, "no ext_proc filter")
+    check_graceful_close(where, config)
     envoy_validate(where, path)
+
+
+def check_graceful_close(where, config):
+    """errmap ends each stream with its last answer: Envoy must close its side
+    gracefully rather than reset every stream (a runtime guard, off by
+    default in 1.40, read when the filter is configured)."""
+    layers = config.get("layered_runtime", {}).get("layers", [])
+    if not any(layer.get("static_layer", {}).get(GRACEFUL_CLOSE) is True for layer in layers):
+        fail(where, f"layered_runtime needs a static layer with {GRACEFUL_CLOSE}: true")
 
 
 def check_istio(path):

@@ -265,7 +265,8 @@ impl World {
 /// set to en-US, `x-route: untranslated` with every translation off,
 /// `x-route: unprocessed` with the filter disabled (as the shipped
 /// health-check route), `x-route: no-trailers` with response trailers not sent (as Envoy Gateway
-/// sets it), the rest to the gRPC upstream.
+/// sets it), the rest to the gRPC upstream. Envoy closes ext_proc streams
+/// gracefully, as the shipped file has it (its runtime guard).
 pub fn bootstrap(listen: u16, admin: u16, ports: &Ports) -> String {
     let filter = ports.wiring.filter_name();
     let per_route = |key: &str, value: &str| {
@@ -460,6 +461,11 @@ typed_config:
 admin:
   address:
     socket_address: {{ address: 127.0.0.1, port_value: {admin} }}
+layered_runtime:
+  layers:
+    - name: errmap
+      static_layer:
+        envoy.reloadable_features.ext_proc_graceful_grpc_close: true
 static_resources:
   listeners:
     - name: ingress

@@ -226,9 +226,14 @@ async fn grpc_errors_reach_grpc_clients_with_details_trailers_only_or_after_a_bo
     assert!(!learned("unknown"), "{metrics}");
 
     // errmap ends each stream with its last answer; Envoy takes that as
-    // done, with no stream failed and no message out of turn.
+    // done, with no stream failed, no message out of turn and, closing
+    // gracefully, no stream reset.
     let envoy = &world.envoy;
     assert!(envoy.counter("http.ingress.ext_proc.streams_started").await > 0);
+    assert_eq!(
+        envoy.counter("cluster.errmap.upstream_rq_tx_reset").await,
+        0
+    );
     assert_eq!(
         envoy.counter("http.ingress.ext_proc.streams_failed").await,
         0
@@ -684,7 +689,13 @@ async fn the_shipped_envoy_yaml_translates_both_ways() {
         );
     }
 
-    // Each branch was taken, and Envoy saw no stream fail.
+    // Each branch was taken, and Envoy saw no stream fail and reset none:
+    // the shipped file closes ext_proc streams gracefully.
+    assert_eq!(
+        envoy.counter("cluster.errmap.upstream_rq_tx_reset").await,
+        0
+    );
+    assert!(envoy.counter("cluster.errmap.upstream_rq_total").await >= 5);
     let metrics = errmap.metrics().await;
     assert_eq!(streams(&metrics, "route"), 2.0, "{metrics}");
     assert_eq!(streams(&metrics, "attributes"), 3.0, "{metrics}");
