@@ -7,8 +7,12 @@ filter calling a second errmap (`--ext-proc-listen`), wired behind a
 matcher as deploy/envoy/envoy.yaml wires it (`--wiring matched`, the
 default: only failing responses reach errmap; a call without
 accept-language takes its branch without attributes) or on every request
-as Envoy Gateway wires it (`--wiring every`). Each scenario runs on both,
-interleaved, ROUNDS times: successful calls (an OK answer, about 1 KB),
+as Envoy Gateway wires it (`--wiring every`), with the shipped runtime
+(ext_proc streams closed without a reset; `--envoy-runtime` changes it;
+`--versus-runtime` compares two Envoys with errmap that differ in it, in
+place of Envoy alone and Envoy with errmap).
+Each scenario runs on both, interleaved, ROUNDS times: successful calls
+(an OK answer, about 1 KB),
 failing calls (an unknown code: NOT_FOUND trailers-only, with a long
 message and errmap's own details, which the processor merges with its
 own), plain failing calls (a method the upstream lacks: UNIMPLEMENTED
@@ -301,13 +305,23 @@ def main():
                         help="an Envoy runtime value for both Envoys, over the shipped ones "
                         "(e.g. envoy.reloadable_features.ext_proc_graceful_grpc_close=false "
                         "for Envoy's default, a reset at the end of each ext_proc stream)")
+    parser.add_argument("--versus-runtime", action="append", default=[], metavar="KEY=VALUE",
+                        help="compare two Envoys with errmap, the second with these runtime "
+                        "values over the first's, in place of Envoy alone against Envoy with "
+                        "errmap (a paired before/after of a runtime setting)")
     args = parser.parse_args()
-    runtime = dict(RUNTIME)
-    for value in args.envoy_runtime:
-        key, sep, setting = value.partition("=")
-        if not sep or not key:
-            sys.exit(f"--envoy-runtime {value!r}: expected KEY=VALUE")
-        runtime[key] = setting
+
+    def with_values(base, values, flag):
+        runtime = dict(base)
+        for value in values:
+            key, sep, setting = value.partition("=")
+            if not sep or not key:
+                sys.exit(f"{flag} {value!r}: expected KEY=VALUE")
+            runtime[key] = setting
+        return runtime
+
+    runtime = with_values(RUNTIME, args.envoy_runtime, "--envoy-runtime")
+    versus = with_values(runtime, args.versus_runtime, "--versus-runtime")
     for tool in ("envoy", "h2load"):
         if not shutil.which(tool):
             sys.exit(f"{tool} is not on PATH")
@@ -344,12 +358,20 @@ def main():
         procs.append(ext)
         for port in (upstream, processor, admin):
             wait_port(port)
+        # The first is the reference, the second the one measured against it.
+        if args.versus_runtime:
+            stacks = (("envoy+errmap", processor, runtime),
+                      ("envoy+errmap " + ",".join(args.versus_runtime), processor, versus))
+        else:
+            stacks = (("envoy", None, runtime), ("envoy+errmap", processor, runtime))
+        first, second = (name for name, _, _ in stacks)
+        processed_by = [name for name, proc_port, _ in stacks if proc_port]
         envoys, envoy_pids = {}, {}
-        for name, proc_port in (("envoy", None), ("envoy+errmap", processor)):
+        for i, (name, proc_port, values) in enumerate(stacks):
             listen = free_port()
-            path = os.path.join(work, f"{name}.yaml")
+            path = os.path.join(work, f"envoy-{i}.yaml")
             open(path, "w").write(
-                bootstrap(listen, free_port(), upstream, proc_port, args.wiring, runtime))
+                bootstrap(listen, free_port(), upstream, proc_port, args.wiring, values))
             procs.append(subprocess.Popen(
                 ["envoy", "-c", path, "--concurrency", "1", "--disable-hot-restart", "-l", "error"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
@@ -364,7 +386,8 @@ def main():
             body = bodies[scenario]
             headers = languages.get(scenario, [])
             results = {name: [] for name in envoys}
-            cpu, messages = [], []
+            cpu = {name: [] for name in processed_by}
+            messages = {name: [] for name in processed_by}
             envoy_cpu = {name: [] for name in envoys}
             for r in range(args.rounds):
                 order = list(envoys) if r % 2 == 0 else list(reversed(envoys))
@@ -375,25 +398,27 @@ def main():
                                                 args.streams, path=paths[scenario], headers=headers))
                     envoy_cpu[name].append(
                         (cpu_seconds(envoy_pids[name]) - envoy_before) / args.calls * 1e6)
-                    if name == "envoy+errmap":
-                        messages.append((processed(admin) - before[1]) / args.calls)
-                        cpu.append((cpu_seconds(ext.pid) - before[0]) / args.calls * 1e6)
+                    if name in processed_by:
+                        messages[name].append((processed(admin) - before[1]) / args.calls)
+                        cpu[name].append((cpu_seconds(ext.pid) - before[0]) / args.calls * 1e6)
             med = {n: [statistics.median(x[i] for x in rs) for i in range(3)] for n, rs in results.items()}
-            ratios = [b[0] / a[0] for a, b in zip(results["envoy"], results["envoy+errmap"])]
+            ratios = [b[0] / a[0] for a, b in zip(results[first], results[second])]
             print(f"\n{scenario} calls, {args.rounds} rounds of {args.calls} "
                   f"({args.clients} connections x {args.streams} streams), medians:")
             for name, (rate, p50, p99) in med.items():
                 print(f"  {name:13} {rate:10.0f} calls/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
-            print(f"  with/without  {statistics.median(ratios):.2f}x calls/s (median of paired rounds)")
-            print(f"  errmap CPU    {statistics.median(cpu):.1f} us per call "
-                  f"({statistics.median(messages):.1f} messages each; min {min(cpu):.1f}, "
-                  f"max {max(cpu):.1f})")
-            per_message = [c / m for c, m in zip(cpu, messages) if m > 0]
-            if per_message:
-                print(f"  errmap CPU    {statistics.median(per_message):.1f} us per processed "
-                      f"response message (min {min(per_message):.1f}, max {max(per_message):.1f})")
-            else:
-                print("  errmap CPU    no message reached errmap")
+            print(f"  second/first  {statistics.median(ratios):.2f}x calls/s (median of paired rounds)")
+            for name in processed_by:
+                spent, sent = cpu[name], messages[name]
+                print(f"  errmap CPU behind {name}: {statistics.median(spent):.1f} us per call "
+                      f"({statistics.median(sent):.1f} messages each; min {min(spent):.1f}, "
+                      f"max {max(spent):.1f})")
+                per_message = [c / m for c, m in zip(spent, sent) if m > 0]
+                if per_message:
+                    print(f"    {statistics.median(per_message):.1f} us per processed response "
+                          f"message (min {min(per_message):.1f}, max {max(per_message):.1f})")
+                else:
+                    print("    no message reached errmap")
             for name, spent in envoy_cpu.items():
                 print(f"  {name} CPU {statistics.median(spent):.1f} us per call "
                       f"(min {min(spent):.1f}, max {max(spent):.1f})")
@@ -410,11 +435,11 @@ def main():
                                               stagger_ms=args.stagger_ms))
             p50s = {n: statistics.median(x[1] for x in v) for n, v in paced.items()}
             p99s = {n: statistics.median(x[2] for x in v) for n, v in paced.items()}
-            added = [b[2] - a[2] for a, b in zip(paced["envoy"], paced["envoy+errmap"])]
+            added = [b[2] - a[2] for a, b in zip(paced[first], paced[second])]
             print(f"  at {half * args.paced_clients} calls/s (half of the lower maximum, "
                   f"{args.paced_clients} connections x 1 stream, opened {args.stagger_ms} ms apart): "
-                  f"p50 {p50s['envoy']:.2f} -> {p50s['envoy+errmap']:.2f} ms, "
-                  f"p99 {p99s['envoy']:.2f} -> {p99s['envoy+errmap']:.2f} ms "
+                  f"p50 {p50s[first]:.2f} -> {p50s[second]:.2f} ms, "
+                  f"p99 {p99s[first]:.2f} -> {p99s[second]:.2f} ms "
                   f"(p99 added, median of paired rounds: {statistics.median(added):.2f} ms)")
     finally:
         for proc in procs:
