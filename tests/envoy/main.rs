@@ -514,6 +514,45 @@ async fn with_errmap_slower_than_the_message_timeout_traffic_flows_untranslated(
     );
 }
 
+/// errmap reachable but never answering (a frozen process): traffic flows
+/// untranslated once each message times out, and Envoy lets the streams
+/// go. Its graceful close (the shipped runtime guard) is for streams that
+/// ran their course; one whose answer timed out it resets at once, so
+/// none is held open waiting for errmap.
+async fn with_errmap_frozen_traffic_flows_and_envoy_lets_its_streams_go(wiring: Wiring) {
+    if !harness::envoy_available() {
+        return;
+    }
+    let errmap = Errmap::start().await;
+    let frozen = slow_proxy(errmap.ext_proc, Duration::from_secs(3600)).await;
+    let ports = Ports {
+        errmap: frozen,
+        grpc_upstream: upstreams::grpc().await,
+        http_upstream: upstreams::http().await,
+        message_timeout: "0.2s",
+        wiring,
+    };
+    let envoy = Envoy::start(&ports).await;
+    untranslated_traffic_flows(&envoy).await;
+    assert!(
+        envoy
+            .counter("http.ingress.ext_proc.failure_mode_allowed")
+            .await
+            > 0
+    );
+    let started = envoy.counter("cluster.errmap.upstream_rq_total").await;
+    assert!(started > 0);
+    let mut reset = 0;
+    for _ in 0..50 {
+        reset = envoy.counter("cluster.errmap.upstream_rq_tx_reset").await;
+        if reset == started {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(reset, started, "every stream errmap never ended is reset");
+}
+
 /// A TCP proxy to `target` that holds each chunk coming back for `delay`.
 async fn slow_proxy(target: SocketAddr, delay: Duration) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -589,6 +628,7 @@ wired!(
     successes_odd_bodies_and_switched_off_routes_pass_untouched,
     with_errmap_stopped_traffic_flows_untranslated_and_a_restart_resumes,
     with_errmap_slower_than_the_message_timeout_traffic_flows_untranslated,
+    with_errmap_frozen_traffic_flows_and_envoy_lets_its_streams_go,
 );
 
 /// `deploy/envoy/envoy.yaml` as shipped, but for its addresses
