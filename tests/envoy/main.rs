@@ -494,17 +494,8 @@ async fn with_errmap_slower_than_the_message_timeout_traffic_flows_untranslated(
     if !harness::envoy_available() {
         return;
     }
-    let errmap = Errmap::start().await;
     // Every answer reaches Envoy 400 ms late, past its 200 ms timeout.
-    let slow = slow_proxy(errmap.ext_proc, Duration::from_millis(400)).await;
-    let ports = Ports {
-        errmap: slow,
-        grpc_upstream: upstreams::grpc().await,
-        http_upstream: upstreams::http().await,
-        message_timeout: "0.2s",
-        wiring,
-    };
-    let envoy = Envoy::start(&ports).await;
+    let (errmap, envoy) = behind_slow_proxy(Duration::from_millis(400), wiring).await;
     untranslated_traffic_flows(&envoy).await;
     // errmap was asked, and answered, too late.
     let metrics = errmap.metrics().await;
@@ -523,16 +514,7 @@ async fn with_errmap_frozen_traffic_flows_and_envoy_lets_its_streams_go(wiring: 
     if !harness::envoy_available() {
         return;
     }
-    let errmap = Errmap::start().await;
-    let frozen = slow_proxy(errmap.ext_proc, Duration::from_secs(3600)).await;
-    let ports = Ports {
-        errmap: frozen,
-        grpc_upstream: upstreams::grpc().await,
-        http_upstream: upstreams::http().await,
-        message_timeout: "0.2s",
-        wiring,
-    };
-    let envoy = Envoy::start(&ports).await;
+    let (_errmap, envoy) = behind_slow_proxy(Duration::from_secs(3600), wiring).await;
     untranslated_traffic_flows(&envoy).await;
     assert!(
         envoy
@@ -551,6 +533,21 @@ async fn with_errmap_frozen_traffic_flows_and_envoy_lets_its_streams_go(wiring: 
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(reset, started, "every stream errmap never ended is reset");
+}
+
+/// errmap, and an Envoy (its message timeout 200 ms) that reaches it
+/// through [`slow_proxy`]: each answer comes back `delay` late.
+async fn behind_slow_proxy(delay: Duration, wiring: Wiring) -> (Errmap, Envoy) {
+    let errmap = Errmap::start().await;
+    let ports = Ports {
+        errmap: slow_proxy(errmap.ext_proc, delay).await,
+        grpc_upstream: upstreams::grpc().await,
+        http_upstream: upstreams::http().await,
+        message_timeout: "0.2s",
+        wiring,
+    };
+    let envoy = Envoy::start(&ports).await;
+    (errmap, envoy)
 }
 
 /// A TCP proxy to `target` that holds each chunk coming back for `delay`.
