@@ -23,14 +23,20 @@ pub async fn channel(addr: SocketAddr) -> Channel {
         .expect("connect to Envoy")
 }
 
-/// A unary call through Envoy with the given metadata.
-pub async fn check(channel: &Channel, metadata: &[(&'static str, String)]) -> Outcome {
+/// A health request carrying `metadata`.
+fn request(metadata: &[(&'static str, String)]) -> tonic::Request<HealthCheckRequest> {
     let mut request = tonic::Request::new(HealthCheckRequest::default());
     for (name, value) in metadata {
         request
             .metadata_mut()
             .insert(*name, value.parse().expect("an ASCII value"));
     }
+    request
+}
+
+/// A unary call through Envoy with the given metadata.
+pub async fn check(channel: &Channel, metadata: &[(&'static str, String)]) -> Outcome {
+    let request = request(metadata);
     HealthClient::new(channel.clone()).check(request).await
 }
 
@@ -41,12 +47,7 @@ pub async fn call(
     path: &'static str,
     metadata: &[(&'static str, String)],
 ) -> Outcome {
-    let mut request = tonic::Request::new(HealthCheckRequest::default());
-    for (name, value) in metadata {
-        request
-            .metadata_mut()
-            .insert(*name, value.parse().expect("an ASCII value"));
-    }
+    let request = request(metadata);
     let mut grpc = tonic::client::Grpc::new(channel.clone());
     grpc.ready()
         .await
@@ -64,12 +65,7 @@ pub async fn watch(
     channel: &Channel,
     metadata: &[(&'static str, String)],
 ) -> (usize, Result<(), tonic::Status>) {
-    let mut request = tonic::Request::new(HealthCheckRequest::default());
-    for (name, value) in metadata {
-        request
-            .metadata_mut()
-            .insert(*name, value.parse().expect("an ASCII value"));
-    }
+    let request = request(metadata);
     let mut stream = match HealthClient::new(channel.clone()).watch(request).await {
         Ok(response) => response.into_inner(),
         Err(status) => return (0, Err(status)),
