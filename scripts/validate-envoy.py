@@ -142,6 +142,8 @@ def ext_procs_of(where, http_filter):
             fail(where, "only the last branch has response_attributes")
         if not grpc_without_language(matcher["predicate"]):
             fail(where, "a branch without attributes must require a gRPC content-type and no accept-language")
+        if {"key": "x-errmap-client", "value": "grpc"} not in client_metadata(ext_proc):
+            fail(where, "a branch without attributes must name the client to errmap: x-errmap-client: grpc")
         if without_client(ext_proc) != without_client(inner[-1]):
             fail(where, "a branch without attributes must be the last branch's config in all else")
     return inner
@@ -167,6 +169,12 @@ def grpc_without_language(predicate):
     )
     no_language = any(request_header_predicate(p.get("not_matcher", {}), "accept-language") for p in parts)
     return grpc and no_language
+
+
+def client_metadata(ext_proc):
+    """The x-errmap-client entries of the filter's stream metadata."""
+    metadata = ext_proc.get("grpc_service", {}).get("initial_metadata", [])
+    return [e for e in metadata if e.get("key") == "x-errmap-client"]
 
 
 def without_client(ext_proc):
