@@ -167,10 +167,9 @@ impl Envoy {
         let path = dir.path().join("envoy.yaml");
         let log = dir.path().join("envoy.log");
         std::fs::write(&path, config).expect("write the bootstrap");
-        let config = path;
         let child = Command::new("envoy")
             .arg("-c")
-            .arg(&config)
+            .arg(&path)
             .args([
                 "--concurrency",
                 "1",
@@ -264,9 +263,10 @@ impl World {
 /// gateway-like HTTP upstream, `x-route: english` with the route's locale
 /// set to en-US, `x-route: untranslated` with every translation off,
 /// `x-route: unprocessed` with the filter disabled (as the shipped
-/// health-check route), `x-route: no-trailers` with response trailers not sent (as Envoy Gateway
-/// sets it), the rest to the gRPC upstream. Envoy closes ext_proc streams
-/// gracefully, as the shipped file has it (its runtime guard).
+/// health-check route), `x-route: no-trailers` with response trailers not
+/// sent (as Envoy Gateway sets it), the rest to the gRPC upstream. Envoy
+/// closes ext_proc streams gracefully, as the shipped file has it (its
+/// runtime guard).
 pub fn bootstrap(listen: u16, admin: u16, ports: &Ports) -> String {
     let filter = ports.wiring.filter_name();
     let per_route = |key: &str, value: &str| {
