@@ -3,6 +3,10 @@
 //! listener; and saturation reported as it is. The frame-level ones speak
 //! raw HTTP/2 over a plain socket.
 
+use crate::frames::{
+    frame, goaway_code, next_frame, request_block, END_HEADERS, ENHANCE_YOUR_CALM, GOAWAY, HEADERS,
+    PREFACE, RST_STREAM, SETTINGS, WINDOW_UPDATE,
+};
 use crate::support::{http_get, TestServer};
 use errmap::pb::errmap::v1::GetErrorRequest;
 use errmap::server::accept::MAX_LOCAL_RESETS;
@@ -13,59 +17,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tonic_health::pb::health_client::HealthClient;
 use tonic_health::pb::HealthCheckRequest;
-
-const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-const HEADERS: u8 = 0x1;
-const RST_STREAM: u8 = 0x3;
-const SETTINGS: u8 = 0x4;
-const GOAWAY: u8 = 0x7;
-const WINDOW_UPDATE: u8 = 0x8;
-const END_HEADERS: u8 = 0x4;
-const ENHANCE_YOUR_CALM: u32 = 0xb;
-
-fn frame(kind: u8, flags: u8, stream: u32, payload: &[u8]) -> Vec<u8> {
-    let len = u32::try_from(payload.len()).expect("a small frame");
-    let mut out = Vec::with_capacity(9 + payload.len());
-    out.extend_from_slice(&len.to_be_bytes()[1..]);
-    out.push(kind);
-    out.push(flags);
-    out.extend_from_slice(&stream.to_be_bytes());
-    out.extend_from_slice(payload);
-    out
-}
-
-/// The next frame the server sends: its type and payload; `None` once the
-/// connection ends.
-async fn next_frame(reader: &mut (impl tokio::io::AsyncRead + Unpin)) -> Option<(u8, Vec<u8>)> {
-    let mut header = [0u8; 9];
-    reader.read_exact(&mut header).await.ok()?;
-    let len = u32::from_be_bytes([0, header[0], header[1], header[2]]) as usize;
-    let mut payload = vec![0u8; len];
-    reader.read_exact(&mut payload).await.ok()?;
-    Some((header[3], payload))
-}
-
-/// A GOAWAY's error code.
-fn goaway_code(payload: &[u8]) -> Option<u32> {
-    let code: [u8; 4] = payload.get(4..8)?.try_into().ok()?;
-    Some(u32::from_be_bytes(code))
-}
-
-/// A request's header block in HPACK, with literal fields only.
-fn request_block(path: &str) -> Vec<u8> {
-    let mut block = vec![0x83, 0x86]; // :method POST, :scheme http
-    let mut literal = |index: u8, value: &str| {
-        block.push(index); // literal without indexing, indexed name (< 15)
-        block.push(u8::try_from(value.len()).expect("short value"));
-        block.extend_from_slice(value.as_bytes());
-    };
-    literal(0x04, path); // :path
-    literal(0x01, "localhost"); // :authority
-    block.extend_from_slice(&[0x0f, 0x10]); // content-type (index 31)
-    block.push(16);
-    block.extend_from_slice(b"application/grpc");
-    block
-}
 
 /// Opens `streams` streams and overflows each one's flow-control window
 /// (WINDOW_UPDATE past 2^31-1), which the server must answer with a reset

@@ -13,6 +13,7 @@ mod catalog_rows;
 mod echoes;
 #[cfg(feature = "ext-proc")]
 mod ext_proc;
+mod frames;
 mod gateway;
 mod grpc_codes;
 mod health_reflection;

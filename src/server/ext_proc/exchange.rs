@@ -211,10 +211,10 @@ impl Exchange {
 
     /// Whether the last message answered was the last Envoy can send: the
     /// response's end (headers or a body that end it, or its trailers), or
-    /// one errmap answered with an immediate response. errmap then ends
-    /// the stream with its answer rather than wait for Envoy to close it,
-    /// which spares both a wake-up per stream. Envoy takes a stream the
-    /// processor ends with OK as done with.
+    /// one errmap answered with an immediate response. errmap then ends its
+    /// side of the stream with its answer, rather than after Envoy's, so
+    /// that Envoy reads the answer and the stream's end together. Envoy
+    /// takes a stream the processor ends with OK as done with.
     pub fn finished(&self) -> bool {
         self.finished
     }
