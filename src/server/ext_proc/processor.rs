@@ -75,10 +75,10 @@ impl ExternalProcessor for Processor {
 /// h2 no longer remembers (it keeps the last 50 resets, for a second): h2
 /// answers that with a reset of its own, which counts towards
 /// `MAX_LOCAL_RESETS`: at full speed, Envoy's connection was closed by
-/// GOAWAY 4 to 9 times in 70,000 calls, failing the streams still on it. Held
-/// here, the stream ends with Envoy's half-close, no reset either way. Like
-/// any open stream it counts towards the connection's concurrent streams
-/// until then, and ends with the connection at the latest.
+/// GOAWAY 4 to 9 times in 70,000 calls, failing the streams still on it.
+/// Held here, the stream ends with Envoy's half-close, no reset either
+/// way. Like any open stream it counts towards the connection's concurrent
+/// streams until then, and ends with the connection at the latest.
 async fn linger(mut inbound: Streaming<ProcessingRequest>) {
     while let Some(Ok(_)) = inbound.next().await {}
 }
