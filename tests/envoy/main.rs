@@ -227,13 +227,14 @@ async fn grpc_errors_reach_grpc_clients_with_details_trailers_only_or_after_a_bo
 
     // errmap ends each stream with its last answer; Envoy takes that as
     // done, with no stream failed, no message out of turn and, closing
-    // gracefully, no stream reset.
+    // gracefully, no stream reset, all on its one connection to errmap.
     let envoy = &world.envoy;
     assert!(envoy.counter("http.ingress.ext_proc.streams_started").await > 0);
     assert_eq!(
         envoy.counter("cluster.errmap.upstream_rq_tx_reset").await,
         0
     );
+    assert_eq!(envoy.counter("cluster.errmap.upstream_cx_total").await, 1);
     assert_eq!(
         envoy.counter("http.ingress.ext_proc.streams_failed").await,
         0
