@@ -255,6 +255,29 @@ def processed(admin_port):
     return total
 
 
+# Envoy's own account of its streams to errmap: a stream that failed or
+# timed out went out untranslated, and more than one connection means errmap
+# (or Envoy) closed one.
+ENVOY_STATS = (
+    "http.ingress.ext_proc.streams_failed",
+    "http.ingress.ext_proc.message_timeouts",
+    "cluster.errmap.upstream_cx_total",
+    "cluster.errmap.upstream_rq_tx_reset",
+)
+
+
+def envoy_stats(admin_port):
+    """The counters of ENVOY_STATS, from an Envoy's admin listener."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/stats") as r:
+        text = r.read().decode()
+    found = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(": ")
+        if name in ENVOY_STATS:
+            found[name] = int(value)
+    return found
+
+
 def h2load(port, body, calls, clients, streams, rps=None, path=PATH, headers=(), stagger_ms=0):
     with tempfile.NamedTemporaryFile(suffix=".log") as log:
         argv = [
@@ -366,18 +389,19 @@ def main():
             stacks = (("envoy", None, runtime), ("envoy+errmap", processor, runtime))
         first, second = (name for name, _, _ in stacks)
         processed_by = [name for name, proc_port, _ in stacks if proc_port]
-        envoys, envoy_pids = {}, {}
+        envoys, envoy_pids, envoy_admins = {}, {}, {}
         for i, (name, proc_port, values) in enumerate(stacks):
-            listen = free_port()
+            listen, envoy_admin = free_port(), free_port()
             path = os.path.join(work, f"envoy-{i}.yaml")
             open(path, "w").write(
-                bootstrap(listen, free_port(), upstream, proc_port, args.wiring, values))
+                bootstrap(listen, envoy_admin, upstream, proc_port, args.wiring, values))
             procs.append(subprocess.Popen(
                 ["envoy", "-c", path, "--concurrency", "1", "--disable-hot-restart", "-l", "error"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
             wait_port(listen)
             envoys[name] = listen
             envoy_pids[name] = procs[-1].pid
+            envoy_admins[name] = envoy_admin
         # Warm up both paths.
         for port in envoys.values():
             h2load(port, bodies["success"], 2000, args.clients, args.streams)
@@ -441,6 +465,11 @@ def main():
                   f"p50 {p50s[first]:.2f} -> {p50s[second]:.2f} ms, "
                   f"p99 {p99s[first]:.2f} -> {p99s[second]:.2f} ms "
                   f"(p99 added, median of paired rounds: {statistics.median(added):.2f} ms)")
+        print("\nEnvoy's streams to errmap over the whole run:")
+        for name in processed_by:
+            stats = envoy_stats(envoy_admins[name])
+            print(f"  {name}: " + ", ".join(
+                f"{stat.rsplit('.', 1)[1]} {stats.get(stat, 0)}" for stat in ENVOY_STATS))
     finally:
         for proc in procs:
             proc.terminate()
