@@ -224,9 +224,10 @@ def check_envoy(path):
 
 
 def check_graceful_close(where, config):
-    """errmap ends each stream with its last answer: Envoy must close its side
-    gracefully rather than reset every stream (a runtime guard, off by
-    default in 1.40, read when the filter is configured)."""
+    """Envoy must half-close each ext_proc stream it is done with rather than
+    reset it, so that its stats count no reset per processed request (a
+    runtime guard, off by default in 1.40, read when the filter is
+    configured)."""
     layers = config.get("layered_runtime", {}).get("layers", [])
     if not any(layer.get("static_layer", {}).get(GRACEFUL_CLOSE) is True for layer in layers):
         fail(where, f"layered_runtime needs a static layer with {GRACEFUL_CLOSE}: true")

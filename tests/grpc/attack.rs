@@ -5,7 +5,7 @@
 
 use crate::frames::{
     frame, goaway_code, next_frame, request_block, END_HEADERS, ENHANCE_YOUR_CALM, GOAWAY, HEADERS,
-    PREFACE, RST_STREAM, SETTINGS, WINDOW_UPDATE,
+    PING, PREFACE, RST_STREAM, SETTINGS, WINDOW_UPDATE,
 };
 use crate::support::{http_get, TestServer};
 use errmap::pb::errmap::v1::GetErrorRequest;
@@ -292,7 +292,6 @@ async fn a_saturated_api_is_unready_and_says_why() {
 
 const RST_CANCEL: u32 = 0x8;
 const CONTINUATION: u8 = 0x9;
-const PING: u8 = 0x6;
 
 /// Writes `frames` on a fresh HTTP/2 connection (after the preface), and
 /// reads until the server sends GOAWAY or closes, for `within` at most.

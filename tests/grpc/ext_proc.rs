@@ -307,11 +307,10 @@ const ROUNDS: u32 = 8;
 async fn half_closes_after_the_answers_cost_no_reset_and_no_goaway() {
     use crate::frames::{
         frame, goaway_code, read_frame, request_block, ACK, DATA, END_HEADERS, END_STREAM, GOAWAY,
-        HEADERS, PREFACE, RST_STREAM, SETTINGS, WINDOW_UPDATE,
+        HEADERS, PING, PREFACE, RST_STREAM, SETTINGS, WINDOW_UPDATE,
     };
     use prost::Message;
     use tokio::io::AsyncWriteExt;
-    const PING: u8 = 0x6;
 
     let server = TestServer::start().await;
     let socket = tokio::net::TcpStream::connect(server.ext_proc_addr)
