@@ -402,9 +402,7 @@ async fn serve_ext_proc(
     let translator =
         ext_proc::Translator::new(catalog.clone(), config.service.clone(), config.ext_proc)
             .with_metrics(metrics.clone());
-    let processor = ext_proc::Processor::new(translator)
-        .into_server()
-        .max_decoding_message_size(limits.max_message_bytes);
+    let processor = ext_proc::Processor::new(translator, limits.max_message_bytes);
     health
         .set_service_status(ext_proc::SERVICE_NAME, ServingStatus::Serving)
         .await;

@@ -2,67 +2,149 @@
 //! stream.
 
 use super::exchange::{Exchange, Translator};
-use envoy_types::pb::envoy::service::ext_proc::v3::external_processor_server::{
-    ExternalProcessor, ExternalProcessorServer,
-};
+use super::settings::SERVICE_NAME;
 use envoy_types::pb::envoy::service::ext_proc::v3::{ProcessingRequest, ProcessingResponse};
 use futures_util::{Stream, StreamExt};
+use std::convert::Infallible;
+use std::future::{ready, Future, Ready};
 use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{ready as ready_poll, Context, Poll};
+use tonic::body::Body;
+use tonic::codec::{BufferSettings, Codec};
+use tonic::server::{Grpc, NamedService, StreamingService};
 use tonic::{Request, Response, Status, Streaming};
+use tonic_prost::ProstCodec;
+
+/// The path of the one method.
+const PROCESS: &str = "/envoy.service.ext_proc.v3.ExternalProcessor/Process";
+
+/// Room for one of Envoy's messages or one answer, before either grows:
+/// under glibc's 1 KiB line, above which an allocation first sweeps the
+/// allocator's small free chunks (tonic's default is 8 KiB, two such a
+/// stream).
+const BUFFER: usize = 1000;
 
 /// The gRPC service Envoy calls.
 #[derive(Debug, Clone)]
 pub struct Processor {
     translator: Arc<Translator>,
+    max_decoding: usize,
 }
 
 impl Processor {
-    pub fn new(translator: Translator) -> Self {
+    pub fn new(translator: Translator, max_decoding: usize) -> Self {
         Self {
             translator: Arc::new(translator),
+            max_decoding,
         }
-    }
-
-    /// The service, ready to add to a router.
-    pub fn into_server(self) -> ExternalProcessorServer<Processor> {
-        ExternalProcessorServer::new(self)
     }
 }
 
-type Answers = Pin<Box<dyn Stream<Item = Result<ProcessingResponse, Status>> + Send>>;
+impl NamedService for Processor {
+    const NAME: &'static str = SERVICE_NAME;
+}
 
-#[tonic::async_trait]
-impl ExternalProcessor for Processor {
-    type ProcessStream = Answers;
+type BoxFuture<T> = Pin<Box<dyn Future<Output = Result<T, Infallible>> + Send>>;
 
-    async fn process(
-        &self,
-        request: Request<Streaming<ProcessingRequest>>,
-    ) -> Result<Response<Self::ProcessStream>, Status> {
-        let route = self.translator.route(request.metadata());
-        let exchange: Exchange = self.translator.exchange(route);
-        // One answer per message, in order; a message that needs none
-        // (observability mode) gets none. A broken inbound stream ends the
-        // answers: Envoy has gone. So does the answer to the last message
-        // Envoy can send (`Exchange::finished`): errmap's side of the
-        // stream ends with it, and the request side is held until Envoy
-        // ends it ([`linger`]).
-        let inbound = request.into_inner();
-        let answers = futures_util::stream::unfold(Some((inbound, exchange)), |state| async move {
-            let (mut inbound, mut exchange) = state?;
-            loop {
-                let message = inbound.next().await?.ok()?;
-                if let Some(answer) = exchange.step(&message) {
-                    if exchange.finished() {
+impl<B> tower::Service<http::Request<B>> for Processor
+where
+    B: http_body::Body<Data = bytes::Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = Infallible;
+    type Future = BoxFuture<Self::Response>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        if request.uri().path() != PROCESS {
+            return Box::pin(ready(Ok(Status::unimplemented("").into_http())));
+        }
+        let method = Method(self.translator.clone());
+        let max_decoding = self.max_decoding;
+        Box::pin(async move {
+            let mut grpc = Grpc::new(Small).max_decoding_message_size(max_decoding);
+            Ok(grpc.streaming(method, request).await)
+        })
+    }
+}
+
+/// prost's codec with smaller buffers.
+#[derive(Debug, Clone, Copy)]
+struct Small;
+
+impl Codec for Small {
+    type Encode = ProcessingResponse;
+    type Decode = ProcessingRequest;
+    type Encoder = <ProstCodec<ProcessingResponse, ProcessingRequest> as Codec>::Encoder;
+    type Decoder = <ProstCodec<ProcessingResponse, ProcessingRequest> as Codec>::Decoder;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        ProstCodec::<ProcessingResponse, ProcessingRequest>::raw_encoder(settings())
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        ProstCodec::<ProcessingResponse, ProcessingRequest>::raw_decoder(settings())
+    }
+}
+
+fn settings() -> BufferSettings {
+    BufferSettings::new(BUFFER, 32 * 1024)
+}
+
+struct Method(Arc<Translator>);
+
+impl StreamingService<ProcessingRequest> for Method {
+    type Response = ProcessingResponse;
+    type ResponseStream = Answers;
+    type Future = Ready<Result<Response<Answers>, Status>>;
+
+    fn call(&mut self, request: Request<Streaming<ProcessingRequest>>) -> Self::Future {
+        let route = self.0.route(request.metadata());
+        let exchange = self.0.exchange(route);
+        ready(Ok(Response::new(Answers {
+            inbound: Some(request.into_inner()),
+            exchange,
+        })))
+    }
+}
+
+/// One answer per message, in order; a message that needs none
+/// (observability mode) gets none. A broken inbound stream ends the
+/// answers: Envoy has gone. So does the answer to the last message Envoy
+/// can send (`Exchange::finished`): errmap's side of the stream ends with
+/// it, and the request side is held until Envoy ends it ([`linger`]).
+struct Answers {
+    inbound: Option<Streaming<ProcessingRequest>>,
+    exchange: Exchange,
+}
+
+impl Stream for Answers {
+    type Item = Result<ProcessingResponse, Status>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        loop {
+            let Some(inbound) = this.inbound.as_mut() else {
+                return Poll::Ready(None);
+            };
+            let Some(Ok(message)) = ready_poll!(inbound.poll_next_unpin(cx)) else {
+                this.inbound = None;
+                return Poll::Ready(None);
+            };
+            if let Some(answer) = this.exchange.step(&message) {
+                if this.exchange.finished() {
+                    if let Some(inbound) = this.inbound.take() {
                         tokio::spawn(linger(inbound));
-                        return Some((Ok(answer), None));
                     }
-                    return Some((Ok(answer), Some((inbound, exchange))));
                 }
+                return Poll::Ready(Some(Ok(answer)));
             }
-        });
-        Ok(Response::new(Box::pin(answers)))
+        }
     }
 }
 
@@ -86,13 +168,11 @@ async fn linger(mut inbound: Streaming<ProcessingRequest>) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tonic::server::NamedService;
+    use envoy_types::pb::envoy::service::ext_proc::v3::external_processor_server;
 
     #[test]
-    fn the_service_name_is_envoys() {
-        assert_eq!(
-            <ExternalProcessorServer<Processor> as NamedService>::NAME,
-            super::super::settings::SERVICE_NAME
-        );
+    fn the_service_and_its_method_are_envoys() {
+        assert_eq!(SERVICE_NAME, external_processor_server::SERVICE_NAME);
+        assert_eq!(PROCESS, format!("/{SERVICE_NAME}/Process"));
     }
 }
