@@ -14,11 +14,13 @@ const SLOTS: usize = 17 * 2;
 /// What errmap adds for one code in one locale.
 #[derive(Debug)]
 pub(super) struct Bare {
-    /// errmap's status message, for an upstream that sent none.
-    pub(super) message: String,
     /// The status's `details` fields (field 3), encoded: appended after the
     /// upstream's code and message, they make the whole status.
     pub(super) details: Vec<u8>,
+    /// The whole `grpc-status-details-bin` value, errmap's message and
+    /// details, for an upstream that sent no message either: most
+    /// failures, the same bytes each time.
+    pub(super) value: String,
     /// How the code resolved, for the observer on every use.
     pub(super) match_kind: MatchKind,
 }

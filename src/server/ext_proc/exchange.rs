@@ -435,22 +435,22 @@ impl Exchange {
     /// (one of each kind). The status inside keeps the upstream's code and
     /// message, which clients check against `grpc-status`.
     fn enriched(&self, error: &GrpcError) -> Option<Vec<HeaderValueOption>> {
-        let status = if error.details.is_empty() {
-            self.bare_status(error)?
+        let value = if error.details.is_empty() {
+            self.bare_value(error)?
         } else {
-            self.merged_status(error)?
+            headers::encode_bin(&self.merged_status(error)?)
         };
-        let value = headers::encode_bin(&status);
         if error.other_header_bytes + value.len() > MAX_HEADER_BYTES {
             return None;
         }
         Some(vec![headers::set("grpc-status-details-bin", value)])
     }
 
-    /// The encoded status for an error with no details of its own: its
-    /// code and message, then errmap's details for the code (computed once
-    /// per catalog, code and locale, [`BareCache`]).
-    fn bare_status(&self, error: &GrpcError) -> Option<Vec<u8>> {
+    /// The header value for an error with no details of its own: its code
+    /// and message, then errmap's details for the code (computed once per
+    /// catalog, code and locale, [`BareCache`]). With no message either,
+    /// the whole value was computed then too.
+    fn bare_value(&self, error: &GrpcError) -> Option<String> {
         let catalog = self.translator.catalog.current();
         let ctx = self.context(&catalog);
         let locale =
@@ -477,28 +477,24 @@ impl Exchange {
                     ..Default::default()
                 }
                 .encode_to_vec();
+                let value = headers::encode_bin(&status_with(error.code, &ours.message, &details));
                 let bare = Arc::new(Bare {
-                    message: ours.message,
                     details,
+                    value,
                     match_kind,
                 });
                 cache.put(catalog.version(), error.code, locale, bare.clone());
                 bare
             }
         };
-        let message = if error.message.is_empty() {
-            bare.message.clone()
-        } else {
-            error.message.clone()
-        };
-        let mut status = StatusProto {
-            code: error.code,
-            message,
-            details: Vec::new(),
+        if error.message.is_empty() {
+            return Some(bare.value.clone());
         }
-        .encode_to_vec();
-        status.extend_from_slice(&bare.details);
-        Some(status)
+        Some(headers::encode_bin(&status_with(
+            error.code,
+            &error.message,
+            &bare.details,
+        )))
     }
 
     /// The encoded status for an error with details of its own: those
@@ -577,6 +573,20 @@ impl Exchange {
             details: "errmap_http_to_grpc".to_owned(),
         })
     }
+}
+
+/// A `google.rpc.Status` of `code` and `message` whose encoded `details`
+/// fields follow: the fields of a message may come in any order, and
+/// repeated ones add up, so the bytes join without decoding.
+fn status_with(code: i32, message: &str, details: &[u8]) -> Vec<u8> {
+    let mut status = StatusProto {
+        code,
+        message: message.to_owned(),
+        details: Vec::new(),
+    }
+    .encode_to_vec();
+    status.extend_from_slice(details);
+    status
 }
 
 /// The error a gRPC status in `headers` names, if it is one (not OK).
