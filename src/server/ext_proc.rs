@@ -31,6 +31,8 @@ mod bare;
 pub mod exchange;
 #[cfg(feature = "ext-proc")]
 mod headers;
+#[cfg(feature = "ext-proc")]
+pub mod inbound;
 pub mod settings;
 
 #[cfg(feature = "ext-proc")]

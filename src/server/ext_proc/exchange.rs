@@ -23,6 +23,7 @@
 use super::attributes;
 use super::bare::{Bare, BareCache};
 use super::headers::{self, Headers};
+use super::inbound::{processing_request, HttpBody, HttpHeaders, HttpTrailers, ProcessingRequest};
 use super::settings::{Route, Settings};
 use crate::catalog::SharedCatalog;
 use crate::engine::validate::{self, Prefix};
@@ -41,9 +42,8 @@ use envoy_types::pb::envoy::extensions::filters::http::ext_proc::v3::{
 };
 use envoy_types::pb::envoy::r#type::v3::HttpStatus;
 use envoy_types::pb::envoy::service::ext_proc::v3::{
-    processing_request, processing_response, BodyResponse, CommonResponse, GrpcStatus,
-    HeaderMutation, HeadersResponse, HttpBody, HttpHeaders, HttpTrailers, ImmediateResponse,
-    ProcessingRequest, ProcessingResponse, TrailersResponse,
+    processing_response, BodyResponse, CommonResponse, GrpcStatus, HeaderMutation, HeadersResponse,
+    ImmediateResponse, ProcessingResponse, TrailersResponse,
 };
 use prometheus_client::metrics::counter::Counter;
 use prost::Message;

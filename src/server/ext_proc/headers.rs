@@ -2,12 +2,13 @@
 //! answers with, and the two encodings gRPC uses in headers: percent
 //! encoding (`grpc-message`) and base64 (`*-bin`).
 
+use super::inbound::{HeaderMap, HeaderValue};
 use base64::alphabet::STANDARD;
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
 use envoy_types::pb::envoy::config::core::v3::{
-    header_value_option::HeaderAppendAction, HeaderMap, HeaderValue, HeaderValueOption,
+    header_value_option::HeaderAppendAction, HeaderValue as Mutation, HeaderValueOption,
 };
 
 /// `*-bin` values: gRPC senders omit the padding and receivers take both.
@@ -33,12 +34,12 @@ impl<'a> Headers<'a> {
     pub(super) fn get(&self, name: &str) -> Option<&'a [u8]> {
         self.0
             .iter()
-            .find(|h| h.key.eq_ignore_ascii_case(name))
+            .find(|h| h.key.eq_ignore_ascii_case(name.as_bytes()))
             .map(|h| {
                 if h.raw_value.is_empty() {
-                    h.value.as_bytes()
+                    &h.value[..]
                 } else {
-                    h.raw_value.as_slice()
+                    &h.raw_value[..]
                 }
             })
     }
@@ -92,7 +93,7 @@ pub(super) fn is_grpc_content_type(value: &str) -> bool {
 /// Sets `name` to `value`, replacing what is there.
 pub(super) fn set(name: &str, value: impl Into<Vec<u8>>) -> HeaderValueOption {
     HeaderValueOption {
-        header: Some(HeaderValue {
+        header: Some(Mutation {
             key: name.to_owned(),
             value: String::new(),
             raw_value: value.into(),

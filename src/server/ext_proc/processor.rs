@@ -2,8 +2,9 @@
 //! stream.
 
 use super::exchange::{Exchange, Translator};
+use super::inbound::ProcessingRequest;
 use super::settings::SERVICE_NAME;
-use envoy_types::pb::envoy::service::ext_proc::v3::{ProcessingRequest, ProcessingResponse};
+use envoy_types::pb::envoy::service::ext_proc::v3::ProcessingResponse;
 use futures_util::{Stream, StreamExt};
 use std::convert::Infallible;
 use std::future::{ready, Future, Ready};

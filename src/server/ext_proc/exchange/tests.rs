@@ -7,8 +7,9 @@ use crate::engine::Context as EngineContext;
 use crate::locale::Locale;
 use crate::pb::errmap::v1::Profile;
 use crate::pb::google::rpc::{Code, ErrorInfo, LocalizedMessage};
+use crate::server::ext_proc::inbound::{HeaderMap, HeaderValue};
 use crate::server::ext_proc::settings::Directions;
-use envoy_types::pb::envoy::config::core::v3::{HeaderMap, HeaderValue};
+use bytes::Bytes;
 use processing_request::Request as In;
 use processing_response::Response as Out;
 
@@ -35,9 +36,9 @@ fn map(pairs: &[(&str, &[u8])]) -> Option<HeaderMap> {
         headers: pairs
             .iter()
             .map(|(k, v)| HeaderValue {
-                key: (*k).to_owned(),
-                value: String::new(),
-                raw_value: v.to_vec(),
+                key: Bytes::copy_from_slice(k.as_bytes()),
+                value: Bytes::new(),
+                raw_value: Bytes::copy_from_slice(v),
             })
             .collect(),
     })
@@ -54,7 +55,6 @@ fn request_headers(pairs: &[(&str, &[u8])]) -> ProcessingRequest {
     message(In::RequestHeaders(HttpHeaders {
         headers: map(pairs),
         end_of_stream: false,
-        ..Default::default()
     }))
 }
 
@@ -62,15 +62,13 @@ fn response_headers(pairs: &[(&str, &[u8])], end_of_stream: bool) -> ProcessingR
     message(In::ResponseHeaders(HttpHeaders {
         headers: map(pairs),
         end_of_stream,
-        ..Default::default()
     }))
 }
 
 fn response_body(body: &[u8], end_of_stream: bool) -> ProcessingRequest {
     message(In::ResponseBody(HttpBody {
-        body: body.to_vec(),
+        body: Bytes::copy_from_slice(body),
         end_of_stream,
-        ..Default::default()
     }))
 }
 
