@@ -410,10 +410,11 @@ async fn serve_ext_proc(
         ext_proc::FILE_DESCRIPTOR_SET,
         tonic_health::pb::FILE_DESCRIPTOR_SET,
     ])?;
-    let routes = Routes::new(health_service)
-        .add_service(v1)
-        .add_service(v1alpha)
-        .add_service(processor);
+    let routes = processor.route(
+        Routes::new(health_service)
+            .add_service(v1)
+            .add_service(v1alpha),
+    );
     let transport = transport(limits, PiecesLayer::new(0), CallLayer::off());
     let served = own_thread::serve("errmap-ext-proc", listener, move |listener| {
         serve(transport, routes, accept::incoming(listener, gate), signal)

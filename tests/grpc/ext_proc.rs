@@ -131,6 +131,30 @@ async fn health_on_the_ext_proc_listener_names_the_processor() {
     server.stop().await;
 }
 
+/// `Process` is routed by its whole path; any other method of the
+/// service is unknown to errmap, and says so.
+#[tokio::test]
+async fn another_method_of_the_processor_is_unimplemented() {
+    use envoy_types::pb::envoy::service::ext_proc::v3::ProcessingResponse;
+    use tonic_prost::ProstCodec;
+    let server = TestServer::start().await;
+    let mut grpc = tonic::client::Grpc::new(channel(&server).await);
+    grpc.ready().await.expect("ready");
+    let path = http::uri::PathAndQuery::from_static(
+        "/envoy.service.ext_proc.v3.ExternalProcessor/Processes",
+    );
+    let status = grpc
+        .unary::<ProcessingRequest, ProcessingResponse, _>(
+            tonic::Request::new(ProcessingRequest::default()),
+            path,
+            ProstCodec::default(),
+        )
+        .await
+        .expect_err("no such method");
+    assert_eq!(status.code(), tonic::Code::Unimplemented, "{status:?}");
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn reflection_on_the_ext_proc_listener_describes_the_processor() {
     use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
