@@ -33,6 +33,16 @@ apart so that their ticks do not coincide), paired.
 
 Needs envoy and h2load on PATH. The figures are only as good as the
 machine is quiet.
+
+`--instructions CALLS` measures instead what a processed response costs
+errmap in instructions, which do not drift with the machine's load: the
+processor runs under valgrind's callgrind, behind the Envoy with the
+filter, and each scenario sends CALLS calls at a slow pace (4 connections
+of one stream, 20 calls/s each, so that valgrind's slower processor stays
+within Envoy's message_timeout); the counts cover errmap's whole process
+from just before the first of those calls to just after the last. Needs
+valgrind and callgrind_control on PATH. The figure moves by under 1%
+between runs of one binary; compare binaries run by run.
 """
 
 import argparse
@@ -302,6 +312,61 @@ def h2load(port, body, calls, clients, streams, rps=None, path=PATH, headers=(),
     return per_s, p(0.50), p(0.99)
 
 
+def callgrind(command, pid):
+    subprocess.run(["callgrind_control", command, str(pid)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def count_instructions(args, work, pid, upstream, processor, admin, runtime, bodies, paths,
+                       languages):
+    """Instructions per processed response of the processor `pid`, which
+    runs under callgrind, behind an Envoy with the filter."""
+    listen, envoy_admin = free_port(), free_port()
+    path = os.path.join(work, "envoy.yaml")
+    open(path, "w").write(bootstrap(listen, envoy_admin, upstream, processor, args.wiring, runtime))
+    envoy = subprocess.Popen(
+        ["envoy", "-c", path, "--concurrency", "1", "--disable-hot-restart", "-l", "error"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(listen)
+        clients, rate = 4, 20
+        print(f"instructions per processed response, {args.instructions} calls per scenario "
+              f"({clients} connections x 1 stream, {rate} calls/s each), {args.wiring} wiring:")
+        for scenario in args.scenarios.split(","):
+            body, headers = bodies[scenario], languages.get(scenario, [])
+            # Valgrind translates the code a path runs on first use: warm
+            # each path up before counting.
+            h2load(listen, body, 200, clients, 1, rps=5, path=paths[scenario], headers=headers)
+            timeouts = envoy_stats(envoy_admin).get("http.ingress.ext_proc.message_timeouts", 0)
+            callgrind("-z", pid)
+            before = processed(admin)
+            h2load(listen, body, args.instructions, clients, 1, rps=rate, path=paths[scenario],
+                   headers=headers)
+            answered = processed(admin) - before
+            dumps = set(os.listdir(work))
+            callgrind("-d", pid)
+            deadline = time.time() + 30
+            total = None
+            while total is None and time.time() < deadline:
+                for name in set(os.listdir(work)) - dumps:
+                    if name.startswith("callgrind."):
+                        for line in open(os.path.join(work, name)):
+                            if line.startswith("summary:"):
+                                total = int(line.split()[1])
+                time.sleep(0.2)
+            if total is None:
+                sys.exit("callgrind wrote no counts")
+            late = envoy_stats(envoy_admin).get("http.ingress.ext_proc.message_timeouts", 0) - timeouts
+            per_message = f"{total / answered:,.0f} per processed response" if answered else "no message"
+            print(f"  {scenario}: {per_message} ({answered / args.instructions:.1f} messages a call, "
+                  f"{total / args.instructions:,.0f} per call)")
+            if late:
+                print(f"    {late} answers came after Envoy's message_timeout: lower the pace")
+    finally:
+        envoy.terminate()
+        envoy.wait()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--binary", default="target/release/errmap")
@@ -332,6 +397,10 @@ def main():
                         help="compare two Envoys with errmap, the second with these runtime "
                         "values over the first's, in place of Envoy alone against Envoy with "
                         "errmap (a paired before/after of a runtime setting)")
+    parser.add_argument("--instructions", type=int, default=0, metavar="CALLS",
+                        help="count the processor's instructions per processed response "
+                        "under callgrind, CALLS paced calls per scenario, in place of the "
+                        "timed runs")
     args = parser.parse_args()
 
     def with_values(base, values, flag):
@@ -345,7 +414,8 @@ def main():
 
     runtime = with_values(RUNTIME, args.envoy_runtime, "--envoy-runtime")
     versus = with_values(runtime, args.versus_runtime, "--versus-runtime")
-    for tool in ("envoy", "h2load"):
+    tools = ("envoy", "h2load") + (("valgrind", "callgrind_control") if args.instructions else ())
+    for tool in tools:
         if not shutil.which(tool):
             sys.exit(f"{tool} is not on PATH")
 
@@ -373,14 +443,20 @@ def main():
             [args.binary, "--listen", f"127.0.0.1:{upstream}", "--admin-listen", "off", *common],
             env=env))
         threads = ["--worker-threads", str(args.worker_threads)] if args.worker_threads else []
+        counted = ["valgrind", "--tool=callgrind", "--quiet",
+                   f"--callgrind-out-file={work}/callgrind.%p"] if args.instructions else []
         ext = subprocess.Popen(
-            [args.binary, "--listen", f"127.0.0.1:{free_port()}", "--admin-listen",
+            [*counted, args.binary, "--listen", f"127.0.0.1:{free_port()}", "--admin-listen",
              f"127.0.0.1:{admin}", "--ext-proc-listen", f"127.0.0.1:{processor}", *common,
              *threads],
             env=env)
         procs.append(ext)
         for port in (upstream, processor, admin):
-            wait_port(port)
+            wait_port(port, timeout=120 if args.instructions else 20)
+        if args.instructions:
+            count_instructions(args, work, ext.pid, upstream, processor, admin, runtime,
+                               bodies, paths, languages)
+            return
         # The first is the reference, the second the one measured against it.
         if args.versus_runtime:
             stacks = (("envoy+errmap", processor, runtime),
