@@ -42,7 +42,9 @@ of one stream, 20 calls/s each, so that valgrind's slower processor stays
 within Envoy's message_timeout); the counts cover errmap's whole process
 from just before the first of those calls to just after the last. Needs
 valgrind and callgrind_control on PATH. The figure moves by under 1%
-between runs of one binary; compare binaries run by run.
+between runs of one binary with the same scenarios in the same order (a
+scenario's count depends by up to 3% on those run before it); compare
+binaries run by run.
 """
 
 import argparse

@@ -15,8 +15,8 @@
 //! | `request.headers['accept-language']` | the locale of the details |
 //! | `request.headers['x-request-id']` | the request id of the gateway body (for clients that are not gRPC) |
 
-use envoy_types::pb::google::protobuf::{value::Kind, Struct};
-use std::collections::HashMap;
+use super::inbound::Attributes;
+use std::str::from_utf8;
 
 /// The request headers errmap reads from attributes.
 pub(super) const NAMES: [&str; 3] = ["content-type", "accept-language", "x-request-id"];
@@ -30,17 +30,22 @@ pub(super) struct Request<'a> {
     pub request_id: Option<&'a str>,
 }
 
-/// The request headers in `attributes` (keyed by filter name, then by
+/// The request headers in `attributes` (by filter name, then by
 /// expression), or `None` when it carries none of [`NAMES`]: then nothing
-/// is known of the request.
-pub(super) fn request(attributes: &HashMap<String, Struct>) -> Option<Request<'_>> {
+/// is known of the request. A value that is not text is passed over.
+pub(super) fn request(attributes: &[Attributes]) -> Option<Request<'_>> {
     let mut seen = Request::default();
     let mut any = false;
-    for (expression, value) in attributes.values().flat_map(|s| s.fields.iter()) {
-        let Some(name) = header_name(expression) else {
+    let fields = attributes
+        .iter()
+        .filter_map(|a| a.values.as_ref())
+        .flat_map(|s| s.fields.iter());
+    for field in fields {
+        let Some(name) = from_utf8(&field.name).ok().and_then(header_name) else {
             continue;
         };
-        let Some(Kind::StringValue(text)) = value.kind.as_ref() else {
+        let text = field.value.as_ref().and_then(|v| v.string_value.as_ref());
+        let Some(text) = text.and_then(|t| from_utf8(t).ok()) else {
             continue;
         };
         let slot = match name {
@@ -77,9 +82,15 @@ fn header_name(expression: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use envoy_types::pb::google::protobuf::Value;
+    use crate::server::ext_proc::inbound::ProcessingRequest;
+    use envoy_types::pb::envoy::service::ext_proc::v3 as envoy;
+    use envoy_types::pb::google::protobuf::{value::Kind, Struct, Value};
+    use prost::Message;
+    use std::collections::HashMap;
 
-    fn attributes(pairs: &[(&str, Kind)]) -> HashMap<String, Struct> {
+    /// The attributes as Envoy writes them (envoy-types' message), as
+    /// errmap reads them.
+    fn attributes(pairs: &[(&str, Kind)]) -> Vec<Attributes> {
         let fields = pairs
             .iter()
             .map(|(k, v)| {
@@ -89,7 +100,16 @@ mod tests {
                 ((*k).to_owned(), value)
             })
             .collect();
-        HashMap::from([("envoy.filters.http.ext_proc".to_owned(), Struct { fields })])
+        let sent = envoy::ProcessingRequest {
+            attributes: HashMap::from([(
+                "envoy.filters.http.ext_proc".to_owned(),
+                Struct { fields },
+            )]),
+            ..Default::default()
+        };
+        ProcessingRequest::decode(sent.encode_to_vec().as_slice())
+            .expect("decodes")
+            .attributes
     }
 
     fn text(s: &str) -> Kind {
@@ -116,7 +136,7 @@ mod tests {
 
     #[test]
     fn other_attributes_or_none_say_nothing_of_the_request() {
-        assert_eq!(request(&HashMap::new()), None);
+        assert_eq!(request(&[]), None);
         let attrs = attributes(&[
             ("request.id", text("x")),
             ("request.headers['cookie']", text("secret")),

@@ -14,8 +14,6 @@
 //! envoy-types' messages.
 
 use bytes::Bytes;
-use envoy_types::pb::google::protobuf::Struct;
-use std::collections::HashMap;
 
 /// One message of a `Process` stream.
 #[derive(Clone, PartialEq, prost::Message)]
@@ -24,9 +22,10 @@ pub struct ProcessingRequest {
     /// of it.
     #[prost(oneof = "processing_request::Request", tags = "2, 3, 4, 5, 6, 7")]
     pub request: Option<processing_request::Request>,
-    /// The attributes the filter was set up to send, by filter name.
-    #[prost(map = "string, message", tag = "9")]
-    pub attributes: HashMap<String, Struct>,
+    /// The attributes the filter was set up to send, by filter name (a
+    /// `map<string, google.protobuf.Struct>`, read as its entries).
+    #[prost(message, repeated, tag = "9")]
+    pub attributes: Vec<Attributes>,
     /// Envoy does not wait for an answer.
     #[prost(bool, tag = "10")]
     pub observability_mode: bool,
@@ -51,6 +50,41 @@ pub mod processing_request {
         #[prost(message, tag = "7")]
         ResponseTrailers(HttpTrailers),
     }
+}
+
+/// One entry of the attributes map: on the wire a map is a repeated
+/// message of `key` (1) and `value` (2).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Attributes {
+    /// The filter's name.
+    #[prost(bytes = "bytes", tag = "1")]
+    pub filter: Bytes,
+    #[prost(message, optional, tag = "2")]
+    pub values: Option<Fields>,
+}
+
+/// A `google.protobuf.Struct`: its `fields` map (1), read as its entries.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Fields {
+    #[prost(message, repeated, tag = "1")]
+    pub fields: Vec<Field>,
+}
+
+/// One entry of a `Struct`'s fields: an attribute's expression and value.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Field {
+    #[prost(bytes = "bytes", tag = "1")]
+    pub name: Bytes,
+    #[prost(message, optional, tag = "2")]
+    pub value: Option<Value>,
+}
+
+/// A `google.protobuf.Value` as errmap reads it: its `string_value` (3);
+/// a value of another kind has none.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct Value {
+    #[prost(bytes = "bytes", optional, tag = "3")]
+    pub string_value: Option<Bytes>,
 }
 
 /// A request's or a response's headers.

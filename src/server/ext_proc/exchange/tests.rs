@@ -670,6 +670,7 @@ fn bare_codes_get_the_engines_details_from_the_cache_as_when_computed() {
 /// Envoy sends them for `response_attributes` when the request headers were
 /// not sent (the filter behind a matcher).
 fn with_request_attributes(mut message: ProcessingRequest, pairs: Pairs<'_>) -> ProcessingRequest {
+    use envoy_types::pb::envoy::service::ext_proc::v3 as envoy;
     use envoy_types::pb::google::protobuf::{value::Kind, Struct, Value};
     let fields = pairs
         .iter()
@@ -679,9 +680,13 @@ fn with_request_attributes(mut message: ProcessingRequest, pairs: Pairs<'_>) -> 
             (format!("request.headers['{name}']"), value)
         })
         .collect();
-    message
-        .attributes
-        .insert("envoy.filters.http.ext_proc".to_owned(), Struct { fields });
+    let sent = envoy::ProcessingRequest {
+        attributes: [("envoy.filters.http.ext_proc".to_owned(), Struct { fields })].into(),
+        ..Default::default()
+    };
+    message.attributes = ProcessingRequest::decode(sent.encode_to_vec().as_slice())
+        .expect("decodes")
+        .attributes;
     message
 }
 
