@@ -101,6 +101,9 @@ impl Errmap {
     }
 }
 
+/// Envoy's starts on fresh ports when one was taken before it bound it.
+const STARTS: usize = 3;
+
 /// A free loopback port (bound and let go: Envoy binds it next).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -155,14 +158,40 @@ pub struct Envoy {
 
 impl Envoy {
     pub async fn start(ports: &Ports) -> Self {
-        let listen = free_port();
-        let admin = free_port();
-        Self::start_with(&bootstrap(listen, admin, ports), listen, admin).await
+        Self::start_with(|| {
+            let (listen, admin) = (free_port(), free_port());
+            (bootstrap(listen, admin, ports), listen, admin, ())
+        })
+        .await
+        .0
+    }
+
+    /// Envoy on the bootstrap `make` returns, with the port of its (first)
+    /// listener, of its admin and what else the caller needs. The ports are
+    /// free when chosen, but another test's socket can take one before
+    /// Envoy binds it: Envoy then exits at start, and it is started again
+    /// on a bootstrap made anew, up to [`STARTS`] times.
+    pub async fn start_with<T>(make: impl Fn() -> (String, u16, u16, T)) -> (Self, T) {
+        for _ in 1..STARTS {
+            let (config, listen, admin, extra) = make();
+            let mut envoy = Self::spawn(&config, listen, admin);
+            match envoy.wait_ready(admin).await {
+                Ok(()) => return (envoy, extra),
+                Err(log) if log.contains("already in use") => continue,
+                Err(log) => panic!("envoy exited:\n{log}"),
+            }
+        }
+        let (config, listen, admin, extra) = make();
+        let mut envoy = Self::spawn(&config, listen, admin);
+        if let Err(log) = envoy.wait_ready(admin).await {
+            panic!("envoy exited, {STARTS} starts:\n{log}");
+        }
+        (envoy, extra)
     }
 
     /// Envoy on the bootstrap `config`, whose admin listens on `admin` and
     /// whose (first) listener on `listen`.
-    pub async fn start_with(config: &str, listen: u16, admin: u16) -> Self {
+    fn spawn(config: &str, listen: u16, admin: u16) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory");
         let path = dir.path().join("envoy.yaml");
         let log = dir.path().join("envoy.log");
@@ -184,15 +213,13 @@ impl Envoy {
             .kill_on_drop(true)
             .spawn()
             .expect("envoy starts");
-        let mut envoy = Self {
+        Self {
             addr: SocketAddr::from(([127, 0, 0, 1], listen)),
             admin: SocketAddr::from(([127, 0, 0, 1], admin)),
             child,
             _dir: dir,
             log,
-        };
-        envoy.wait_ready(admin).await;
-        envoy
+        }
     }
 
     /// The value of Envoy's counter `name` (`/stats`), 0 when absent.
@@ -206,16 +233,17 @@ impl Envoy {
             .unwrap_or(0)
     }
 
-    /// Until the admin's `/ready` says LIVE.
-    async fn wait_ready(&mut self, admin: u16) {
+    /// Until the admin's `/ready` says LIVE; if Envoy exits first, its
+    /// log.
+    async fn wait_ready(&mut self, admin: u16) -> Result<(), String> {
         let admin = SocketAddr::from(([127, 0, 0, 1], admin));
         for _ in 0..300 {
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("envoy exited ({status}):\n{}", self.log_text());
+                return Err(format!("({status})\n{}", self.log_text()));
             }
             if let Some(reply) = crate::clients::try_http1(admin, "GET", "/ready").await {
                 if reply.status == 200 {
-                    return;
+                    return Ok(());
                 }
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -638,19 +638,19 @@ async fn the_shipped_envoy_yaml_translates_both_ways() {
         return;
     }
     let errmap = Errmap::start().await;
-    let addresses = shipped::Addresses {
-        ingress: harness::free_port(),
-        egress: harness::free_port(),
-        admin: harness::free_port(),
-        errmap: errmap.ext_proc,
-        app: upstreams::grpc().await,
-        gateway: upstreams::http().await,
-    };
-    let envoy = Envoy::start_with(
-        &shipped::bootstrap(&addresses),
-        addresses.ingress,
-        addresses.admin,
-    )
+    let (app, gateway) = (upstreams::grpc().await, upstreams::http().await);
+    let (envoy, addresses) = Envoy::start_with(|| {
+        let addresses = shipped::Addresses {
+            ingress: harness::free_port(),
+            egress: harness::free_port(),
+            admin: harness::free_port(),
+            errmap: errmap.ext_proc,
+            app,
+            gateway,
+        };
+        let config = shipped::bootstrap(&addresses);
+        (config, addresses.ingress, addresses.admin, addresses)
+    })
     .await;
     let ingress = clients::channel(envoy.addr).await;
     let egress = clients::channel(SocketAddr::from(([127, 0, 0, 1], addresses.egress))).await;
