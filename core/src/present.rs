@@ -71,20 +71,7 @@ fn solution_in(entry: &CatalogEntry, locale: Locale) -> &str {
 /// A resolution as a caller hands it on.
 pub fn present(resolution: &Resolution<'_>, how: Presentation<'_>) -> Presented {
     let params = Params::for_entry(resolution.entry, how.params);
-    let (reason, message, english) = match resolution.entry {
-        Some(entry) => (
-            entry.code.clone(),
-            message_in(entry, how.locale, &params.used),
-            entry.message_en.clone(),
-        ),
-        None => {
-            // No entry: the gRPC code's name is the reason, as the common
-            // table names its rows after gRPC codes.
-            let name = resolution.grpc_code.as_str_name().to_owned();
-            let text = status_only_message(resolution.http_status);
-            (name, text.clone(), text)
-        }
-    };
+    let (reason, message, english) = texts(resolution, how.locale, &params);
     let status = status(resolution, how, &reason, &english, &message, &params);
     Presented {
         gateway_error_body: gateway_body::render(
@@ -97,6 +84,32 @@ pub fn present(resolution: &Resolution<'_>, how: Presentation<'_>) -> Presented 
         status,
         message,
         ignored_params: params.ignored,
+    }
+}
+
+/// The message and the rich status [`present`] gives, without the rest.
+pub fn status_only(resolution: &Resolution<'_>, how: Presentation<'_>) -> (String, Status) {
+    let params = Params::for_entry(resolution.entry, how.params);
+    let (reason, message, english) = texts(resolution, how.locale, &params);
+    let status = status(resolution, how, &reason, &english, &message, &params);
+    (message, status)
+}
+
+/// The `ErrorInfo.reason`, the message in `locale` and the English one.
+fn texts(resolution: &Resolution<'_>, locale: Locale, params: &Params) -> (String, String, String) {
+    match resolution.entry {
+        Some(entry) => (
+            entry.code.clone(),
+            message_in(entry, locale, &params.used),
+            entry.message_en.clone(),
+        ),
+        None => {
+            // No entry: the gRPC code's name is the reason, as the common
+            // table names its rows after gRPC codes.
+            let name = resolution.grpc_code.as_str_name().to_owned();
+            let text = status_only_message(resolution.http_status);
+            (name, text.clone(), text)
+        }
     }
 }
 

@@ -129,12 +129,19 @@ impl<'a> AnswerCache for &'a Prepared {
                 &self.gateway.get(key.row)?[profile]
             }
             View::Basic => self.gateway_basic.get(key.row)?,
+            // Not prepared: asked for on the ext_proc face only, which
+            // keeps its own cache of what it adds (`ext_proc/bare.rs`).
+            View::Status => return None,
         };
         Some(&per_locale[key.locale.index()])
     }
 
     fn grpc(&self, key: GrpcKey) -> Option<&'a Answer> {
-        let view = usize::from(key.view == View::Basic);
+        let view = match key.view {
+            View::Full => 0,
+            View::Basic => 1,
+            View::Status => return None,
+        };
         Some(&self.grpc.get(key.code as usize)?[view][key.locale.index()])
     }
 }

@@ -62,6 +62,24 @@ pub(crate) fn resolution(
     }
 }
 
+/// The status view ([`super::View::Status`]): codes, message and rich
+/// status.
+pub(crate) fn status_view(
+    resolution: &Resolution<'_>,
+    message: String,
+    status: crate::pb::google::rpc::Status,
+) -> pb::Resolution {
+    pb::Resolution {
+        match_kind: match_kind(resolution.match_kind) as i32,
+        grpc_code: resolution.grpc_code as i32,
+        http_status: resolution.http_status,
+        message,
+        status: Some(status),
+        success: is_success(resolution.grpc_code),
+        ..Default::default()
+    }
+}
+
 /// The basic view (`RESOLUTION_VIEW_BASIC`): what a bulk caller acts on.
 pub(crate) fn basic(
     resolution: &Resolution<'_>,

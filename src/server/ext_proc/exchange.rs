@@ -27,7 +27,7 @@ use super::inbound::{processing_request, HttpBody, HttpHeaders, HttpTrailers, Pr
 use super::settings::{Route, Settings};
 use crate::catalog::SharedCatalog;
 use crate::engine::validate::{self, Prefix};
-use crate::engine::{self, Context};
+use crate::engine::{self, Context, View};
 use crate::gateway_body;
 use crate::metrics::Metrics;
 use crate::pb::errmap::v1::{
@@ -409,11 +409,14 @@ impl Exchange {
         }
     }
 
-    /// Resolves a gRPC error; a request id or details the engine refuses
-    /// are left out rather than the translation given up.
-    fn resolve_grpc(&self, error: &GrpcError) -> Option<Resolution> {
+    /// Resolves a gRPC error in `view`; a request id or details the engine
+    /// refuses are left out rather than the translation given up.
+    fn resolve_grpc(&self, error: &GrpcError, view: View) -> Option<Resolution> {
         let catalog = self.translator.catalog.current();
-        let ctx = self.context(&catalog);
+        let ctx = Context {
+            view,
+            ..self.context(&catalog)
+        };
         let mut request = ResolveGrpcStatusRequest {
             code: error.code,
             message: error.message.clone(),
@@ -469,7 +472,11 @@ impl Exchange {
                     locale: locale.tag().to_owned(),
                     ..Default::default()
                 };
-                let resolution = engine::resolve_grpc(&ctx, &request).ok()?;
+                let status_view = Context {
+                    view: View::Status,
+                    ..ctx
+                };
+                let resolution = engine::resolve_grpc(&status_view, &request).ok()?;
                 let match_kind = MatchKind::try_from(resolution.match_kind).unwrap_or_default();
                 let ours = resolution.status?;
                 let details = StatusProto {
@@ -500,7 +507,7 @@ impl Exchange {
     /// The encoded status for an error with details of its own: those
     /// first, then errmap's of the kinds it lacks.
     fn merged_status(&self, error: &GrpcError) -> Option<Vec<u8>> {
-        let resolution = self.resolve_grpc(error)?;
+        let resolution = self.resolve_grpc(error, View::Status)?;
         let ours = resolution.status?;
         let mut status = StatusProto::decode(error.details.as_slice())
             .ok()
@@ -522,7 +529,7 @@ impl Exchange {
 
     /// A gRPC error as the gateway's HTTP error.
     fn to_http(&self, error: &GrpcError) -> Option<ImmediateResponse> {
-        let resolution = self.resolve_grpc(error)?;
+        let resolution = self.resolve_grpc(error, View::Full)?;
         // An upstream ErrorInfo may name the gateway's success row (200):
         // an error must not reach an HTTP client as a success.
         if resolution.gateway_error_body.is_empty()
@@ -550,7 +557,10 @@ impl Exchange {
     fn to_grpc(&self, status: i32, body: &[u8]) -> Option<ImmediateResponse> {
         gateway_body::parse(body).ok()?;
         let catalog = self.translator.catalog.current();
-        let ctx = self.context(&catalog);
+        let ctx = Context {
+            view: View::Status,
+            ..self.context(&catalog)
+        };
         let request = ResolveGatewayErrorRequest {
             http_status: Some(status),
             body: body.to_vec(),
