@@ -172,21 +172,16 @@ impl Envoy {
     /// Envoy binds it: Envoy then exits at start, and it is started again
     /// on a bootstrap made anew, up to [`STARTS`] times.
     pub async fn start_with<T>(make: impl Fn() -> (String, u16, u16, T)) -> (Self, T) {
-        for _ in 1..STARTS {
+        let mut starts = 1;
+        loop {
             let (config, listen, admin, extra) = make();
             let mut envoy = Self::spawn(&config, listen, admin);
             match envoy.wait_ready(admin).await {
                 Ok(()) => return (envoy, extra),
-                Err(log) if log.contains("already in use") => continue,
-                Err(log) => panic!("envoy exited:\n{log}"),
+                Err(log) if starts < STARTS && log.contains("already in use") => starts += 1,
+                Err(log) => panic!("envoy exited, start {starts}:\n{log}"),
             }
         }
-        let (config, listen, admin, extra) = make();
-        let mut envoy = Self::spawn(&config, listen, admin);
-        if let Err(log) = envoy.wait_ready(admin).await {
-            panic!("envoy exited, {STARTS} starts:\n{log}");
-        }
-        (envoy, extra)
     }
 
     /// Envoy on the bootstrap `config`, whose admin listens on `admin` and
