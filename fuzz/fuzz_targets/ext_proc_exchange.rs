@@ -7,10 +7,9 @@
 
 #![no_main]
 
-use envoy_types::pb::envoy::service::ext_proc::v3::{
-    processing_request::Request as In, processing_response::Response as Out, ProcessingRequest,
-};
+use envoy_types::pb::envoy::service::ext_proc::v3::processing_response::Response as Out;
 use errmap::catalog::{Catalog, SharedCatalog};
+use errmap::server::ext_proc::inbound::{processing_request::Request as In, ProcessingRequest};
 use errmap::locale::Locale;
 use errmap::pb::errmap::v1::Profile;
 use errmap::server::ext_proc::{Directions, Exchange, Route, Settings, Translator};
