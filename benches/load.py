@@ -16,6 +16,11 @@ errmap's measured maximum, and resident memory over a long run.
 
     benches/load.sh              # builds, then runs this with the defaults
     python3 benches/load.py --help
+
+`--instructions CALLS` counts instead what a call costs errmap's whole
+process in instructions under valgrind's callgrind, which do not drift
+with the machine's load: the way to compare two builds of a change on the
+request path on a machine whose timings do.
 """
 
 import argparse
@@ -88,7 +93,7 @@ def wait_port(port, proc, timeout=10.0):
 class Server:
     """errmap or the baseline, started fresh for each run."""
 
-    def __init__(self, kind, args):
+    def __init__(self, kind, args, wrap=(), start_within=10.0):
         self.kind = kind
         self.args = args
         self.port = free_port()
@@ -106,11 +111,11 @@ class Server:
                 argv.append(args.baseline_runtime)
             elif args.workers:
                 argv.append(str(args.workers))
-        self.proc = subprocess.Popen(pinned(args.server_cpu, argv),
+        self.proc = subprocess.Popen(pinned(args.server_cpu, list(wrap) + argv),
                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        wait_port(self.port, self.proc)
+        wait_port(self.port, self.proc, start_within)
         if kind == "errmap":
-            wait_port(self.admin, self.proc)
+            wait_port(self.admin, self.proc, start_within)
 
     def ok_calls(self, method):
         """Stops the server if needed; returns (OK answers, other answers)."""
@@ -251,6 +256,48 @@ def compare(args, work):
     return results
 
 
+def callgrind_total(pid, work):
+    """Has the callgrind of `pid` write its counts, and returns their total."""
+    dumps = set(os.listdir(work))
+    subprocess.run(["callgrind_control", "-d", str(pid)], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        for name in set(os.listdir(work)) - dumps:
+            if name.startswith("callgrind."):
+                for line in open(os.path.join(work, name)):
+                    if line.startswith("summary:"):
+                        return int(line.split()[1])
+        time.sleep(0.2)
+    raise SystemExit("callgrind wrote no counts")
+
+
+def instructions(args, work):
+    """Instructions per call of errmap's whole process, under callgrind.
+    Each scenario gets a fresh server: a warm-up of the scenario's calls
+    (valgrind translates code on first use), then the counts are zeroed,
+    CALLS calls made with the scenario's connections and streams, and the
+    counts written."""
+    chosen = [s for s in SCENARIOS if not args.only or any(o in s[0] for o in args.only)]
+    print(f"instructions per call, {args.instructions} calls per scenario, {args.errmap}:", flush=True)
+    wrap = ["valgrind", "--tool=callgrind", "--quiet",
+            f"--callgrind-out-file={os.path.join(work, 'callgrind.%p')}"]
+    for scenario in chosen:
+        warm = max(1, args.instructions // 5)
+        server = Server("errmap", args, wrap=wrap, start_within=120.0)
+        try:
+            h2load(args, server, scenario[:5] + (warm,) + scenario[6:], work)
+            subprocess.run(["callgrind_control", "-z", str(server.proc.pid)], check=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            h2load(args, server, scenario[:5] + (args.instructions,) + scenario[6:], work,
+                   counted_before=warm)
+            total = callgrind_total(server.proc.pid, work)
+        finally:
+            server.stop()
+        print(f"  {scenario[0]}: {total / args.instructions:,.0f} per call"
+              f" ({total / args.instructions / scenario[6]:,.0f} per item)", flush=True)
+
+
 def half_load(args, work, results):
     """Latency at half of errmap's measured maximum, paced by h2load's --rps.
     One stream per connection: with more, h2load sends each tick's calls in
@@ -334,10 +381,13 @@ def main():
     parser.add_argument("--startups", type=int, default=20)
     parser.add_argument("--no-pin", action="store_true", help="let the kernel place server and h2load")
     parser.add_argument("--skip", nargs="*", default=[], choices=["compare", "half", "memory", "startup"])
+    parser.add_argument("--instructions", type=int, default=0, metavar="CALLS",
+                        help="count errmap's instructions per call under callgrind, CALLS calls"
+                        " per scenario (those of --only), in place of everything else")
     args = parser.parse_args()
-    for tool in ("h2load",):
+    for tool in ("h2load",) + (("valgrind", "callgrind_control") if args.instructions else ()):
         if not shutil.which(tool):
-            raise SystemExit(f"{tool} is missing (Debian: apt-get install nghttp2-client)")
+            raise SystemExit(f"{tool} is missing (Debian: apt-get install nghttp2-client valgrind)")
     two = (os.cpu_count() or 1) >= 2 and shutil.which("taskset") and not args.no_pin
     args.server_cpu, args.client_cpu = (0, 1) if two else (None, None)
     print(f"server on CPU {args.server_cpu}, h2load on CPU {args.client_cpu}; "
@@ -345,6 +395,9 @@ def main():
     work = tempfile.mkdtemp(prefix="errmap-load-")
     try:
         subprocess.run([args.kit, "bodies", work], check=True)
+        if args.instructions:
+            instructions(args, work)
+            return
         results = compare(args, work) if "compare" not in args.skip else {}
         if "half" not in args.skip:
             half_load(args, work, results)
