@@ -35,6 +35,7 @@ pub mod accept;
 pub mod admin;
 mod call;
 pub mod ext_proc;
+mod held;
 pub mod http_api;
 mod limits;
 #[cfg(feature = "ext-proc")]
@@ -44,6 +45,7 @@ pub mod saturation;
 
 use accept::{Gate, Writes};
 pub use call::CallLayer;
+use held::{Hold, HoldLayer};
 pub use limits::{
     Limits, DEFAULT_ADMIN_MAX_CONNECTIONS, DEFAULT_CALL_TIMEOUT, DEFAULT_HANDSHAKE_TIMEOUT,
     DEFAULT_KEEPALIVE_INTERVAL, DEFAULT_KEEPALIVE_TIMEOUT, DEFAULT_MAX_CONCURRENT_STREAMS,
@@ -282,9 +284,10 @@ pub async fn run(
 }
 
 /// How every listener is served: HTTP/2 settings, answers cut into pieces
-/// that are written together (`server/pieces.rs`), and each call recorded
-/// or not (`server/call.rs`).
-pub type Transport = Server<Stack<CallLayer, Stack<PiecesLayer, Identity>>>;
+/// that are written together (`server/pieces.rs`), each call recorded or
+/// not (`server/call.rs`), and requests answered early read to their end
+/// (`server/held.rs`).
+pub type Transport = Server<Stack<HoldLayer, Stack<CallLayer, Stack<PiecesLayer, Identity>>>>;
 
 /// The API listener's settings. `benches/load` serves its baseline with
 /// the same ones (and `CallLayer::off`), so the two differ only in the work
@@ -297,6 +300,10 @@ pub fn transport(limits: &Limits, pieces: PiecesLayer, calls: CallLayer) -> Tran
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
         .layer(pieces)
         .layer(calls)
+        .layer(HoldLayer::new(Hold::new(
+            limits.max_message_bytes,
+            limits.call_timeout,
+        )))
 }
 
 /// Serves `routes` on `incoming` until `signal`, then drains.

@@ -400,3 +400,51 @@ async fn a_ping_flood_does_not_keep_others_waiting() {
     still_serves(&server).await;
     server.stop().await;
 }
+
+/// A server may answer a call before its request has ended: a method it
+/// lacks (a client newer than the server), a message over the limit, an
+/// HTTP path it does not serve. The request's end can still be on its way,
+/// and comes in a later read when the peer is busy. errmap reads such a
+/// request to its end after answering, so the end finds the stream open:
+/// no reset either way and no GOAWAY ([`late_ends`] says what otherwise
+/// follows), on every listener.
+#[tokio::test]
+async fn ends_that_come_after_an_early_answer_cost_no_reset_and_no_goaway() {
+    use crate::frames::{grpc_message, late_ends, ROUND, ROUNDS};
+
+    let server = TestServer::start().await;
+    let over_the_limit = {
+        // Only the prefix, announcing one byte more than a message may have.
+        let mut prefix = vec![0];
+        let len = u32::try_from(errmap::server::DEFAULT_MAX_MESSAGE_SIZE + 1).expect("u32");
+        prefix.extend(len.to_be_bytes());
+        prefix
+    };
+    let calls = [
+        (
+            "a method errmap lacks",
+            server.grpc_addr,
+            "/errmap.v1.ErrorMapService/NoSuchMethod",
+            grpc_message(&[]),
+        ),
+        (
+            "a message over the limit",
+            server.grpc_addr,
+            "/errmap.v1.ErrorMapService/GetError",
+            over_the_limit,
+        ),
+        (
+            "a path the HTTP listener does not serve",
+            server.http_addr,
+            "/no/such/path",
+            b"{}".to_vec(),
+        ),
+    ];
+    for (what, addr, path, message) in calls {
+        let seen = late_ends(addr, path, &message).await;
+        assert_eq!(seen.ended, ROUNDS * ROUND, "{what}: every stream answered");
+        assert_eq!(seen.resets, 0, "{what}: no stream reset by errmap");
+    }
+    still_serves(&server).await;
+    server.stop().await;
+}

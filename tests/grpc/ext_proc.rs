@@ -310,44 +310,20 @@ async fn on_shutdown_the_processor_turns_unhealthy_and_finishes_its_streams() {
     assert_eq!(stopped, Stopped::Drained);
 }
 
-/// Streams opened at once in each round of the next test: more than h2
-/// remembers resets of (50 in the last second), under the listener's cap
-/// of concurrent streams.
-const ROUND: u32 = 200;
-/// Rounds: in all, more streams than the resets errmap makes on its own
-/// before it sends GOAWAY (`MAX_LOCAL_RESETS`).
-const ROUNDS: u32 = 8;
-
 /// Envoy (with its graceful close) half-closes a `Process` stream once
 /// errmap has answered its last message, often after errmap's trailers.
 /// errmap keeps such a stream until Envoy closes it: were it reset on
 /// errmap's side at the end of the answer, Envoy's half-close would, once
-/// busy, land on a stream h2 has forgotten, which h2 answers with a reset
-/// of its own; after `MAX_LOCAL_RESETS` of those, a GOAWAY would fail the
-/// streams in flight (their responses untranslated). Spoken here frame by
-/// frame, as a busy Envoy does: each round's streams answered, then
-/// half-closed together.
+/// busy, land on a stream h2 has forgotten ([`late_ends`] says what
+/// follows). Spoken here frame by frame, as a busy Envoy does.
+///
+/// [`late_ends`]: crate::frames::late_ends
 #[tokio::test]
 async fn half_closes_after_the_answers_cost_no_reset_and_no_goaway() {
-    use crate::frames::{
-        frame, goaway_code, read_frame, request_block, ACK, DATA, END_HEADERS, END_STREAM, GOAWAY,
-        HEADERS, PING, PREFACE, RST_STREAM, SETTINGS, WINDOW_UPDATE,
-    };
+    use crate::frames::{grpc_message, late_ends, ROUND, ROUNDS};
     use prost::Message;
-    use tokio::io::AsyncWriteExt;
 
     let server = TestServer::start().await;
-    let socket = tokio::net::TcpStream::connect(server.ext_proc_addr)
-        .await
-        .expect("connect to the ext_proc listener");
-    let (mut reader, mut writer) = socket.into_split();
-    let mut out = PREFACE.to_vec();
-    out.extend(frame(SETTINGS, 0, 0, &[]));
-    // Room for every answer on the connection.
-    out.extend(frame(WINDOW_UPDATE, 0, 0, &0x4000_0000u32.to_be_bytes()));
-    writer.write_all(&out).await.expect("write");
-
-    let block = request_block(&format!("/{SERVICE_NAME}/Process"));
     let request = ProcessingRequest {
         request: Some(processing_request::Request::ResponseHeaders(HttpHeaders {
             headers: headers(&[
@@ -361,68 +337,16 @@ async fn half_closes_after_the_answers_cost_no_reset_and_no_goaway() {
         ..Default::default()
     }
     .encode_to_vec();
-    let mut message = vec![0];
-    message.extend(u32::try_from(request.len()).expect("small").to_be_bytes());
-    message.extend(request);
+    let seen = late_ends(
+        server.ext_proc_addr,
+        &format!("/{SERVICE_NAME}/Process"),
+        &grpc_message(&request),
+    )
+    .await;
 
-    let mut resets = 0;
-    let mut answers = 0;
-    let mut ended = 0;
-    // Reads until `done` says so, acknowledging the server's settings and
-    // counting answers, ends and resets; a GOAWAY or a closed connection
-    // fails the test.
-    macro_rules! read_until {
-        ($done:expr) => {
-            while !$done {
-                let f = tokio::time::timeout(Duration::from_secs(10), read_frame(&mut reader))
-                    .await
-                    .expect("a frame within 10 s")
-                    .expect("the connection stays open");
-                match f.kind {
-                    SETTINGS if f.flags & ACK == 0 => writer
-                        .write_all(&frame(SETTINGS, ACK, 0, &[]))
-                        .await
-                        .expect("write"),
-                    DATA if f.payload.len() > 5 => answers += 1,
-                    HEADERS if f.flags & END_STREAM != 0 => ended += 1,
-                    RST_STREAM => resets += 1,
-                    GOAWAY => panic!(
-                        "GOAWAY (code {:?}) after {ended} streams",
-                        goaway_code(&f.payload)
-                    ),
-                    PING if f.flags & ACK != 0 => break,
-                    _ => {}
-                }
-            }
-        };
-    }
-
-    for round in 0..ROUNDS {
-        let ids: Vec<u32> = (0..ROUND).map(|i| 1 + 2 * (round * ROUND + i)).collect();
-        let mut out = Vec::new();
-        for &id in &ids {
-            out.extend(frame(HEADERS, END_HEADERS, id, &block));
-            out.extend(frame(DATA, 0, id, &message));
-        }
-        writer.write_all(&out).await.expect("write");
-        read_until!(ended == (round + 1) * ROUND);
-        let mut out = Vec::new();
-        for &id in &ids {
-            out.extend(frame(DATA, END_STREAM, id, &[]));
-        }
-        writer.write_all(&out).await.expect("write");
-    }
-    // The server answers a PING after the frames before it.
-    writer
-        .write_all(&frame(PING, 0, 0, &[7; 8]))
-        .await
-        .expect("write");
-    read_until!(false);
-
-    assert_eq!(answers, ROUNDS * ROUND, "one answer per stream");
-    assert_eq!(ended, ROUNDS * ROUND, "every stream ended by errmap");
-    assert_eq!(resets, 0, "no stream reset by errmap");
-    drop((reader, writer));
+    assert_eq!(seen.answers, ROUNDS * ROUND, "one answer per stream");
+    assert_eq!(seen.ended, ROUNDS * ROUND, "every stream ended by errmap");
+    assert_eq!(seen.resets, 0, "no stream reset by errmap");
     let metrics = http_get(server.admin_addr, "/metrics").await.body;
     let line = format!(
         r#"errmap_ext_proc_messages_total{{action="enriched"}} {}"#,

@@ -77,3 +77,112 @@ pub fn request_block(path: &str) -> Vec<u8> {
     block.extend_from_slice(b"application/grpc");
     block
 }
+
+/// Streams opened at once in each round of [`late_ends`]: more than h2
+/// remembers resets of (50 in the last second), under the listener's cap
+/// of concurrent streams.
+pub const ROUND: u32 = 200;
+/// Rounds of [`late_ends`]: in all, more streams than the resets a server
+/// makes on its own before it sends GOAWAY (`MAX_LOCAL_RESETS`).
+pub const ROUNDS: u32 = 8;
+
+/// What the server sent over [`late_ends`].
+#[derive(Debug, Default)]
+pub struct LateEnds {
+    /// DATA frames carrying more than an empty message's prefix.
+    pub answers: u32,
+    /// Streams the server ended (HEADERS or DATA with END_STREAM).
+    pub ended: u32,
+    /// RST_STREAM frames.
+    pub resets: u32,
+}
+
+/// Calls `path` on `addr` the way a busy peer does: in [`ROUNDS`] rounds of
+/// [`ROUND`] streams, each request's HEADERS and DATA (`message`, not yet
+/// ended) go out together; once the server has ended every stream of the
+/// round, the requests are ended together (an empty DATA with END_STREAM).
+/// A server that answers before a request's end and then drops its request
+/// side resets the stream; an end arriving after h2 has forgotten that
+/// reset is answered by a reset of h2's own making, and after
+/// `MAX_LOCAL_RESETS` of those by a GOAWAY, which panics here.
+pub async fn late_ends(addr: std::net::SocketAddr, path: &str, message: &[u8]) -> LateEnds {
+    use tokio::io::AsyncWriteExt;
+    use tokio::time::{timeout, Duration};
+
+    let socket = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let (mut reader, mut writer) = socket.into_split();
+    let mut out = PREFACE.to_vec();
+    out.extend(frame(SETTINGS, 0, 0, &[]));
+    // Room for every answer on the connection.
+    out.extend(frame(WINDOW_UPDATE, 0, 0, &0x4000_0000u32.to_be_bytes()));
+    writer.write_all(&out).await.expect("write");
+    let block = request_block(path);
+    let mut seen = LateEnds::default();
+
+    // Reads until `done` says so, acknowledging the server's settings and
+    // counting what `LateEnds` counts; a GOAWAY or a closed connection
+    // panics. A PING's acknowledgement ends the reading too.
+    macro_rules! read_until {
+        ($done:expr) => {
+            while !$done {
+                let f = timeout(Duration::from_secs(10), read_frame(&mut reader))
+                    .await
+                    .expect("a frame within 10 s")
+                    .expect("the connection stays open");
+                match f.kind {
+                    SETTINGS if f.flags & ACK == 0 => writer
+                        .write_all(&frame(SETTINGS, ACK, 0, &[]))
+                        .await
+                        .expect("write"),
+                    DATA | HEADERS => {
+                        if f.kind == DATA && f.payload.len() > 5 {
+                            seen.answers += 1;
+                        }
+                        if f.flags & END_STREAM != 0 {
+                            seen.ended += 1;
+                        }
+                    }
+                    RST_STREAM => seen.resets += 1,
+                    GOAWAY => panic!(
+                        "GOAWAY (code {:?}) after {} streams",
+                        goaway_code(&f.payload),
+                        seen.ended
+                    ),
+                    PING if f.flags & ACK != 0 => break,
+                    _ => {}
+                }
+            }
+        };
+    }
+
+    for round in 0..ROUNDS {
+        let ids: Vec<u32> = (0..ROUND).map(|i| 1 + 2 * (round * ROUND + i)).collect();
+        let mut out = Vec::new();
+        for &id in &ids {
+            out.extend(frame(HEADERS, END_HEADERS, id, &block));
+            out.extend(frame(DATA, 0, id, message));
+        }
+        writer.write_all(&out).await.expect("write");
+        read_until!(seen.ended == (round + 1) * ROUND);
+        let mut out = Vec::new();
+        for &id in &ids {
+            out.extend(frame(DATA, END_STREAM, id, &[]));
+        }
+        writer.write_all(&out).await.expect("write");
+    }
+    // The server answers a PING after the frames before it.
+    writer
+        .write_all(&frame(PING, 0, 0, &[7; 8]))
+        .await
+        .expect("write");
+    read_until!(false);
+    seen
+}
+
+/// `message` framed as one uncompressed gRPC message.
+pub fn grpc_message(message: &[u8]) -> Vec<u8> {
+    let mut framed = vec![0];
+    framed.extend(u32::try_from(message.len()).expect("small").to_be_bytes());
+    framed.extend_from_slice(message);
+    framed
+}

@@ -1,0 +1,290 @@
+//! Requests read to their end after an early answer.
+//!
+//! A call can be answered before its request has ended: a method errmap
+//! lacks, a message over the limit, a path the HTTP listener does not
+//! serve, a call past its deadline. The request's end may still be on its
+//! way. Were the request body simply dropped with the answer, h2 would
+//! reset the stream (`NO_ERROR`), and the peer's end, arriving later,
+//! could land on a stream h2 no longer remembers (the h2 in use keeps the
+//! last 50 resets, for a second). h2 answers such a frame with a reset of
+//! its own making, which counts towards `MAX_LOCAL_RESETS`: past it, the
+//! connection is closed with `GOAWAY(ENHANCE_YOUR_CALM)`, failing every
+//! call on it. A client calling a method errmap lacks, busy enough that
+//! its requests' ends come a read after their headers, met that after
+//! 1,200 calls (`tests/grpc/attack.rs`).
+//!
+//! So every listener hands each request body to the handler in a
+//! [`HeldBody`]. One dropped before its end is given to a task that reads
+//! the rest, and the stream closes when the peer ends it: no reset either
+//! way. The task gives up after [`Hold`]'s bytes or time, and the stream
+//! is then reset as before; a peer that sends more than a message or takes
+//! longer than a call gets what it would have had.
+
+use http::Request;
+use http_body::{Body, Frame, SizeHint};
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+use std::time::Duration;
+
+/// How much of an answered request is read after the answer, at most.
+#[derive(Debug, Clone, Copy)]
+pub struct Hold {
+    bytes: usize,
+    within: Duration,
+}
+
+impl Hold {
+    /// Reads up to `bytes` more, for up to `within`.
+    pub fn new(bytes: usize, within: Duration) -> Self {
+        Self { bytes, within }
+    }
+}
+
+/// Hands every request body to the service in a [`HeldBody`].
+#[derive(Debug, Clone, Copy)]
+pub struct HoldLayer(Hold);
+
+impl HoldLayer {
+    pub fn new(hold: Hold) -> Self {
+        Self(hold)
+    }
+}
+
+impl<S> tower::Layer<S> for HoldLayer {
+    type Service = HoldService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        HoldService {
+            inner,
+            hold: self.0,
+        }
+    }
+}
+
+/// The service [`HoldLayer`] makes.
+#[derive(Debug, Clone)]
+pub struct HoldService<S> {
+    inner: S,
+    hold: Hold,
+}
+
+impl<S, B> tower::Service<Request<B>> for HoldService<S>
+where
+    S: tower::Service<Request<HeldBody<B>>>,
+    B: Body + Unpin + Send + 'static,
+    B::Data: Send,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        let hold = self.hold;
+        self.inner.call(request.map(|body| HeldBody {
+            body: Some(body),
+            hold,
+        }))
+    }
+}
+
+/// A request body that, dropped before its end, is read to it by a task
+/// of its own; see the module docs.
+pub struct HeldBody<B>
+where
+    B: Body + Unpin + Send + 'static,
+    B::Data: Send,
+{
+    /// `None` once the body has ended or failed: nothing is left to read.
+    body: Option<B>,
+    hold: Hold,
+}
+
+impl<B> Body for HeldBody<B>
+where
+    B: Body + Unpin + Send + 'static,
+    B::Data: Send,
+{
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let this = self.get_mut();
+        let Some(body) = this.body.as_mut() else {
+            return Poll::Ready(None);
+        };
+        let frame = ready!(Pin::new(body).poll_frame(cx));
+        if !matches!(frame, Some(Ok(_))) {
+            this.body = None;
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.as_ref().is_none_or(Body::is_end_stream)
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.body
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), Body::size_hint)
+    }
+}
+
+impl<B> Drop for HeldBody<B>
+where
+    B: Body + Unpin + Send + 'static,
+    B::Data: Send,
+{
+    fn drop(&mut self) {
+        let Some(body) = self.body.take() else {
+            return;
+        };
+        if body.is_end_stream() {
+            return;
+        }
+        // Outside a runtime (no listener is) there is no stream to keep.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(read_to_end(body, self.hold));
+        }
+    }
+}
+
+/// Reads `body` to its end, its failure, or `hold`'s bounds.
+async fn read_to_end<B>(mut body: B, hold: Hold)
+where
+    B: Body + Unpin,
+{
+    let mut left = hold.bytes;
+    let reading = async {
+        while let Some(Ok(frame)) = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+            let len = frame.data_ref().map_or(0, bytes::Buf::remaining);
+            match left.checked_sub(len) {
+                Some(rest) => left = rest,
+                None => return,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(hold.within, reading).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+    use http_body_util::{BodyExt, StreamBody};
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use tokio::sync::mpsc;
+    use tokio_stream::wrappers::ReceiverStream;
+
+    type Chunks = StreamBody<ReceiverStream<Result<Frame<Bytes>, std::convert::Infallible>>>;
+
+    type Feed = mpsc::Sender<Result<Frame<Bytes>, std::convert::Infallible>>;
+
+    /// A body fed by the test, and a count of the frames read from it.
+    fn fed(hold: Hold) -> (HeldBody<Counted>, Feed, Arc<AtomicUsize>) {
+        let (feed, chunks) = mpsc::channel(16);
+        let read = Arc::new(AtomicUsize::new(0));
+        let body = Counted {
+            inner: StreamBody::new(ReceiverStream::new(chunks)),
+            read: read.clone(),
+        };
+        (
+            HeldBody {
+                body: Some(body),
+                hold,
+            },
+            feed,
+            read,
+        )
+    }
+
+    struct Counted {
+        inner: Chunks,
+        read: Arc<AtomicUsize>,
+    }
+
+    impl Body for Counted {
+        type Data = Bytes;
+        type Error = std::convert::Infallible;
+
+        fn poll_frame(
+            mut self: Pin<&mut Self>,
+            cx: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+            let frame = ready!(Pin::new(&mut self.inner).poll_frame(cx));
+            if frame.is_some() {
+                self.read.fetch_add(1, Ordering::SeqCst);
+            }
+            Poll::Ready(frame)
+        }
+    }
+
+    fn chunk(len: usize) -> Result<Frame<Bytes>, std::convert::Infallible> {
+        Ok(Frame::data(Bytes::from(vec![0; len])))
+    }
+
+    /// Lets the reading task run until `read` reaches `count`.
+    async fn until_read(read: &AtomicUsize, count: usize) {
+        tokio::time::timeout(Duration::from_secs(5), async {
+            while read.load(Ordering::SeqCst) < count {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the frames are read");
+    }
+
+    #[tokio::test]
+    async fn a_body_dropped_before_its_end_is_read_to_it() {
+        let (mut body, feed, read) = fed(Hold::new(1000, Duration::from_secs(60)));
+        feed.send(chunk(10)).await.expect("send");
+        let first = body.frame().await.expect("a frame").expect("data");
+        assert_eq!(first.into_data().expect("data").len(), 10);
+        drop(body);
+        for _ in 0..3 {
+            feed.send(chunk(10)).await.expect("the rest is still read");
+        }
+        until_read(&read, 4).await;
+    }
+
+    #[tokio::test]
+    async fn the_reading_stops_past_the_bytes() {
+        let (body, feed, read) = fed(Hold::new(25, Duration::from_secs(60)));
+        drop(body);
+        feed.send(chunk(10)).await.expect("send");
+        feed.send(chunk(10)).await.expect("send");
+        feed.send(chunk(10)).await.expect("send");
+        until_read(&read, 3).await;
+        // The third chunk went past 25 bytes: the body is dropped.
+        tokio::time::timeout(Duration::from_secs(5), feed.closed())
+            .await
+            .expect("the body is let go");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_reading_stops_after_the_time() {
+        let (body, feed, _read) = fed(Hold::new(1000, Duration::from_secs(5)));
+        drop(body);
+        tokio::time::timeout(Duration::from_secs(6), feed.closed())
+            .await
+            .expect("the body is let go after 5 s");
+    }
+
+    #[tokio::test]
+    async fn an_ended_body_leaves_nothing_behind() {
+        let (mut body, feed, _read) = fed(Hold::new(1000, Duration::from_secs(60)));
+        drop(feed);
+        assert!(body.frame().await.is_none());
+        assert!(body.body.is_none(), "nothing left to read");
+        assert!(body.is_end_stream());
+    }
+}
