@@ -130,7 +130,16 @@ impl StreamingService<ProcessingRequest> for Method {
 /// (observability mode) gets none. A broken inbound stream ends the
 /// answers: Envoy has gone. So does the answer to the last message Envoy
 /// can send (`Exchange::finished`): errmap's side of the stream ends with
-/// it, and the request side is held until Envoy ends it ([`linger`]).
+/// it, and the request side is dropped, to be read to its end by the
+/// listener's hold layer (`server/held.rs`).
+///
+/// Envoy half-closes a stream once it has the answer to its last message
+/// (with `ext_proc_graceful_grpc_close`; without it, it resets the
+/// stream), often after errmap's trailers have ended errmap's side. Were
+/// the request side simply dropped, h2 would reset the stream and Envoy's
+/// half-close could land on a stream h2 no longer remembers: at full
+/// speed, Envoy's connection was closed by GOAWAY 4 to 9 times in 70,000
+/// calls, failing the streams still on it (`server/held.rs` says why).
 struct Answers {
     inbound: Option<Streaming<ProcessingRequest>>,
     exchange: Exchange,
@@ -151,31 +160,12 @@ impl Stream for Answers {
             };
             if let Some(answer) = this.exchange.step(&message) {
                 if this.exchange.finished() {
-                    if let Some(inbound) = this.inbound.take() {
-                        tokio::spawn(linger(inbound));
-                    }
+                    this.inbound = None;
                 }
                 return Poll::Ready(Some(Ok(answer)));
             }
         }
     }
-}
-
-/// Holds the request side of a stream errmap has answered in full until
-/// Envoy ends it. Envoy half-closes a stream once it has the answer to its
-/// last message (with `ext_proc_graceful_grpc_close`; without it, it
-/// resets the stream), often after errmap's trailers have ended errmap's
-/// side. Were the request side dropped with the answer, h2 would reset the
-/// stream (`NO_ERROR`), and Envoy's half-close could then land on a stream
-/// h2 no longer remembers (it keeps the last 50 resets, for a second): h2
-/// answers that with a reset of its own, which counts towards
-/// `MAX_LOCAL_RESETS`: at full speed, Envoy's connection was closed by
-/// GOAWAY 4 to 9 times in 70,000 calls, failing the streams still on it.
-/// Held here, the stream ends with Envoy's half-close, no reset either
-/// way. Like any open stream it counts towards the connection's concurrent
-/// streams until then, and ends with the connection at the latest.
-async fn linger(mut inbound: Streaming<ProcessingRequest>) {
-    while let Some(Ok(_)) = inbound.next().await {}
 }
 
 #[cfg(test)]
