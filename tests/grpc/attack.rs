@@ -448,3 +448,61 @@ async fn ends_that_come_after_an_early_answer_cost_no_reset_and_no_goaway() {
     still_serves(&server).await;
     server.stop().await;
 }
+
+/// The hold after an early answer is bounded: a request that never ends
+/// is let go (its stream reset) once a call's time has passed, so a peer
+/// cannot keep streams open by never ending them.
+#[tokio::test]
+async fn a_request_never_ended_after_an_early_answer_is_let_go_after_a_calls_time() {
+    use crate::frames::{grpc_message, read_frame, ACK, DATA, END_STREAM};
+
+    const CALL_TIMEOUT: Duration = Duration::from_millis(800);
+    let server = TestServer::start_with(ServerConfig {
+        limits: Limits {
+            call_timeout: CALL_TIMEOUT,
+            ..Default::default()
+        },
+        shutdown_grace: Duration::from_secs(5),
+        ..Default::default()
+    })
+    .await;
+    let socket = TcpStream::connect(server.grpc_addr).await.expect("connect");
+    let (mut reader, mut writer) = socket.into_split();
+    let mut out = PREFACE.to_vec();
+    out.extend(frame(SETTINGS, 0, 0, &[]));
+    let block = request_block("/errmap.v1.ErrorMapService/NoSuchMethod");
+    out.extend(frame(HEADERS, END_HEADERS, 1, &block));
+    out.extend(frame(DATA, 0, 1, &grpc_message(&[])));
+    writer.write_all(&out).await.expect("write");
+
+    let mut answered = None;
+    let reset = loop {
+        let f = tokio::time::timeout(Duration::from_secs(10), read_frame(&mut reader))
+            .await
+            .expect("a frame within 10 s")
+            .expect("the connection stays open");
+        match f.kind {
+            SETTINGS if f.flags & ACK == 0 => writer
+                .write_all(&frame(SETTINGS, ACK, 0, &[]))
+                .await
+                .expect("write"),
+            HEADERS if f.flags & END_STREAM != 0 => answered = Some(Instant::now()),
+            RST_STREAM => break Instant::now(),
+            GOAWAY => panic!("GOAWAY (code {:?})", goaway_code(&f.payload)),
+            _ => {}
+        }
+    };
+    let answered = answered.expect("answered before the reset");
+    let held = reset - answered;
+    assert!(
+        held >= CALL_TIMEOUT / 2,
+        "the request side was held after the answer, not reset at once ({held:?})"
+    );
+    assert!(
+        held < CALL_TIMEOUT * 4,
+        "the request side was let go after about a call's time ({held:?})"
+    );
+    drop((reader, writer));
+    still_serves(&server).await;
+    server.stop().await;
+}
