@@ -4,14 +4,17 @@
 //! lacks, a message over the limit, a path the HTTP listener does not
 //! serve, a call past its deadline. The request's end may still be on its
 //! way. Were the request body simply dropped with the answer, h2 would
-//! reset the stream (`NO_ERROR`), and the peer's end, arriving later,
-//! could land on a stream h2 no longer remembers (the h2 in use keeps the
-//! last 50 resets, for a second). h2 answers such a frame with a reset of
-//! its own making, which counts towards `MAX_LOCAL_RESETS`: past it, the
-//! connection is closed with `GOAWAY(ENHANCE_YOUR_CALM)`, failing every
-//! call on it. A client calling a method errmap lacks, busy enough that
-//! its requests' ends come a read after their headers, met that after
-//! 1,200 calls (`tests/grpc/attack.rs`).
+//! reset the stream (`NO_ERROR`), one reset a call, and the peer's end,
+//! arriving later, could land on a stream h2 no longer remembers. h2
+//! answers such a frame with a reset of its own making, which counts
+//! towards `MAX_LOCAL_RESETS`: past it, the connection is closed with
+//! `GOAWAY(ENHANCE_YOUR_CALM)`, failing every call on it. With h2 0.4.20,
+//! which remembered 50 resets for a second, a client calling a method
+//! errmap lacks, busy enough that its requests' ends came a read after
+//! their headers, met that after 1,200 calls (`tests/grpc/attack.rs`);
+//! 0.4.21 remembers twice the streams a connection may have open, for 5
+//! s, so it now takes ends later or further apart than that, and the
+//! resets remain.
 //!
 //! So every listener hands each request body to the handler in a
 //! [`HeldBody`]. One dropped before its end is given to a task that reads
