@@ -22,6 +22,10 @@
 //! way. The task gives up after [`Hold`]'s bytes or time, and the stream
 //! is then reset as before; a peer that sends more than a message or takes
 //! longer than a call gets what it would have had.
+//!
+//! On the HTTP listener's HTTP/1.1 connections the same hold keeps the
+//! connection: hyper closes one whose request body was left unread, so an
+//! early answer (a 404, a 413) used to cost the client its connection.
 
 use http::Request;
 use http_body::{Body, Frame, SizeHint};

@@ -413,3 +413,68 @@ async fn request_ids_are_echoed_and_answers_gzipped_on_request() {
     assert_eq!(plain.json()["entry"]["code"], "UNAVAILABLE");
     server.stop().await;
 }
+
+/// An HTTP/1.1 request answered before its body has all arrived (here a
+/// path the face does not serve) leaves the connection open for the next
+/// request: errmap reads the rest of the body after the answer
+/// (`server/held.rs`), where it used to close the connection.
+#[tokio::test]
+async fn a_connection_answered_before_its_body_ended_serves_the_next_request() {
+    use tokio::io::AsyncReadExt;
+
+    /// Reads one response whose body is `content-length` bytes long;
+    /// returns its status line.
+    async fn response(reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>) -> String {
+        let mut status = String::new();
+        reader.read_line(&mut status).await.expect("status line");
+        let mut length = 0;
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).await.expect("header line");
+            if line.trim_end().is_empty() {
+                break;
+            }
+            if let Some((name, value)) = line.split_once(':') {
+                if name.eq_ignore_ascii_case("content-length") {
+                    length = value.trim().parse().expect("a length");
+                }
+            }
+        }
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).await.expect("body");
+        status.trim_end().to_owned()
+    }
+
+    let server = TestServer::start().await;
+    let addr = server.http_addr;
+    let (reader, mut writer) = TcpStream::connect(addr)
+        .await
+        .expect("connect")
+        .into_split();
+    let mut reader = BufReader::new(reader);
+    let head = format!(
+        "POST /no/such/path HTTP/1.1\r\nHost: {addr}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n"
+    );
+    writer
+        .write_all(head.as_bytes())
+        .await
+        .expect("send the head");
+    writer
+        .write_all(&[b' '; 50])
+        .await
+        .expect("send half the body");
+    assert_eq!(response(&mut reader).await, "HTTP/1.1 404 Not Found");
+    writer.write_all(&[b' '; 50]).await.expect("send the rest");
+
+    let next = format!("GET /v1/errors/UNAVAILABLE HTTP/1.1\r\nHost: {addr}\r\n\r\n");
+    writer
+        .write_all(next.as_bytes())
+        .await
+        .expect("send the next request");
+    let status = tokio::time::timeout(std::time::Duration::from_secs(5), response(&mut reader))
+        .await
+        .expect("answered within 5 s");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    server.stop().await;
+}
