@@ -25,7 +25,7 @@
 //!
 //! On the HTTP listener's HTTP/1.1 connections the same hold keeps the
 //! connection: hyper closes one whose request body was left unread, so an
-//! early answer (a 404, a 413) used to cost the client its connection.
+//! early answer (a 404, say) used to cost the client its connection.
 
 use http::Request;
 use http_body::{Body, Frame, SizeHint};
