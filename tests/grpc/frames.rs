@@ -78,6 +78,32 @@ pub fn request_block(path: &str) -> Vec<u8> {
     block
 }
 
+/// The next frame the server sends, but for its SETTINGS, which are
+/// acknowledged on `writer`. Panics after 10 s without a frame, and when
+/// the connection ends.
+pub async fn next_after_settings(
+    reader: &mut (impl tokio::io::AsyncRead + Unpin),
+    writer: &mut (impl tokio::io::AsyncWrite + Unpin),
+) -> Frame {
+    use tokio::io::AsyncWriteExt;
+    use tokio::time::{timeout, Duration};
+
+    loop {
+        let f = timeout(Duration::from_secs(10), read_frame(reader))
+            .await
+            .expect("a frame within 10 s")
+            .expect("the connection stays open");
+        if f.kind == SETTINGS && f.flags & ACK == 0 {
+            writer
+                .write_all(&frame(SETTINGS, ACK, 0, &[]))
+                .await
+                .expect("write");
+            continue;
+        }
+        return f;
+    }
+}
+
 /// Streams opened at once in each round of [`late_ends`]: more than h2
 /// remembers resets of (50 in the last second), under the listener's cap
 /// of concurrent streams.
@@ -107,7 +133,6 @@ pub struct LateEnds {
 /// `MAX_LOCAL_RESETS` of those by a GOAWAY, which panics here.
 pub async fn late_ends(addr: std::net::SocketAddr, path: &str, message: &[u8]) -> LateEnds {
     use tokio::io::AsyncWriteExt;
-    use tokio::time::{timeout, Duration};
 
     let socket = tokio::net::TcpStream::connect(addr).await.expect("connect");
     let (mut reader, mut writer) = socket.into_split();
@@ -119,21 +144,13 @@ pub async fn late_ends(addr: std::net::SocketAddr, path: &str, message: &[u8]) -
     let block = request_block(path);
     let mut seen = LateEnds::default();
 
-    // Reads until `done` says so, acknowledging the server's settings and
-    // counting what `LateEnds` counts; a GOAWAY or a closed connection
-    // panics. A PING's acknowledgement ends the reading too.
+    // Reads until `done` says so, counting what `LateEnds` counts; a
+    // GOAWAY panics. A PING's acknowledgement ends the reading too.
     macro_rules! read_until {
         ($done:expr) => {
             while !$done {
-                let f = timeout(Duration::from_secs(10), read_frame(&mut reader))
-                    .await
-                    .expect("a frame within 10 s")
-                    .expect("the connection stays open");
+                let f = next_after_settings(&mut reader, &mut writer).await;
                 match f.kind {
-                    SETTINGS if f.flags & ACK == 0 => writer
-                        .write_all(&frame(SETTINGS, ACK, 0, &[]))
-                        .await
-                        .expect("write"),
                     DATA | HEADERS => {
                         if f.kind == DATA && f.payload.len() > 5 {
                             seen.answers += 1;
