@@ -354,7 +354,7 @@ const FREE_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Frees something replaced (a catalog, the answers made from one) on this
 /// thread once nothing else holds it, so its many small allocations are
-/// not freed by a call on a serving thread; after [`FREE_WAIT`], whoever
+/// not freed by a call on a serving thread; after `FREE_WAIT`, whoever
 /// lets go of it last frees it.
 pub fn free_when_unshared<T>(mut old: Arc<T>) {
     let deadline = std::time::Instant::now() + FREE_WAIT;

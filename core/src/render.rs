@@ -11,7 +11,7 @@ pub const MAX_PARAM_VALUE: usize = 256;
 /// The most params one request may carry.
 pub const MAX_PARAMS: usize = 16;
 /// In the Chinese text "某" ("some") marks a blank: "类型应该是 某format"
-/// reads "should be of type <format>", so a filled-in value replaces both.
+/// reads `should be of type <format>`, so a filled-in value replaces both.
 const ZH_BLANK_MARK: char = '某';
 
 /// The params that apply to an entry, and the ones that do not.

@@ -17,7 +17,7 @@
 //!   the listener then reports itself saturated, see [`Gate::saturated`]);
 //! - `TCP_NODELAY` (a small reply must not wait for the peer's delayed
 //!   ACK), small answers written together ([`Writes`]), and closing by
-//!   lingering ([`linger`]) once a connection has served a call.
+//!   lingering (`linger`) once a connection has served a call.
 
 use crate::metrics::connections::{Closed, ConnectionStats};
 use futures_util::stream::{self, Stream};
@@ -214,7 +214,7 @@ impl Drop for CallGuard {
 }
 
 /// An accepted connection. It holds its place under the cap until dropped,
-/// then closes by lingering ([`linger`]) if it served a call.
+/// then closes by lingering (`linger`) if it served a call.
 pub struct Accepted {
     /// Always `Some` until the connection is dropped.
     io: Option<TcpStream>,
