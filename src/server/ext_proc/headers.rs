@@ -114,25 +114,12 @@ pub(super) fn encode_bin(bytes: &[u8]) -> String {
     BIN.encode(bytes)
 }
 
-/// A `grpc-message` as text: percent-decoded, invalid UTF-8 replaced.
+/// A `grpc-message` as text: percent-decoded, invalid UTF-8 replaced. A
+/// `%` not followed by two hex digits stands for itself.
 pub(super) fn decode_message(value: &[u8]) -> String {
-    let mut out = Vec::with_capacity(value.len());
-    let mut i = 0;
-    while let Some(&b) = value.get(i) {
-        let hex = |at: usize| value.get(at).and_then(|c| (*c as char).to_digit(16));
-        match (b, hex(i + 1), hex(i + 2)) {
-            (b'%', Some(hi), Some(lo)) => {
-                // Two hex digits are at most 0xFF.
-                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'?'));
-                i += 3;
-            }
-            _ => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode(value)
+        .decode_utf8_lossy()
+        .into_owned()
 }
 
 /// Cuts `text` to at most `max` bytes, at a character boundary.
