@@ -481,6 +481,7 @@ fn answer(catalog: &Catalog, query: &Query) -> Answer {
                 reason: None,
                 reason_from: ReasonFrom::Request,
                 http_status: None,
+                explain: true,
             },
         )),
     };

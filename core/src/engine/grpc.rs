@@ -2,7 +2,7 @@
 //! else resolve and present.
 
 use super::cache::{Answer, AnswerCache, GrpcKey, NoCache};
-use super::context::Context;
+use super::context::{Context, View};
 use super::error::EngineError;
 use super::observe;
 use super::validate::MAX_PARAM_NAME;
@@ -73,6 +73,7 @@ fn compute<'r>(
 ) -> Result<Resolution, EngineError> {
     // May take its reason from the details, which live only here.
     let mut query = checked;
+    query.explain = ctx.view == View::Full;
     let info = details.as_ref().and_then(present::error_info);
     let mut dropped = None;
     if let Some(info) = &info {

@@ -383,6 +383,7 @@ pub fn grpc_query<'r>(
         reason,
         reason_from: ReasonFrom::Request,
         http_status: None,
+        explain: true,
     })
 }
 
