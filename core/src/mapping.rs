@@ -366,29 +366,23 @@ pub fn resolve_grpc<'c>(catalog: &'c Catalog, query: GrpcQuery<'_>) -> Resolutio
             .lookup(default)
             .map(|found| catalog.entry(found.rows[0]))
     });
-    if !query.explain {
-        return Resolution {
-            match_kind: MatchKind::GrpcCode,
-            grpc_code: query.code,
-            http_status,
-            entry,
-            candidates: Vec::new(),
-            note,
-        };
+    let mut candidates = Vec::new();
+    if query.explain {
+        note.push_str(&match entry {
+            Some(_) => format!("default gateway code for {}", query.code.as_str_name()),
+            None => format!(
+                "the catalog lacks {default}, the default for {}",
+                query.code.as_str_name()
+            ),
+        });
+        candidates = same_grpc_code(catalog, query.code, entry);
     }
-    note.push_str(&match entry {
-        Some(_) => format!("default gateway code for {}", query.code.as_str_name()),
-        None => format!(
-            "the catalog lacks {default}, the default for {}",
-            query.code.as_str_name()
-        ),
-    });
     Resolution {
         match_kind: MatchKind::GrpcCode,
         grpc_code: query.code,
         http_status,
         entry,
-        candidates: same_grpc_code(catalog, query.code, entry),
+        candidates,
         note,
     }
 }
@@ -412,30 +406,24 @@ fn by_reason<'c>(
         ReasonFrom::Request => (MatchKind::GrpcReason, "reason"),
         ReasonFrom::ErrorInfo => (MatchKind::ErrorInfo, "ErrorInfo.reason"),
     };
-    if !query.explain {
-        return Resolution {
-            match_kind,
-            grpc_code: code,
-            http_status: entry.http_status,
-            entry: Some(entry),
-            candidates: Vec::new(),
-            note: String::new(),
-        };
-    }
-    let mut note = format!("{source} {} selected {}", quoted(reason), entry.code);
-    if entry.grpc_code != code as i32 {
-        note.push_str(&format!(
-            "; the catalog maps it to {}, not {}",
-            grpc_code_of(entry).as_str_name(),
-            code.as_str_name()
-        ));
+    let (mut note, mut candidates) = (String::new(), Vec::new());
+    if query.explain {
+        note = format!("{source} {} selected {}", quoted(reason), entry.code);
+        if entry.grpc_code != code as i32 {
+            note.push_str(&format!(
+                "; the catalog maps it to {}, not {}",
+                grpc_code_of(entry).as_str_name(),
+                code.as_str_name()
+            ));
+        }
+        candidates = same_grpc_code(catalog, code, Some(entry));
     }
     Resolution {
         match_kind,
         grpc_code: code,
         http_status: entry.http_status,
         entry: Some(entry),
-        candidates: same_grpc_code(catalog, code, Some(entry)),
+        candidates,
         note,
     }
 }

@@ -90,7 +90,7 @@ fn compute<'r>(
     }
     let mut resolution = translate(ctx.catalog, query);
     observe::grpc(ctx.observer, query, &resolution);
-    if let Some(dropped) = dropped {
+    if let Some(dropped) = dropped.filter(|_| query.explain) {
         resolution.note.push_str("; ");
         resolution.note.push_str(&dropped);
     }

@@ -394,8 +394,8 @@ impl Exchange {
         }
     }
 
-    /// The engine's context for this stream.
-    fn context<'a>(&'a self, catalog: &'a crate::catalog::Catalog) -> Context<'a> {
+    /// The engine's context for this stream, answering in `view`.
+    fn context<'a>(&'a self, catalog: &'a crate::catalog::Catalog, view: View) -> Context<'a> {
         let translator = &*self.translator;
         let observer = translator
             .metrics
@@ -403,6 +403,7 @@ impl Exchange {
             .map(|m| m as &dyn crate::engine::Observer);
         Context {
             default_locale: self.route.default_locale,
+            view,
             ..translator
                 .options
                 .context(catalog, self.client.accept_language.as_deref(), observer)
@@ -413,10 +414,7 @@ impl Exchange {
     /// refuses are left out rather than the translation given up.
     fn resolve_grpc(&self, error: &GrpcError, view: View) -> Option<Resolution> {
         let catalog = self.translator.catalog.current();
-        let ctx = Context {
-            view,
-            ..self.context(&catalog)
-        };
+        let ctx = self.context(&catalog, view);
         let mut request = ResolveGrpcStatusRequest {
             code: error.code,
             message: error.message.clone(),
@@ -455,7 +453,7 @@ impl Exchange {
     /// the whole value was computed then too.
     fn bare_value(&self, error: &GrpcError) -> Option<String> {
         let catalog = self.translator.catalog.current();
-        let ctx = self.context(&catalog);
+        let ctx = self.context(&catalog, View::Status);
         let locale =
             validate::locale(Prefix::ROOT, "", ctx.accept_language, ctx.default_locale).ok()?;
         let cache = &self.translator.bare;
@@ -472,11 +470,7 @@ impl Exchange {
                     locale: locale.tag().to_owned(),
                     ..Default::default()
                 };
-                let status_view = Context {
-                    view: View::Status,
-                    ..ctx
-                };
-                let resolution = engine::resolve_grpc(&status_view, &request).ok()?;
+                let resolution = engine::resolve_grpc(&ctx, &request).ok()?;
                 let match_kind = MatchKind::try_from(resolution.match_kind).unwrap_or_default();
                 let ours = resolution.status?;
                 let details = StatusProto {
@@ -557,10 +551,7 @@ impl Exchange {
     fn to_grpc(&self, status: i32, body: &[u8]) -> Option<ImmediateResponse> {
         gateway_body::parse(body).ok()?;
         let catalog = self.translator.catalog.current();
-        let ctx = Context {
-            view: View::Status,
-            ..self.context(&catalog)
-        };
+        let ctx = self.context(&catalog, View::Status);
         let request = ResolveGatewayErrorRequest {
             http_status: Some(status),
             body: body.to_vec(),
