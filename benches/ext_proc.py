@@ -26,7 +26,9 @@ processor's CPU (utime+stime of the ext_proc errmap) per call and per
 message it answered, each Envoy's CPU per call, and then p50/p99 at half
 of the lower of the two Envoys' maximum rates (`--rps`, 16 connections of
 one stream each, as BENCHMARKS.md measures the API's latency, opened 1 ms
-apart so that their ticks do not coincide), paired.
+apart so that their ticks do not coincide), paired, with the processor's
+CPU per message at that rate (each call then wakes it on its own).
+`--pin` puts the proxies and the load on CPUs of their own.
 
     cargo build --release --bin errmap
     python3 benches/ext_proc.py --binary target/release/errmap
@@ -290,6 +292,17 @@ def envoy_stats(admin_port):
     return found
 
 
+# CPUs for the proxies (both Envoys and the processor) and for the load
+# (the upstream and h2load), set by `--pin`; None leaves the scheduler free.
+PIN = {"proxies": None, "load": None}
+
+
+def pinned(role):
+    """A preexec_fn putting a child on its role's CPUs, if `--pin` named them."""
+    cpus = PIN[role]
+    return (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
+
+
 def h2load(port, body, calls, clients, streams, rps=None, path=PATH, headers=(), stagger_ms=0):
     with tempfile.NamedTemporaryFile(suffix=".log") as log:
         argv = [
@@ -303,7 +316,8 @@ def h2load(port, body, calls, clients, streams, rps=None, path=PATH, headers=(),
             argv[1:1] = ["--rps", str(rps)]
         if stagger_ms:
             argv[1:1] = ["-r", "1", "--rate-period", f"{stagger_ms}ms"]
-        out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(argv, capture_output=True, text=True, check=True,
+                             preexec_fn=pinned("load")).stdout
         finished = next(l for l in out.splitlines() if l.startswith("finished in"))
         per_s = float(finished.split(",")[1].split()[0])
         status = next(l for l in out.splitlines() if l.startswith("status codes:"))
@@ -328,7 +342,7 @@ def count_instructions(args, work, pid, upstream, processor, admin, runtime, bod
     open(path, "w").write(bootstrap(listen, envoy_admin, upstream, processor, args.wiring, runtime))
     envoy = subprocess.Popen(
         ["envoy", "-c", path, "--concurrency", "1", "--disable-hot-restart", "-l", "error"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=pinned("proxies"))
     try:
         wait_port(listen)
         clients, rate = 4, 20
@@ -403,7 +417,21 @@ def main():
                         help="count the processor's instructions per processed response "
                         "under callgrind, CALLS paced calls per scenario, in place of the "
                         "timed runs")
+    parser.add_argument("--pin", metavar="PROXIES/LOAD",
+                        help="pin both Envoys and the processor to the CPUs PROXIES, the "
+                        "upstream and h2load to the CPUs LOAD (comma-separated lists, e.g. "
+                        "0/1: Envoy and errmap share a CPU, as two sidecars of one pod under "
+                        "a limit of one CPU do, and the load does not take it from them)")
     args = parser.parse_args()
+    if args.pin:
+        try:
+            proxies, load = (
+                {int(cpu) for cpu in part.split(",")} for part in args.pin.split("/"))
+        except ValueError:
+            sys.exit(f"--pin {args.pin!r}: expected PROXIES/LOAD, e.g. 0/1")
+        PIN.update(proxies=proxies, load=load)
+        print(f"pinned: Envoys and the processor on CPUs {sorted(proxies)}, "
+              f"the upstream and h2load on CPUs {sorted(load)}")
 
     def with_values(base, values, flag):
         runtime = dict(base)
@@ -443,7 +471,7 @@ def main():
         common = ["--http-listen", "off", "--log", "warn"]
         procs.append(subprocess.Popen(
             [args.binary, "--listen", f"127.0.0.1:{upstream}", "--admin-listen", "off", *common],
-            env=env))
+            env=env, preexec_fn=pinned("load")))
         threads = ["--worker-threads", str(args.worker_threads)] if args.worker_threads else []
         counted = ["valgrind", "--tool=callgrind", "--quiet",
                    f"--callgrind-out-file={work}/callgrind.%p"] if args.instructions else []
@@ -451,7 +479,7 @@ def main():
             [*counted, args.binary, "--listen", f"127.0.0.1:{free_port()}", "--admin-listen",
              f"127.0.0.1:{admin}", "--ext-proc-listen", f"127.0.0.1:{processor}", *common,
              *threads],
-            env=env)
+            env=env, preexec_fn=pinned("proxies"))
         procs.append(ext)
         for port in (upstream, processor, admin):
             wait_port(port, timeout=120 if args.instructions else 20)
@@ -475,7 +503,7 @@ def main():
                 bootstrap(listen, envoy_admin, upstream, proc_port, args.wiring, values))
             procs.append(subprocess.Popen(
                 ["envoy", "-c", path, "--concurrency", "1", "--disable-hot-restart", "-l", "error"],
-                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=pinned("proxies")))
             wait_port(listen)
             envoys[name] = listen
             envoy_pids[name] = procs[-1].pid
@@ -528,13 +556,18 @@ def main():
             # past its maximum, latency is queueing, not the processor's.
             half = int(min(m[0] for m in med.values()) / 2 / args.paced_clients)
             paced = {name: [] for name in envoys}
+            paced_cpu = {name: [] for name in processed_by}
             for r in range(args.rounds):
                 order = list(envoys) if r % 2 == 0 else list(reversed(envoys))
                 for name in order:
                     calls = max(2000, half * args.paced_clients * 3)
+                    before = (cpu_seconds(ext.pid), processed(admin))
                     paced[name].append(h2load(envoys[name], body, calls, args.paced_clients, 1,
                                               rps=half, path=paths[scenario], headers=headers,
                                               stagger_ms=args.stagger_ms))
+                    answered = processed(admin) - before[1]
+                    if name in processed_by and answered:
+                        paced_cpu[name].append((cpu_seconds(ext.pid) - before[0]) / answered * 1e6)
             p50s = {n: statistics.median(x[1] for x in v) for n, v in paced.items()}
             p99s = {n: statistics.median(x[2] for x in v) for n, v in paced.items()}
             added = [b[2] - a[2] for a, b in zip(paced[first], paced[second])]
@@ -543,6 +576,11 @@ def main():
                   f"p50 {p50s[first]:.2f} -> {p50s[second]:.2f} ms, "
                   f"p99 {p99s[first]:.2f} -> {p99s[second]:.2f} ms "
                   f"(p99 added, median of paired rounds: {statistics.median(added):.2f} ms)")
+            for name, spent in paced_cpu.items():
+                if spent:
+                    print(f"    errmap CPU behind {name} at that rate: "
+                          f"{statistics.median(spent):.1f} us per processed response message "
+                          f"(min {min(spent):.1f}, max {max(spent):.1f})")
         print("\nEnvoy's streams to errmap over the whole run:")
         for name in processed_by:
             stats = envoy_stats(envoy_admins[name])
