@@ -18,7 +18,12 @@ message and errmap's own details, which the processor merges with its
 own), plain failing calls (a method the upstream lacks: UNIMPLEMENTED
 trailers-only, no message, no details, as most applications fail), and
 the same naming a language ("failing-plain-language": behind the matcher,
-the branch with attributes; run only when named in `--scenarios`).
+the branch with attributes; run only when named in `--scenarios`), and
+gateway errors ("gateway": gRPC calls through each Envoy's second
+listener, wired as deploy/envoy/envoy.yaml's egress, to a stand-in for
+the JD gateway (this script, over HTTP/1.1), which answers every call 403
+with the gateway's JSON error body; errmap asks for the body and answers with an
+immediate gRPC status, 2 messages a call).
 
 Prints, per scenario and Envoy, the median over rounds of calls/s and of
 h2load's per-request p50/p99 latency, the ratio with/without, the
@@ -96,12 +101,17 @@ def indented(text, spaces):
     return "".join(" " * spaces + line + "\n" for line in text.strip("\n").splitlines())
 
 
-def ext_proc_filter(request_header_mode, response_trailer_mode, attributes=(), client=None):
+def ext_proc_filter(request_header_mode, response_trailer_mode, attributes=(), client=None,
+                    translate=None):
     """The ext_proc filter's config, calling the errmap cluster; `client`
-    names the client's kind in the stream's metadata."""
+    names the client's kind in the stream's metadata, and `translate` the
+    one translation the route asks for."""
     listed = "".join(f"\n    - {a}" for a in attributes)
     response_attributes = f"\n  response_attributes:{listed}" if attributes else ""
-    metadata = f"\n    initial_metadata: [{{ key: x-errmap-client, value: {client} }}]" if client else ""
+    pairs = [("x-errmap-translate", translate)] if translate else []
+    pairs += [("x-errmap-client", client)] if client else []
+    metadata = ("\n    initial_metadata: [" + ", ".join(
+        f"{{ key: {key}, value: {value} }}" for key, value in pairs) + "]") if pairs else ""
     return f"""
 name: envoy.filters.http.ext_proc
 typed_config:
@@ -140,6 +150,17 @@ def grpc_status_predicate(input_type):
         "@type": type.googleapis.com/envoy.type.matcher.v3.{input_type}
         header_name: grpc-status
     value_match: {{ safe_regex: {{ google_re2: {{}}, regex: "[1-9][0-9]*" }} }}"""
+
+
+# An HTTP error status, as the JD gateway answers a failure.
+HTTP_ERROR = """
+- single_predicate:
+    input:
+      name: ":status"
+      typed_config:
+        "@type": type.googleapis.com/envoy.type.matcher.v3.HttpResponseHeaderMatchInput
+        header_name: ":status"
+    value_match: { safe_regex: { google_re2: {}, regex: "[45][0-9][0-9]" } }"""
 
 
 def action(name, filter_config):
@@ -196,12 +217,93 @@ MATCHED = """
 ])).rstrip("\n")
 
 
+# The filter behind a matcher, as deploy/envoy/envoy.yaml's egress wires
+# it: a gateway error (an HTTP error status) answering a gRPC client is
+# turned into a gRPC status; errmap asks for the body itself. A client that
+# sent no accept-language takes the first branch, any other the second,
+# with the request's headers as attributes.
+EGRESS = MATCHED.split("                          matchers:\n")[0] + """\
+                          matchers:
+                            - predicate:
+                                and_matcher:
+                                  predicate:
+""" + indented(request_predicate("content-type", "application/grpc([+;].*)?"), 36) + indented(
+    HTTP_ERROR, 36) + """\
+                                    - not_matcher:
+""" + indented(request_predicate("accept-language", ".*").strip()[2:], 42) + action(
+    "translate-grpc-client", ext_proc_filter(
+        "SKIP", "SKIP", client="grpc", translate="http-to-grpc")) + """\
+                            - predicate:
+                                and_matcher:
+                                  predicate:
+""" + indented(request_predicate("content-type", "application/grpc([+;].*)?"), 36) + indented(
+    HTTP_ERROR, 36) + action("translate", ext_proc_filter("SKIP", "SKIP", [
+        "request.headers['content-type']",
+        "request.headers['accept-language']",
+        "request.headers['x-request-id']",
+    ], translate="http-to-grpc")).rstrip("\n")
+
+# Scenarios sent to the egress listener, towards the gateway.
+EGRESS_SCENARIOS = {"gateway"}
+
+# What the stand-in for the JD gateway answers every request with.
+GATEWAY_STATUS = 403
+GATEWAY_BODY = ('{"requestId":"bench-1","error":{"code":403,'
+                '"status":"APIGW_NONCE_CONFLICT","message":"重复访问"}}')
+
+
+def serve_gateway(port):
+    """Stands in for the JD gateway on `port`, over HTTP/1.1: every request
+    answered GATEWAY_STATUS with GATEWAY_BODY, as JSON. (An Envoy's direct
+    response will not do: Envoy turns its own replies to a gRPC request
+    into a gRPC status.)"""
+    import asyncio
+
+    body = GATEWAY_BODY.encode()
+    reply = (f"HTTP/1.1 {GATEWAY_STATUS} Forbidden\r\ncontent-type: application/json\r\n"
+             f"content-length: {len(body)}\r\n\r\n").encode() + body
+
+    class Gateway(asyncio.Protocol):
+        def connection_made(self, transport):
+            self.transport, self.pending = transport, b""
+
+        def data_received(self, data):
+            self.pending += data
+            while True:
+                head_end = self.pending.find(b"\r\n\r\n")
+                if head_end < 0:
+                    return
+                head = self.pending[:head_end].lower()
+                if b"transfer-encoding: chunked" in head:
+                    end = self.pending.find(b"\r\n0\r\n\r\n", head_end)
+                    if end < 0:
+                        return
+                    end += 7
+                else:
+                    at = head.find(b"content-length:")
+                    length = int(head[at + 15:].split(b"\r\n", 1)[0]) if at >= 0 else 0
+                    end = head_end + 4 + length
+                    if len(self.pending) < end:
+                        return
+                self.pending = self.pending[end:]
+                self.transport.write(reply)
+
+    async def run():
+        server = await asyncio.get_running_loop().create_server(Gateway, "127.0.0.1", port)
+        await server.serve_forever()
+
+    asyncio.run(run())
+
+
 # Envoy's runtime as deploy/envoy/envoy.yaml sets it: ext_proc streams end
 # without a reset. `--envoy-runtime KEY=VALUE` changes or adds a value.
 RUNTIME = {"envoy.reloadable_features.ext_proc_graceful_grpc_close": "true"}
 
 
-def bootstrap(listen, admin, upstream, processor, wiring, runtime=None):
+def bootstrap(listen, admin, upstream, processor, wiring, runtime=None, egress=None, gateway=None):
+    """An Envoy in front of `upstream` on `listen` and, given `egress` and
+    `gateway`, in front of the stand-in gateway on `egress`; with the filter
+    calling errmap on `processor`, if given."""
     runtime = RUNTIME if runtime is None else runtime
     layer = "".join(f"\n        {key}: {value}" for key, value in runtime.items())
     layered_runtime = f"""
@@ -209,9 +311,10 @@ layered_runtime:
   layers:
     - name: bench
       static_layer:{layer}""" if runtime else ""
-    ext_proc = ""
+    ingress_filter = egress_filter = ""
     if processor:
-        ext_proc = MATCHED if wiring == "matched" else EVERY
+        ingress_filter = MATCHED if wiring == "matched" else EVERY
+        egress_filter = EGRESS if wiring == "matched" else EVERY
     cluster = """
     - name: {name}
       type: STATIC
@@ -219,35 +322,41 @@ layered_runtime:
       typed_extension_protocol_options:
         envoy.extensions.upstreams.http.v3.HttpProtocolOptions:
           "@type": type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions
-          explicit_http_config: {{ http2_protocol_options: {{}} }}
+          explicit_http_config: {{ {protocol}: {{}} }}
       load_assignment:
         cluster_name: {name}
         endpoints: [{{ lb_endpoints: [{{ endpoint: {{ address: {{ socket_address: {{ address: 127.0.0.1, port_value: {port} }} }} }} }}] }}]"""
-    clusters = cluster.format(name="upstream", port=upstream)
-    if processor:
-        clusters += cluster.format(name="errmap", port=processor)
-    return f"""
-admin:
-  address: {{ socket_address: {{ address: 127.0.0.1, port_value: {admin} }} }}{layered_runtime}
-static_resources:
-  listeners:
-    - name: ingress
-      address: {{ socket_address: {{ address: 127.0.0.1, port_value: {listen} }} }}
+    listener = """
+    - name: {name}
+      address: {{ socket_address: {{ address: 127.0.0.1, port_value: {port} }} }}
       filter_chains:
         - filters:
             - name: envoy.filters.network.http_connection_manager
               typed_config:
                 "@type": type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager
-                stat_prefix: ingress
+                stat_prefix: {name}
                 route_config:
                   virtual_hosts:
                     - name: all
                       domains: ["*"]
-                      routes: [{{ match: {{ prefix: "/" }}, route: {{ cluster: upstream }} }}]
-                http_filters:{ext_proc}
+                      routes: [{{ match: {{ prefix: "/" }}, route: {{ cluster: {cluster} }} }}]
+                http_filters:{filters}
                   - name: envoy.filters.http.router
                     typed_config:
-                      "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router
+                      "@type": type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"""
+    listeners = listener.format(name="ingress", port=listen, cluster="upstream", filters=ingress_filter)
+    clusters = cluster.format(name="upstream", port=upstream, protocol="http2_protocol_options")
+    if egress and gateway:
+        listeners += listener.format(name="egress", port=egress, cluster="gateway",
+                                     filters=egress_filter)
+        clusters += cluster.format(name="gateway", port=gateway, protocol="http_protocol_options")
+    if processor:
+        clusters += cluster.format(name="errmap", port=processor, protocol="http2_protocol_options")
+    return f"""
+admin:
+  address: {{ socket_address: {{ address: 127.0.0.1, port_value: {admin} }} }}{layered_runtime}
+static_resources:
+  listeners:{listeners}
   clusters:{clusters}
 """
 
@@ -269,31 +378,35 @@ def processed(admin_port):
     return total
 
 
-# Envoy's own account of its streams to errmap: a stream that failed or
-# timed out went out untranslated, and more than one connection means errmap
-# (or Envoy) closed one.
+# Envoy's own account of its streams to errmap, over both listeners: a
+# stream that failed or timed out went out untranslated, and more than one
+# connection means errmap (or Envoy) closed one.
 ENVOY_STATS = (
-    "http.ingress.ext_proc.streams_failed",
-    "http.ingress.ext_proc.message_timeouts",
+    "ext_proc.streams_failed",
+    "ext_proc.message_timeouts",
     "cluster.errmap.upstream_cx_total",
     "cluster.errmap.upstream_rq_tx_reset",
 )
 
 
 def envoy_stats(admin_port):
-    """The counters of ENVOY_STATS, from an Envoy's admin listener."""
+    """The counters of ENVOY_STATS, from an Envoy's admin listener; an
+    ext_proc counter summed over the listeners."""
     with urllib.request.urlopen(f"http://127.0.0.1:{admin_port}/stats") as r:
         text = r.read().decode()
     found = {}
     for line in text.splitlines():
         name, _, value = line.partition(": ")
-        if name in ENVOY_STATS:
-            found[name] = int(value)
+        for stat in ENVOY_STATS:
+            if name == stat or (stat.startswith("ext_proc.") and name in (
+                    f"http.ingress.{stat}", f"http.egress.{stat}")):
+                found[stat] = found.get(stat, 0) + int(value)
     return found
 
 
 # CPUs for the proxies (both Envoys and the processor) and for the load
-# (the upstream and h2load), set by `--pin`; None leaves the scheduler free.
+# (the upstream, the stand-in gateway and h2load), set by `--pin`; None
+# leaves the scheduler free.
 PIN = {"proxies": None, "load": None}
 
 
@@ -303,7 +416,8 @@ def pinned(role):
     return (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
 
 
-def h2load(port, body, calls, clients, streams, rps=None, path=PATH, headers=(), stagger_ms=0):
+def h2load(port, body, calls, clients, streams, rps=None, path=PATH, headers=(), stagger_ms=0,
+           expect="2xx"):
     with tempfile.NamedTemporaryFile(suffix=".log") as log:
         argv = [
             "h2load", "-n", str(calls), "-c", str(clients), "-m", str(streams),
@@ -321,8 +435,8 @@ def h2load(port, body, calls, clients, streams, rps=None, path=PATH, headers=(),
         finished = next(l for l in out.splitlines() if l.startswith("finished in"))
         per_s = float(finished.split(",")[1].split()[0])
         status = next(l for l in out.splitlines() if l.startswith("status codes:"))
-        if not status.startswith(f"status codes: {calls} 2xx"):
-            sys.exit(f"not every call answered 200: {status}")
+        if expect and f" {calls} {expect}" not in status:
+            sys.exit(f"not every call answered {expect}: {status}")
         times = sorted(int(l.split()[2]) for l in open(log.name) if l.strip())
     p = lambda q: times[min(len(times) - 1, int(q * len(times)))] / 1000.0
     return per_s, p(0.50), p(0.99)
@@ -333,13 +447,14 @@ def callgrind(command, pid):
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def count_instructions(args, work, pid, upstream, processor, admin, runtime, bodies, paths,
-                       languages):
+def count_instructions(args, work, pid, upstream, gateway, processor, admin, runtime, bodies,
+                       paths, languages):
     """Instructions per processed response of the processor `pid`, which
     runs under callgrind, behind an Envoy with the filter."""
-    listen, envoy_admin = free_port(), free_port()
+    listen, egress, envoy_admin = free_port(), free_port(), free_port()
     path = os.path.join(work, "envoy.yaml")
-    open(path, "w").write(bootstrap(listen, envoy_admin, upstream, processor, args.wiring, runtime))
+    open(path, "w").write(bootstrap(listen, envoy_admin, upstream, processor, args.wiring, runtime,
+                                    egress, gateway))
     envoy = subprocess.Popen(
         ["envoy", "-c", path, "--concurrency", "1", "--disable-hot-restart", "-l", "error"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=pinned("proxies"))
@@ -350,14 +465,18 @@ def count_instructions(args, work, pid, upstream, processor, admin, runtime, bod
               f"({clients} connections x 1 stream, {rate} calls/s each), {args.wiring} wiring:")
         for scenario in args.scenarios.split(","):
             body, headers = bodies[scenario], languages.get(scenario, [])
+            port = egress if scenario in EGRESS_SCENARIOS else listen
             # Valgrind translates the code a path runs on first use: warm
             # each path up before counting.
-            h2load(listen, body, 200, clients, 1, rps=5, path=paths[scenario], headers=headers)
-            timeouts = envoy_stats(envoy_admin).get("http.ingress.ext_proc.message_timeouts", 0)
+            # Valgrind's first pass over a path can take longer than
+            # Envoy's message_timeout, and that call goes out untranslated.
+            h2load(port, body, 200, clients, 1, rps=5, path=paths[scenario], headers=headers,
+                   expect=None)
+            timeouts = envoy_stats(envoy_admin).get("ext_proc.message_timeouts", 0)
             callgrind("-z", pid)
             before = processed(admin)
-            h2load(listen, body, args.instructions, clients, 1, rps=rate, path=paths[scenario],
-                   headers=headers)
+            h2load(port, body, args.instructions, clients, 1, rps=rate, path=paths[scenario],
+                   headers=headers, expect=None)
             answered = processed(admin) - before
             dumps = set(os.listdir(work))
             callgrind("-d", pid)
@@ -372,7 +491,7 @@ def count_instructions(args, work, pid, upstream, processor, admin, runtime, bod
                 time.sleep(0.2)
             if total is None:
                 sys.exit("callgrind wrote no counts")
-            late = envoy_stats(envoy_admin).get("http.ingress.ext_proc.message_timeouts", 0) - timeouts
+            late = envoy_stats(envoy_admin).get("ext_proc.message_timeouts", 0) - timeouts
             per_message = f"{total / answered:,.0f} per processed response" if answered else "no message"
             print(f"  {scenario}: {per_message} ({answered / args.instructions:.1f} messages a call, "
                   f"{total / args.instructions:,.0f} per call)")
@@ -384,6 +503,9 @@ def count_instructions(args, work, pid, upstream, processor, admin, runtime, bod
 
 
 def main():
+    if sys.argv[1:2] == ["--serve-gateway"]:
+        serve_gateway(int(sys.argv[2]))
+        return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--binary", default="target/release/errmap")
     parser.add_argument("--rounds", type=int, default=5)
@@ -393,7 +515,7 @@ def main():
     parser.add_argument("--wiring", choices=("matched", "every"), default="matched",
                         help="the ext_proc filter behind a matcher (as deploy/envoy wires it) "
                         "or on every request (as Envoy Gateway does)")
-    parser.add_argument("--scenarios", default="success,failing,failing-plain",
+    parser.add_argument("--scenarios", default="success,failing,failing-plain,gateway",
                         help="which scenarios to run, comma-separated")
     parser.add_argument("--paced-clients", type=int, default=16,
                         help="connections of one stream each for the paced runs (with more "
@@ -458,8 +580,12 @@ def main():
     open(bodies["failing"], "wb").write(gateway_request("NO_SUCH_CODE_AT_ALL"))
     bodies["failing-plain"] = bodies["success"]
     bodies["failing-plain-language"] = bodies["success"]
+    bodies["gateway"] = bodies["success"]
     paths = {"success": PATH, "failing": PATH, "failing-plain": PLAIN_PATH,
-             "failing-plain-language": PLAIN_PATH}
+             "failing-plain-language": PLAIN_PATH, "gateway": PATH}
+    for scenario in args.scenarios.split(","):
+        if scenario not in paths:
+            sys.exit(f"--scenarios: no scenario {scenario!r} (there are {', '.join(paths)})")
     # Behind the matcher, a call naming a language takes the branch with
     # attributes.
     languages = {"failing-plain-language": ["accept-language: en-US"]}
@@ -472,6 +598,9 @@ def main():
         procs.append(subprocess.Popen(
             [args.binary, "--listen", f"127.0.0.1:{upstream}", "--admin-listen", "off", *common],
             env=env, preexec_fn=pinned("load")))
+        gateway = free_port()
+        procs.append(subprocess.Popen([sys.executable, __file__, "--serve-gateway", str(gateway)],
+                                      preexec_fn=pinned("load")))
         threads = ["--worker-threads", str(args.worker_threads)] if args.worker_threads else []
         counted = ["valgrind", "--tool=callgrind", "--quiet",
                    f"--callgrind-out-file={work}/callgrind.%p"] if args.instructions else []
@@ -481,10 +610,10 @@ def main():
              *threads],
             env=env, preexec_fn=pinned("proxies"))
         procs.append(ext)
-        for port in (upstream, processor, admin):
+        for port in (upstream, gateway, processor, admin):
             wait_port(port, timeout=120 if args.instructions else 20)
         if args.instructions:
-            count_instructions(args, work, ext.pid, upstream, processor, admin, runtime,
+            count_instructions(args, work, ext.pid, upstream, gateway, processor, admin, runtime,
                                bodies, paths, languages)
             return
         # The first is the reference, the second the one measured against it.
@@ -495,17 +624,18 @@ def main():
             stacks = (("envoy", None, runtime), ("envoy+errmap", processor, runtime))
         first, second = (name for name, _, _ in stacks)
         processed_by = [name for name, proc_port, _ in stacks if proc_port]
-        envoys, envoy_pids, envoy_admins = {}, {}, {}
+        envoys, egresses, envoy_pids, envoy_admins = {}, {}, {}, {}
         for i, (name, proc_port, values) in enumerate(stacks):
-            listen, envoy_admin = free_port(), free_port()
+            listen, egress, envoy_admin = free_port(), free_port(), free_port()
             path = os.path.join(work, f"envoy-{i}.yaml")
-            open(path, "w").write(
-                bootstrap(listen, envoy_admin, upstream, proc_port, args.wiring, values))
+            open(path, "w").write(bootstrap(listen, envoy_admin, upstream, proc_port, args.wiring,
+                                            values, egress, gateway))
             procs.append(subprocess.Popen(
                 ["envoy", "-c", path, "--concurrency", "1", "--disable-hot-restart", "-l", "error"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=pinned("proxies")))
             wait_port(listen)
             envoys[name] = listen
+            egresses[name] = egress
             envoy_pids[name] = procs[-1].pid
             envoy_admins[name] = envoy_admin
         # Warm up both paths.
@@ -515,6 +645,11 @@ def main():
         for scenario in args.scenarios.split(","):
             body = bodies[scenario]
             headers = languages.get(scenario, [])
+            ports = egresses if scenario in EGRESS_SCENARIOS else envoys
+            # Untranslated, a gateway error reaches the gRPC client as the
+            # gateway's HTTP status; translated, as a gRPC status.
+            expect = {name: "4xx" if scenario in EGRESS_SCENARIOS and name not in processed_by
+                      else "2xx" for name in envoys}
             results = {name: [] for name in envoys}
             cpu = {name: [] for name in processed_by}
             messages = {name: [] for name in processed_by}
@@ -524,8 +659,9 @@ def main():
                 for name in order:
                     before = (cpu_seconds(ext.pid), processed(admin))
                     envoy_before = cpu_seconds(envoy_pids[name])
-                    results[name].append(h2load(envoys[name], body, args.calls, args.clients,
-                                                args.streams, path=paths[scenario], headers=headers))
+                    results[name].append(h2load(ports[name], body, args.calls, args.clients,
+                                                args.streams, path=paths[scenario], headers=headers,
+                                                expect=expect[name]))
                     envoy_cpu[name].append(
                         (cpu_seconds(envoy_pids[name]) - envoy_before) / args.calls * 1e6)
                     if name in processed_by:
@@ -562,9 +698,9 @@ def main():
                 for name in order:
                     calls = max(2000, half * args.paced_clients * 3)
                     before = (cpu_seconds(ext.pid), processed(admin))
-                    paced[name].append(h2load(envoys[name], body, calls, args.paced_clients, 1,
+                    paced[name].append(h2load(ports[name], body, calls, args.paced_clients, 1,
                                               rps=half, path=paths[scenario], headers=headers,
-                                              stagger_ms=args.stagger_ms))
+                                              stagger_ms=args.stagger_ms, expect=expect[name]))
                     answered = processed(admin) - before[1]
                     if name in processed_by and answered:
                         paced_cpu[name].append((cpu_seconds(ext.pid) - before[0]) / answered * 1e6)
