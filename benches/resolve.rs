@@ -142,6 +142,7 @@ fn parts(c: &mut Criterion, catalog: &Catalog) {
         code: Some("HTTP_FORBIDDEN"),
         http_status: Some(403),
         profile: Profile::Google,
+        explain: true,
     };
     c.bench_function("translation alone", |b| {
         b.iter(|| mapping::resolve_gateway(catalog, black_box(query)))

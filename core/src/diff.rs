@@ -462,6 +462,7 @@ fn answer(catalog: &Catalog, query: &Query) -> Answer {
                     code: Some(alias),
                     http_status: None,
                     profile: Profile::Google,
+                    explain: true,
                 },
                 found,
             ),
@@ -472,6 +473,7 @@ fn answer(catalog: &Catalog, query: &Query) -> Answer {
                 code: None,
                 http_status: Some(*http_status),
                 profile: Profile::Google,
+                explain: true,
             },
         ),
         Query::GrpcCode { grpc_code } => Ok(mapping::resolve_grpc(

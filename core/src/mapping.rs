@@ -150,7 +150,7 @@ pub struct Resolution<'c> {
 
 /// A gateway error to translate. The service layer has already checked
 /// that the status is 100-599 and the code is sane.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct GatewayQuery<'a> {
     /// The gateway's string code.
     pub code: Option<&'a str>,
@@ -158,6 +158,9 @@ pub struct GatewayQuery<'a> {
     pub http_status: Option<i32>,
     /// The table for a bare status.
     pub profile: Profile,
+    /// Whether the resolution says how it was reached (its note and its
+    /// candidates), as [`GrpcQuery::explain`].
+    pub explain: bool,
 }
 
 /// A gRPC status to translate.
@@ -230,13 +233,15 @@ pub fn resolve_gateway_found<'c>(
     let code = query.code.map(str::trim).filter(|c| !c.is_empty());
     match (code, query.http_status) {
         (Some(code), status) => match found {
-            Some(found) => Ok(by_code(catalog, code, found.rows, found.alias, status)),
+            Some(found) => Ok(by_code(catalog, code, found, status, query.explain)),
             None => match status {
                 Some(status) => {
-                    let note = format!(
-                        "unknown code {}; resolved by HTTP status {status} instead",
-                        quoted(code)
-                    );
+                    let note = query.explain.then(|| {
+                        format!(
+                            "unknown code {}; resolved by HTTP status {status} instead",
+                            quoted(code)
+                        )
+                    });
                     let kind = MatchKind::StatusFallback;
                     Ok(by_status(catalog, status, query.profile, kind, note))
                 }
@@ -247,7 +252,9 @@ pub fn resolve_gateway_found<'c>(
             },
         },
         (None, Some(status)) => {
-            let note = format!("resolved by HTTP status {status} alone");
+            let note = query
+                .explain
+                .then(|| format!("resolved by HTTP status {status} alone"));
             Ok(by_status(
                 catalog,
                 status,
@@ -263,33 +270,41 @@ pub fn resolve_gateway_found<'c>(
 fn by_code<'c>(
     catalog: &'c Catalog,
     asked: &str,
-    rows: &[usize],
-    alias: bool,
+    found: CodeMatch<'c>,
     status: Option<i32>,
+    explain: bool,
 ) -> Resolution<'c> {
-    let entries: Vec<&CatalogEntry> = rows.iter().map(|&row| catalog.entry(row)).collect();
-    let exact = status.and_then(|s| entries.iter().position(|e| e.http_status == s));
+    let entries = found.rows.iter().map(|&row| catalog.entry(row));
+    let exact = status.and_then(|s| entries.clone().position(|e| e.http_status == s));
     let chosen = exact.unwrap_or(0);
-    let entry = entries[chosen];
-    let (match_kind, note) = match (status, exact) {
-        (Some(given), None) => (
-            MatchKind::CodeStatusMismatch,
-            format!(
-                "code {} is catalogued with HTTP status {}, not {given}; answered by code",
-                entry.code, entry.http_status
-            ),
+    let entry = catalog.entry(found.rows[chosen]);
+    let match_kind = match (status, exact) {
+        (Some(_), None) => MatchKind::CodeStatusMismatch,
+        _ if found.alias => MatchKind::Alias,
+        _ => MatchKind::Code,
+    };
+    if !explain {
+        return Resolution {
+            match_kind,
+            grpc_code: grpc_code_of(entry),
+            http_status: entry.http_status,
+            entry: Some(entry),
+            candidates: Vec::new(),
+            note: String::new(),
+        };
+    }
+    let note = match (match_kind, status) {
+        (MatchKind::CodeStatusMismatch, Some(given)) => format!(
+            "code {} is catalogued with HTTP status {}, not {given}; answered by code",
+            entry.code, entry.http_status
         ),
-        _ if alias => (
-            MatchKind::Alias,
-            format!("{} is an alias of {}", quoted(asked.trim()), entry.code),
-        ),
-        _ => (MatchKind::Code, format!("matched code {}", entry.code)),
+        (MatchKind::Alias, _) => format!("{} is an alias of {}", quoted(asked.trim()), entry.code),
+        _ => format!("matched code {}", entry.code),
     };
     let candidates = entries
-        .iter()
         .enumerate()
         .filter(|&(i, _)| i != chosen)
-        .map(|(_, e)| *e)
+        .map(|(_, e)| e)
         .collect();
     Resolution {
         match_kind,
@@ -304,37 +319,39 @@ fn by_code<'c>(
 /// A status-level answer: the gRPC code follows from the status; the entry,
 /// if any, is the default one for that gRPC code when it carries the status,
 /// else the first common entry with the status and the same gRPC code.
+/// With a `note` (the query explains), the other rows with the status are
+/// the candidates.
 fn by_status(
     catalog: &Catalog,
     status: i32,
     profile: Profile,
     match_kind: MatchKind,
-    note: String,
+    note: Option<String>,
 ) -> Resolution<'_> {
     let grpc_code = grpc_code_for_status(status, profile);
-    let rows: Vec<&CatalogEntry> = catalog
+    let rows = catalog
         .rows_with_status(status)
         .iter()
-        .map(|&row| catalog.entry(row))
-        .collect();
+        .map(|&row| catalog.entry(row));
     let entry = catalog
         .find(default_gateway_code(grpc_code), status)
         .or_else(|| {
-            rows.iter()
-                .copied()
+            rows.clone()
                 .find(|e| e.table == Table::Common as i32 && e.grpc_code == grpc_code as i32)
         });
-    let candidates = rows
-        .into_iter()
-        .filter(|e| !entry.is_some_and(|chosen| std::ptr::eq(chosen, *e)))
-        .collect();
+    let candidates = match note {
+        Some(_) => rows
+            .filter(|e| !entry.is_some_and(|chosen| std::ptr::eq(chosen, *e)))
+            .collect(),
+        None => Vec::new(),
+    };
     Resolution {
         match_kind,
         grpc_code,
         http_status: status,
         entry,
         candidates,
-        note,
+        note: note.unwrap_or_default(),
     }
 }
 
@@ -477,4 +494,69 @@ pub fn get_entry<'c>(
         .map(|(_, e)| *e)
         .collect();
     Ok((rows[chosen], others))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without `explain`, a gateway query gets the same answer, less its
+    /// note and candidates: by code (exact, an alias, another status), by
+    /// an unknown code's status, and by status alone.
+    #[test]
+    fn a_gateway_query_not_explained_differs_only_in_its_note_and_candidates() {
+        let catalog = Catalog::embedded().expect("the embedded catalog");
+        let mut codes: Vec<&str> = Vec::new();
+        for entry in catalog.entries() {
+            codes.push(&entry.code);
+            codes.extend(entry.aliases.iter().map(String::as_str));
+        }
+        codes.push("NO_SUCH_CODE");
+        let mut statuses: Vec<Option<i32>> = catalog
+            .entries()
+            .iter()
+            .map(|e| Some(e.http_status))
+            .collect();
+        statuses.extend([None, Some(418), Some(599)]);
+        let mut explained_some = 0;
+        for code in codes.iter().map(|&c| Some(c)).chain([None]) {
+            for &http_status in &statuses {
+                let query = GatewayQuery {
+                    code,
+                    http_status,
+                    profile: Profile::Google,
+                    explain: true,
+                };
+                let plain = GatewayQuery {
+                    explain: false,
+                    ..query
+                };
+                let (Ok(full), Ok(bare)) = (
+                    resolve_gateway(&catalog, query),
+                    resolve_gateway(&catalog, plain),
+                ) else {
+                    assert_eq!(
+                        resolve_gateway(&catalog, query).err(),
+                        resolve_gateway(&catalog, plain).err(),
+                        "{code:?} {http_status:?}"
+                    );
+                    continue;
+                };
+                assert!(!full.note.is_empty(), "{code:?} {http_status:?}");
+                explained_some += usize::from(!full.candidates.is_empty());
+                assert_eq!(
+                    (full.match_kind, full.grpc_code, full.http_status),
+                    (bare.match_kind, bare.grpc_code, bare.http_status),
+                    "{code:?} {http_status:?}"
+                );
+                assert!(
+                    full.entry.map(|e| e as *const CatalogEntry)
+                        == bare.entry.map(|e| e as *const CatalogEntry),
+                    "{code:?} {http_status:?}"
+                );
+                assert!(bare.note.is_empty() && bare.candidates.is_empty());
+            }
+        }
+        assert!(explained_some > 0, "some answers have candidates");
+    }
 }

@@ -2,7 +2,7 @@
 //! else resolve and present.
 
 use super::cache::{Answer, AnswerCache, GatewayKey, NoCache};
-use super::context::Context;
+use super::context::{Context, View};
 use super::error::EngineError;
 use super::observe;
 use super::validate::GatewayFound;
@@ -100,11 +100,13 @@ fn compute(ctx: &Context<'_>, checked: Checked<'_, '_>) -> Result<Resolution, En
         found,
         matched,
     } = checked;
-    let query = found.query;
+    let mut query = found.query;
+    // Only the full view shows how the answer was reached.
+    query.explain = ctx.view == View::Full;
     let outcome = resolve_gateway_found(ctx.catalog, query, matched);
     observe::gateway(ctx.observer, query, &outcome);
     let mut resolution = outcome?;
-    if let Some(note) = found.note {
+    if let Some(note) = found.note.filter(|_| query.explain) {
         resolution.note = format!("{note}; {}", resolution.note);
     }
     let request_id = if request.request_id.is_empty() {

@@ -182,6 +182,8 @@ pub fn gateway_query<'r>(
             code,
             http_status,
             profile,
+            // The engine narrows it to the view it answers with.
+            explain: true,
         },
         note,
         request_id,
