@@ -27,8 +27,8 @@
 //! connection: hyper closes one whose request body was left unread, so an
 //! early answer (a 404, say) used to cost the client its connection.
 //!
-//! The time bound is kept by one [`Clock`] per listener, not a timer per
-//! held body. Behind Envoy every ext_proc stream is held, for the moment
+//! The time bound is kept by one [`Clock`] per listener, ticking only
+//! while bodies are held, not a timer per held body. Behind Envoy every ext_proc stream is held, for the moment
 //! until Envoy's half-close, and a timer due before every other one the
 //! runtime has (a call's time, 5 s, against the connections' keep-alive,
 //! 30 s) makes tokio wake its own driver with an `eventfd` write: 0.41
@@ -39,7 +39,8 @@ use http::Request;
 use http_body::{Body, Frame, SizeHint};
 use std::future::poll_fn;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
 use std::task::{ready, Context, Poll};
 use std::time::Duration;
 use tokio::sync::watch;
@@ -68,16 +69,19 @@ impl Hold {
 }
 
 /// One listener's count of periods, kept by a task that ticks it; every
-/// held body watches it. Started on the runtime of the first body held, and
-/// ended at a tick once the listener's last [`Hold`] is gone.
+/// held body watches it. The task is started on the runtime of a body held
+/// when none runs, and ends at a tick that finds no body held (an idle
+/// listener wakes for nothing) or the listener's last [`Hold`] gone.
 #[derive(Debug, Clone)]
 struct Clock(Arc<Ticks>);
 
 #[derive(Debug)]
 struct Ticks {
+    /// The periods counted; its receivers are the bodies held.
     count: watch::Sender<u64>,
     period: Duration,
-    started: OnceLock<()>,
+    /// Whether a task ticks the count.
+    running: AtomicBool,
 }
 
 impl Clock {
@@ -87,23 +91,25 @@ impl Clock {
         Self(Arc::new(Ticks {
             count: watch::Sender::new(0),
             period,
-            started: OnceLock::new(),
+            running: AtomicBool::new(false),
         }))
     }
 
     /// The count to watch and the tick at which a body held now is let go;
     /// starts the ticking task on `runtime` if none runs yet.
     fn expiry(&self, runtime: &tokio::runtime::Handle) -> (watch::Receiver<u64>, u64) {
-        if self.0.started.set(()).is_ok() {
+        // Watched before the task is looked for, so that a task about to
+        // end for want of bodies sees this one (see `tick`).
+        let count = self.0.count.subscribe();
+        if !self.0.running.swap(true, Ordering::SeqCst) {
             runtime.spawn(tick(Arc::downgrade(&self.0), self.0.period));
         }
-        let count = self.0.count.subscribe();
         let now = *count.borrow();
         (count, now + TICKS)
     }
 }
 
-/// Counts `ticks`' periods while its listener lasts.
+/// Counts `ticks`' periods while bodies are held and the listener lasts.
 async fn tick(ticks: Weak<Ticks>, period: Duration) {
     let mut interval = tokio::time::interval(period);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -115,6 +121,15 @@ async fn tick(ticks: Weak<Ticks>, period: Duration) {
             return;
         };
         ticks.count.send_modify(|count| *count += 1);
+        if ticks.count.receiver_count() == 0 {
+            ticks.running.store(false, Ordering::SeqCst);
+            // A body held since the count was looked at found this task
+            // running and started none: it is ticked for, unless it has
+            // started another since.
+            if ticks.count.receiver_count() == 0 || ticks.running.swap(true, Ordering::SeqCst) {
+                return;
+            }
+        }
     }
 }
 
@@ -396,6 +411,55 @@ mod tests {
                 "held {held:?}, not 4-5 s"
             );
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_clock_stops_with_nothing_held_and_starts_again() {
+        let hold = Hold::new(1000, Duration::from_secs(4));
+        let running = || hold.clock.0.running.load(Ordering::SeqCst);
+        assert!(!running(), "no clock before a body is held");
+        for _ in 0..2 {
+            let (body, feed, _) = fed(hold.clone());
+            let start = tokio::time::Instant::now();
+            drop(body);
+            assert!(running());
+            feed.closed().await;
+            let held = start.elapsed();
+            assert!(
+                (Duration::from_secs(4)..=Duration::from_secs(5)).contains(&held),
+                "held {held:?}, not 4-5 s"
+            );
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            assert!(!running(), "the clock stopped with nothing held");
+        }
+    }
+
+    /// Bodies held from several threads while the clock stops and starts
+    /// between them: each is let go.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn bodies_held_while_the_clock_stops_are_each_let_go() {
+        let hold = Hold::new(1000, Duration::from_millis(8));
+        let mut feeds = Vec::new();
+        let mut drops = Vec::new();
+        for i in 0..400u64 {
+            let (body, feed, _) = fed(hold.clone());
+            feeds.push(feed);
+            drops.push(tokio::spawn(async move {
+                // Spread over a few periods, some after a gap of several.
+                tokio::time::sleep(Duration::from_millis(i % 7 * (i % 5))).await;
+                drop(body);
+            }));
+        }
+        for dropped in drops {
+            dropped.await.expect("dropped");
+        }
+        tokio::time::timeout(Duration::from_secs(10), async {
+            for feed in &feeds {
+                feed.closed().await;
+            }
+        })
+        .await
+        .expect("every body is let go");
     }
 
     #[tokio::test(start_paused = true)]
