@@ -59,7 +59,8 @@ pub struct Hold {
 
 impl Hold {
     /// Reads up to `bytes` more, for at least `within` and at most a
-    /// quarter more.
+    /// quarter more (4 to 5 ms for a `within` under 4 ms: the clock's
+    /// period is at least 1 ms).
     pub fn new(bytes: usize, within: Duration) -> Self {
         Self {
             bytes,
