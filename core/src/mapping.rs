@@ -283,29 +283,22 @@ fn by_code<'c>(
         _ if found.alias => MatchKind::Alias,
         _ => MatchKind::Code,
     };
-    if !explain {
-        return Resolution {
-            match_kind,
-            grpc_code: grpc_code_of(entry),
-            http_status: entry.http_status,
-            entry: Some(entry),
-            candidates: Vec::new(),
-            note: String::new(),
+    let (note, candidates) = if explain {
+        let note = match (match_kind, status) {
+            (MatchKind::CodeStatusMismatch, Some(given)) => format!(
+                "code {} is catalogued with HTTP status {}, not {given}; answered by code",
+                entry.code, entry.http_status
+            ),
+            (MatchKind::Alias, _) => {
+                format!("{} is an alias of {}", quoted(asked.trim()), entry.code)
+            }
+            _ => format!("matched code {}", entry.code),
         };
-    }
-    let note = match (match_kind, status) {
-        (MatchKind::CodeStatusMismatch, Some(given)) => format!(
-            "code {} is catalogued with HTTP status {}, not {given}; answered by code",
-            entry.code, entry.http_status
-        ),
-        (MatchKind::Alias, _) => format!("{} is an alias of {}", quoted(asked.trim()), entry.code),
-        _ => format!("matched code {}", entry.code),
+        let others = entries.enumerate().filter(|&(i, _)| i != chosen);
+        (note, others.map(|(_, e)| e).collect())
+    } else {
+        (String::new(), Vec::new())
     };
-    let candidates = entries
-        .enumerate()
-        .filter(|&(i, _)| i != chosen)
-        .map(|(_, e)| e)
-        .collect();
     Resolution {
         match_kind,
         grpc_code: grpc_code_of(entry),
