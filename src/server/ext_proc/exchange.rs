@@ -548,13 +548,29 @@ impl Exchange {
     /// A gateway error body as a gRPC status. Only a body in the gateway's
     /// error shape is one; an unknown code in it falls back on the HTTP
     /// status, as `ResolveGatewayError` does.
+    ///
+    /// The body is read here, once, and the engine is asked by its code and
+    /// Envoy's status: what else the engine would take from the body (its
+    /// request id, its `error.code`, a note on why it did not help) is not
+    /// in the status view, and Envoy's status comes first anyway.
     fn to_grpc(&self, status: i32, body: &[u8]) -> Option<ImmediateResponse> {
-        gateway_body::parse(body).ok()?;
+        if body.len() > gateway_body::MAX_BODY {
+            return None;
+        }
+        let parsed = gateway_body::parse(body).ok()?;
+        // A code the engine would refuse leaves the status to decide, as
+        // the engine does with such a code in a body.
+        let code = parsed
+            .code
+            .as_deref()
+            .map(str::trim)
+            .filter(|code| validate::code_text(Prefix::ROOT, "", code).is_ok())
+            .unwrap_or_default();
         let catalog = self.translator.catalog.current();
         let ctx = self.context(&catalog, View::Status);
         let request = ResolveGatewayErrorRequest {
+            code: code.to_owned(),
             http_status: Some(status),
-            body: body.to_vec(),
             profile: self.route.profile as i32,
             ..Default::default()
         };

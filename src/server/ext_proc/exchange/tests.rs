@@ -381,6 +381,100 @@ fn an_unknown_code_in_a_gateway_body_falls_back_on_the_status() {
     assert_eq!(reply.grpc_status.map(|g| g.status), Some(expected as u32));
 }
 
+/// `to_grpc` reads the body itself and asks the engine by code and status;
+/// its answer is the one the engine gives when it reads the body, for
+/// every catalog row and for bodies the engine reads in its own ways.
+#[test]
+fn a_gateway_body_read_once_answers_as_the_engine_reading_it() {
+    let catalog = Catalog::embedded().expect("embedded catalog");
+    let mut bodies: Vec<(i32, String)> = catalog
+        .entries()
+        .iter()
+        .map(|e| {
+            let body = gateway_body::render("gw-9", e.http_status, &e.code, "x");
+            (e.http_status, body)
+        })
+        .collect();
+    bodies.extend(
+        [
+            // The code padded, as the engine's lookups allow.
+            (
+                403,
+                r#"{"error":{"status":" APIGW_NONCE_CONFLICT\t","code":403}}"#,
+            ),
+            // A code with a control character: the status decides.
+            (
+                403,
+                r#"{"error":{"status":"APIGW_\u0001NONCE","code":403}}"#,
+            ),
+            // Too long to be a code.
+            (
+                404,
+                &*format!(r#"{{"error":{{"status":"{}"}}}}"#, "A".repeat(300)),
+            ),
+            // No code, the status alone, as a string.
+            (502, r#"{"requestId":"r","error":{"code":"502"}}"#),
+            // The body's status differs from Envoy's: Envoy's comes first.
+            (
+                503,
+                r#"{"error":{"status":"APIGW_NONCE_CONFLICT","code":403}}"#,
+            ),
+            (500, r#"{"error":{"status":"NO_SUCH_CODE","code":500}}"#),
+            // A request id the engine refuses: not in the status either way.
+            (
+                429,
+                r#"{"requestId":"a\u0000b","error":{"status":"APIGW_NONCE_CONFLICT"}}"#,
+            ),
+        ]
+        .map(|(status, body)| (status, body.to_owned())),
+    );
+    for (language, profile) in [
+        (b"en-US", Profile::Unspecified),
+        (b"zh-CN", Profile::GrpcProxy),
+    ] {
+        let mut exchange = Exchange::new(
+            translator(),
+            Route {
+                profile,
+                ..route(Directions::ALL)
+            },
+        );
+        exchange.step(&request_headers(&[
+            ("content-type", b"application/grpc"),
+            ("accept-language", language),
+        ]));
+        for (status, body) in &bodies {
+            let current = exchange.translator.catalog.current();
+            let ctx = exchange.context(&current, View::Status);
+            let request = ResolveGatewayErrorRequest {
+                http_status: Some(*status),
+                body: body.as_bytes().to_vec(),
+                profile: profile as i32,
+                ..Default::default()
+            };
+            let expected = engine::resolve_gateway(&ctx, &request)
+                .expect("the engine resolves it")
+                .status
+                .expect("a status");
+            let reply = exchange.to_grpc(*status, body.as_bytes());
+            if expected.code == 0 {
+                // The catalog's success row: nothing to turn into an error.
+                assert_eq!(reply, None, "{status} {body}");
+                continue;
+            }
+            let reply = reply.unwrap_or_else(|| panic!("translated: {status} {body}"));
+            assert_eq!(
+                reply.grpc_status.map(|g| g.status),
+                u32::try_from(expected.code).ok(),
+                "{status} {body}"
+            );
+            let status_bin = set_value(reply.headers.as_ref(), "grpc-status-details-bin");
+            assert_eq!(details_of(status_bin), expected, "{status} {body}");
+            assert_eq!(reply.body, expected.message.as_bytes(), "{status} {body}");
+        }
+    }
+}
+
 #[test]
 fn no_body_is_asked_for_where_none_could_be_translated() {
     let cases: [(Pairs<'_>, Pairs<'_>, bool, Directions); 7] = [
