@@ -33,10 +33,15 @@ of the lower of the two Envoys' maximum rates (`--rps`, 16 connections of
 one stream each, as BENCHMARKS.md measures the API's latency, opened 1 ms
 apart so that their ticks do not coincide), paired, with the processor's
 CPU per message at that rate (each call then wakes it on its own).
-`--pin` puts the proxies and the load on CPUs of their own.
+`--pin` puts the proxies and the load on CPUs of their own. `--stock`
+adds a third Envoy, its filter calling a processor that changes nothing
+(`kit stock-processor`: envoy-types' generated server on tonic's own
+`Server`, every message answered "continue"), so that what errmap's
+translation adds is told from what any processor's round trip costs.
 
     cargo build --release --bin errmap
     python3 benches/ext_proc.py --binary target/release/errmap
+    cargo build --release --example kit     # for --stock
 
 Needs envoy and h2load on PATH. The figures are only as good as the
 machine is quiet.
@@ -386,7 +391,10 @@ ENVOY_STATS = (
     "ext_proc.message_timeouts",
     "cluster.errmap.upstream_cx_total",
     "cluster.errmap.upstream_rq_tx_reset",
+    "cluster.errmap.upstream_rq_total",
 )
+# Streams to the processor.
+STREAMS = "cluster.errmap.upstream_rq_total"
 
 
 def envoy_stats(admin_port):
@@ -448,9 +456,11 @@ def callgrind(command, pid):
 
 
 def count_instructions(args, work, pid, upstream, gateway, processor, admin, runtime, bodies,
-                       paths, languages):
+                       paths, languages, stock=False):
     """Instructions per processed response of the processor `pid`, which
-    runs under callgrind, behind an Envoy with the filter."""
+    runs under callgrind, behind an Envoy with the filter: errmap, or the
+    stock processor if `stock` (whose messages are counted as Envoy's
+    streams to it, one each)."""
     listen, egress, envoy_admin = free_port(), free_port(), free_port()
     path = os.path.join(work, "envoy.yaml")
     open(path, "w").write(bootstrap(listen, envoy_admin, upstream, processor, args.wiring, runtime,
@@ -458,10 +468,16 @@ def count_instructions(args, work, pid, upstream, gateway, processor, admin, run
     envoy = subprocess.Popen(
         ["envoy", "-c", path, "--concurrency", "1", "--disable-hot-restart", "-l", "error"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=pinned("proxies"))
+    def answered_so_far():
+        if stock:
+            return envoy_stats(envoy_admin).get(STREAMS, 0)
+        return processed(admin)
+
     try:
         wait_port(listen)
         clients, rate = 4, 20
-        print(f"instructions per processed response, {args.instructions} calls per scenario "
+        print(f"instructions per processed response of {'the stock processor' if stock else 'errmap'}, "
+              f"{args.instructions} calls per scenario "
               f"({clients} connections x 1 stream, {rate} calls/s each), {args.wiring} wiring:")
         for scenario in args.scenarios.split(","):
             body, headers = bodies[scenario], languages.get(scenario, [])
@@ -474,10 +490,10 @@ def count_instructions(args, work, pid, upstream, gateway, processor, admin, run
                    expect=None)
             timeouts = envoy_stats(envoy_admin).get("ext_proc.message_timeouts", 0)
             callgrind("-z", pid)
-            before = processed(admin)
+            before = answered_so_far()
             h2load(port, body, args.instructions, clients, 1, rps=rate, path=paths[scenario],
                    headers=headers, expect=None)
-            answered = processed(admin) - before
+            answered = answered_so_far() - before
             dumps = set(os.listdir(work))
             callgrind("-d", pid)
             deadline = time.time() + 30
@@ -539,12 +555,18 @@ def main():
                         help="count the processor's instructions per processed response "
                         "under callgrind, CALLS paced calls per scenario, in place of the "
                         "timed runs")
+    parser.add_argument("--stock", nargs="?", const="target/release/examples/kit", metavar="KIT",
+                        help="also measure an Envoy whose filter calls a processor that "
+                        "changes nothing (KIT stock-processor; default "
+                        "target/release/examples/kit)")
     parser.add_argument("--pin", metavar="PROXIES/LOAD",
                         help="pin both Envoys and the processor to the CPUs PROXIES, the "
                         "upstream and h2load to the CPUs LOAD (comma-separated lists, e.g. "
                         "0/1: Envoy and errmap share a CPU, as two sidecars of one pod under "
                         "a limit of one CPU do, and the load does not take it from them)")
     args = parser.parse_args()
+    if args.stock and args.versus_runtime:
+        sys.exit("--stock compares with Envoy alone: not with --versus-runtime")
     if args.pin:
         try:
             proxies, load = (
@@ -605,13 +627,26 @@ def main():
         counted = ["valgrind", "--tool=callgrind", "--quiet",
                    f"--callgrind-out-file={work}/callgrind.%p"] if args.instructions else []
         ext = subprocess.Popen(
-            [*counted, args.binary, "--listen", f"127.0.0.1:{free_port()}", "--admin-listen",
-             f"127.0.0.1:{admin}", "--ext-proc-listen", f"127.0.0.1:{processor}", *common,
+            # Under --stock, callgrind counts the stock processor instead.
+            [*([] if args.stock else counted), args.binary, "--listen", f"127.0.0.1:{free_port()}",
+             "--admin-listen", f"127.0.0.1:{admin}", "--ext-proc-listen", f"127.0.0.1:{processor}", *common,
              *threads],
             env=env, preexec_fn=pinned("proxies"))
         procs.append(ext)
-        for port in (upstream, gateway, processor, admin):
-            wait_port(port, timeout=120 if args.instructions else 20)
+        stock_port = None
+        if args.stock:
+            stock_port = free_port()
+            procs.append(subprocess.Popen(
+                [*counted, args.stock, "stock-processor", f"127.0.0.1:{stock_port}"],
+                stdout=subprocess.DEVNULL, preexec_fn=pinned("proxies")))
+            stock = procs[-1]
+        for port in (upstream, gateway, processor, admin, stock_port):
+            if port:
+                wait_port(port, timeout=120 if args.instructions else 20)
+        if args.instructions and args.stock:
+            count_instructions(args, work, stock.pid, upstream, gateway, stock_port, admin, runtime,
+                               bodies, paths, languages, stock=True)
+            return
         if args.instructions:
             count_instructions(args, work, ext.pid, upstream, gateway, processor, admin, runtime,
                                bodies, paths, languages)
@@ -622,8 +657,12 @@ def main():
                       ("envoy+errmap " + ",".join(args.versus_runtime), processor, versus))
         else:
             stacks = (("envoy", None, runtime), ("envoy+errmap", processor, runtime))
-        first, second = (name for name, _, _ in stacks)
+        if args.stock:
+            stacks += (("envoy+stock", stock_port, runtime),)
+        first = stacks[0][0]
+        others = [name for name, _, _ in stacks[1:]]
         processed_by = [name for name, proc_port, _ in stacks if proc_port]
+        translating = [name for name in processed_by if name != "envoy+stock"]
         envoys, egresses, envoy_pids, envoy_admins = {}, {}, {}, {}
         for i, (name, proc_port, values) in enumerate(stacks):
             listen, egress, envoy_admin = free_port(), free_port(), free_port()
@@ -638,7 +677,15 @@ def main():
             egresses[name] = egress
             envoy_pids[name] = procs[-1].pid
             envoy_admins[name] = envoy_admin
-        # Warm up both paths.
+
+        def processor_of(name):
+            """The processor behind an Envoy: its pid, and a count of the
+            messages it answered so far (for the stock one, which counts
+            nothing, Envoy's streams to it: it answers one message each,
+            as it never asks for more)."""
+            if name == "envoy+stock":
+                return stock.pid, lambda: envoy_stats(envoy_admins[name]).get(STREAMS, 0)
+            return ext.pid, lambda: processed(admin)        # Warm up both paths.
         for port in envoys.values():
             h2load(port, bodies["success"], 2000, args.clients, args.streams)
 
@@ -648,7 +695,7 @@ def main():
             ports = egresses if scenario in EGRESS_SCENARIOS else envoys
             # Untranslated, a gateway error reaches the gRPC client as the
             # gateway's HTTP status; translated, as a gRPC status.
-            expect = {name: "4xx" if scenario in EGRESS_SCENARIOS and name not in processed_by
+            expect = {name: "4xx" if scenario in EGRESS_SCENARIOS and name not in translating
                       else "2xx" for name in envoys}
             results = {name: [] for name in envoys}
             cpu = {name: [] for name in processed_by}
@@ -657,7 +704,8 @@ def main():
             for r in range(args.rounds):
                 order = list(envoys) if r % 2 == 0 else list(reversed(envoys))
                 for name in order:
-                    before = (cpu_seconds(ext.pid), processed(admin))
+                    pid, count = processor_of(name)
+                    before = (cpu_seconds(pid), count())
                     envoy_before = cpu_seconds(envoy_pids[name])
                     results[name].append(h2load(ports[name], body, args.calls, args.clients,
                                                 args.streams, path=paths[scenario], headers=headers,
@@ -665,18 +713,21 @@ def main():
                     envoy_cpu[name].append(
                         (cpu_seconds(envoy_pids[name]) - envoy_before) / args.calls * 1e6)
                     if name in processed_by:
-                        messages[name].append((processed(admin) - before[1]) / args.calls)
-                        cpu[name].append((cpu_seconds(ext.pid) - before[0]) / args.calls * 1e6)
+                        messages[name].append((count() - before[1]) / args.calls)
+                        cpu[name].append((cpu_seconds(pid) - before[0]) / args.calls * 1e6)
             med = {n: [statistics.median(x[i] for x in rs) for i in range(3)] for n, rs in results.items()}
-            ratios = [b[0] / a[0] for a, b in zip(results[first], results[second])]
             print(f"\n{scenario} calls, {args.rounds} rounds of {args.calls} "
                   f"({args.clients} connections x {args.streams} streams), medians:")
             for name, (rate, p50, p99) in med.items():
                 print(f"  {name:13} {rate:10.0f} calls/s   p50 {p50:6.2f} ms   p99 {p99:6.2f} ms")
-            print(f"  second/first  {statistics.median(ratios):.2f}x calls/s (median of paired rounds)")
+            for name in others:
+                ratios = [b[0] / a[0] for a, b in zip(results[first], results[name])]
+                print(f"  {name}/{first}  {statistics.median(ratios):.2f}x calls/s "
+                      "(median of paired rounds)")
             for name in processed_by:
                 spent, sent = cpu[name], messages[name]
-                print(f"  errmap CPU behind {name}: {statistics.median(spent):.1f} us per call "
+                who = "stock processor" if name == "envoy+stock" else "errmap"
+                print(f"  {who} CPU behind {name}: {statistics.median(spent):.1f} us per call "
                       f"({statistics.median(sent):.1f} messages each; min {min(spent):.1f}, "
                       f"max {max(spent):.1f})")
                 per_message = [c / m for c, m in zip(spent, sent) if m > 0]
@@ -697,24 +748,27 @@ def main():
                 order = list(envoys) if r % 2 == 0 else list(reversed(envoys))
                 for name in order:
                     calls = max(2000, half * args.paced_clients * 3)
-                    before = (cpu_seconds(ext.pid), processed(admin))
+                    pid, count = processor_of(name)
+                    before = (cpu_seconds(pid), count())
                     paced[name].append(h2load(ports[name], body, calls, args.paced_clients, 1,
                                               rps=half, path=paths[scenario], headers=headers,
                                               stagger_ms=args.stagger_ms, expect=expect[name]))
-                    answered = processed(admin) - before[1]
+                    answered = count() - before[1]
                     if name in processed_by and answered:
-                        paced_cpu[name].append((cpu_seconds(ext.pid) - before[0]) / answered * 1e6)
+                        paced_cpu[name].append((cpu_seconds(pid) - before[0]) / answered * 1e6)
             p50s = {n: statistics.median(x[1] for x in v) for n, v in paced.items()}
             p99s = {n: statistics.median(x[2] for x in v) for n, v in paced.items()}
-            added = [b[2] - a[2] for a, b in zip(paced[first], paced[second])]
             print(f"  at {half * args.paced_clients} calls/s (half of the lower maximum, "
-                  f"{args.paced_clients} connections x 1 stream, opened {args.stagger_ms} ms apart): "
-                  f"p50 {p50s[first]:.2f} -> {p50s[second]:.2f} ms, "
-                  f"p99 {p99s[first]:.2f} -> {p99s[second]:.2f} ms "
-                  f"(p99 added, median of paired rounds: {statistics.median(added):.2f} ms)")
+                  f"{args.paced_clients} connections x 1 stream, opened {args.stagger_ms} ms apart):")
+            for name in others:
+                added = [b[2] - a[2] for a, b in zip(paced[first], paced[name])]
+                print(f"    {name}: p50 {p50s[first]:.2f} -> {p50s[name]:.2f} ms, "
+                      f"p99 {p99s[first]:.2f} -> {p99s[name]:.2f} ms "
+                      f"(p99 added, median of paired rounds: {statistics.median(added):.2f} ms)")
             for name, spent in paced_cpu.items():
                 if spent:
-                    print(f"    errmap CPU behind {name} at that rate: "
+                    who = "stock processor" if name == "envoy+stock" else "errmap"
+                    print(f"    {who} CPU behind {name} at that rate: "
                           f"{statistics.median(spent):.1f} us per processed response message "
                           f"(min {min(spent):.1f}, max {max(spent):.1f})")
         print("\nEnvoy's streams to errmap over the whole run:")

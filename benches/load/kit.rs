@@ -18,10 +18,24 @@
 //!   `errmap::server::accept::Writes`), `whole` (answers not cut into
 //!   pieces, see `errmap::server::pieces`), `pieces-64k` (answers of up to
 //!   64 KiB cut).
+//! - `kit stock-processor ADDR` serves Envoy's `ExternalProcessor/Process`
+//!   as a service written the obvious way would: envoy-types' generated
+//!   server on tonic's own `Server`, on a single-threaded runtime (as
+//!   errmap's ext_proc listener runs), answering every message "continue"
+//!   with nothing changed. `benches/ext_proc.py --stock` puts it behind a
+//!   third Envoy: what any processor costs Envoy's calls and its own CPU,
+//!   against which errmap's translation is measured.
 
 // A test or a benchmark fails loudly, and its helpers are its own.
 #![allow(clippy::unwrap_used, clippy::expect_used, unreachable_pub)]
 
+use envoy_types::pb::envoy::service::ext_proc::v3::external_processor_server::{
+    ExternalProcessor, ExternalProcessorServer,
+};
+use envoy_types::pb::envoy::service::ext_proc::v3::{
+    processing_request::Request as In, processing_response::Response as Out, BodyResponse,
+    HeadersResponse, ProcessingRequest, ProcessingResponse, TrailersResponse,
+};
 use errmap::catalog::{Catalog, SharedCatalog};
 use errmap::pb::errmap::v1::error_map_service_server::{ErrorMapService, ErrorMapServiceServer};
 use errmap::pb::errmap::v1::{self as pb, batch_query::Query};
@@ -30,6 +44,7 @@ use errmap::server::accept::{self, Writes};
 use errmap::server::pieces::PiecesLayer;
 use errmap::server::{self, CallLayer, Limits};
 use errmap::service::{ErrorMap, Options};
+use futures_util::StreamExt;
 use prost::Message;
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -255,6 +270,57 @@ async fn baseline(addr: &str, runtime: &str) -> Result<(), Box<dyn std::error::E
     Ok(())
 }
 
+/// A processor that changes nothing: each message Envoy sends is answered
+/// "continue" in the phase it came in, and the stream ends when Envoy ends
+/// its side.
+struct Stock;
+
+#[tonic::async_trait]
+impl ExternalProcessor for Stock {
+    type ProcessStream = std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<ProcessingResponse, Status>> + Send>,
+    >;
+
+    async fn process(
+        &self,
+        request: Request<tonic::Streaming<ProcessingRequest>>,
+    ) -> Result<Response<Self::ProcessStream>, Status> {
+        let answers = request.into_inner().map(|message| {
+            let request = message?.request;
+            let response = request.map(|request| match request {
+                In::RequestHeaders(_) => Out::RequestHeaders(HeadersResponse::default()),
+                In::ResponseHeaders(_) => Out::ResponseHeaders(HeadersResponse::default()),
+                In::RequestBody(_) => Out::RequestBody(BodyResponse::default()),
+                In::ResponseBody(_) => Out::ResponseBody(BodyResponse::default()),
+                In::RequestTrailers(_) => Out::RequestTrailers(TrailersResponse::default()),
+                In::ResponseTrailers(_) => Out::ResponseTrailers(TrailersResponse::default()),
+            });
+            Ok(ProcessingResponse {
+                response,
+                ..Default::default()
+            })
+        });
+        Ok(Response::new(Box::pin(answers)))
+    }
+}
+
+async fn stock_processor(addr: &str) -> Result<(), Box<dyn std::error::Error>> {
+    let addr: std::net::SocketAddr = addr.parse()?;
+    println!("stock processor listening on {addr}");
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tonic::transport::Server::builder()
+        .tcp_nodelay(true)
+        .add_service(ExternalProcessorServer::new(Stock))
+        .serve_with_shutdown(addr, async move {
+            tokio::select! {
+                _ = terminate.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        })
+        .await?;
+    Ok(())
+}
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -283,7 +349,17 @@ fn main() -> ExitCode {
                 Err(err) => Err(err.into()),
             }
         }
-        _ => Err("usage: kit bodies DIR | kit baseline ADDR [WORKERS | multi:N]".into()),
+        ["stock-processor", addr] => match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime.block_on(stock_processor(addr)),
+            Err(err) => Err(err.into()),
+        },
+        _ => Err(
+            "usage: kit bodies DIR | kit baseline ADDR [WORKERS | multi:N] | kit stock-processor ADDR"
+                .into(),
+        ),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
