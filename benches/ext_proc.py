@@ -735,7 +735,7 @@ def main():
                     print(f"    {statistics.median(per_message):.1f} us per processed response "
                           f"message (min {min(per_message):.1f}, max {max(per_message):.1f})")
                 else:
-                    print("    no message reached errmap")
+                    print(f"    no message reached the {who}")
             for name, spent in envoy_cpu.items():
                 print(f"  {name} CPU {statistics.median(spent):.1f} us per call "
                       f"(min {min(spent):.1f}, max {max(spent):.1f})")
@@ -771,7 +771,7 @@ def main():
                     print(f"    {who} CPU behind {name} at that rate: "
                           f"{statistics.median(spent):.1f} us per processed response message "
                           f"(min {min(spent):.1f}, max {max(spent):.1f})")
-        print("\nEnvoy's streams to errmap over the whole run:")
+        print("\nEnvoy's streams to its processor over the whole run:")
         for name in processed_by:
             stats = envoy_stats(envoy_admins[name])
             print(f"  {name}: " + ", ".join(
