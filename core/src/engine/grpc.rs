@@ -14,6 +14,7 @@ use crate::pb::errmap::v1::{Profile, Resolution, ResolveGrpcStatusRequest};
 use crate::pb::google::rpc::Status as StatusProto;
 use crate::present;
 use crate::render::{MAX_PARAMS, MAX_PARAM_VALUE};
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 /// Resolves a gRPC status: its code, and the gateway code its reason (or
@@ -69,12 +70,12 @@ fn compute<'r>(
     locale: Locale,
     mut params: BTreeMap<String, String>,
     checked: GrpcQuery<'r>,
-    details: Option<StatusProto>,
+    details: Option<Cow<'_, StatusProto>>,
 ) -> Result<Resolution, EngineError> {
     // May take its reason from the details, which live only here.
     let mut query = checked;
     query.explain = ctx.view == View::Full;
-    let info = details.as_ref().and_then(present::error_info);
+    let info = details.as_deref().and_then(present::error_info);
     let mut dropped = None;
     if let Some(info) = &info {
         if query.reason.is_none() && !info.reason.trim().is_empty() {

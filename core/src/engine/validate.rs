@@ -11,6 +11,7 @@ use crate::pb::errmap::v1::{ResolveGatewayErrorRequest, ResolveGrpcStatusRequest
 use crate::pb::google::rpc::{Code, Status as StatusProto};
 use crate::render::{MAX_PARAMS, MAX_PARAM_VALUE};
 use prost::Message;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 
 /// The longest `message` a gRPC status query may carry.
@@ -338,14 +339,16 @@ pub fn profile(prefix: Prefix, value: i32) -> Result<Profile, EngineError> {
 }
 
 /// The details of an incoming status, from bytes or from a message.
-pub fn details(
+pub fn details<'r>(
     prefix: Prefix,
     bytes: &[u8],
-    status: Option<&StatusProto>,
-) -> Result<Option<StatusProto>, EngineError> {
+    status: Option<&'r StatusProto>,
+) -> Result<Option<Cow<'r, StatusProto>>, EngineError> {
     match (bytes.is_empty(), status) {
         (true, None) => Ok(None),
-        (true, Some(status)) => Ok(Some(status.clone())),
+        // A status already decoded (a face that has read it for itself)
+        // is read where it is.
+        (true, Some(status)) => Ok(Some(Cow::Borrowed(status))),
         (false, Some(_)) => Err(EngineError::invalid(
             path(prefix, "status_details_bin"),
             "set at most one of status_details_bin and status",
@@ -354,12 +357,14 @@ pub fn details(
             path(prefix, "status_details_bin"),
             format!("must be at most {MAX_BODY} bytes, got {}", bytes.len()),
         )),
-        (false, None) => StatusProto::decode(bytes).map(Some).map_err(|_| {
-            EngineError::invalid(
-                path(prefix, "status_details_bin"),
-                "must be an encoded google.rpc.Status (the grpc-status-details-bin bytes)",
-            )
-        }),
+        (false, None) => StatusProto::decode(bytes)
+            .map(|status| Some(Cow::Owned(status)))
+            .map_err(|_| {
+                EngineError::invalid(
+                    path(prefix, "status_details_bin"),
+                    "must be an encoded google.rpc.Status (the grpc-status-details-bin bytes)",
+                )
+            }),
     }
 }
 

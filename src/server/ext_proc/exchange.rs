@@ -170,7 +170,10 @@ impl Client {
 struct GrpcError {
     code: i32,
     message: String,
-    details: Vec<u8>,
+    /// The upstream's `grpc-status-details-bin`, decoded once here for the
+    /// engine and the merge both; `None` when absent, empty or not a
+    /// status (errmap's details then stand alone, as for a bare code).
+    details: Option<StatusProto>,
     /// The bytes of the headers (or trailers) it came in, but for its
     /// details, which errmap's replace.
     other_header_bytes: usize,
@@ -316,11 +319,11 @@ impl Exchange {
                 return pass;
             };
             return match self.client.grpc {
-                Some(true) | None if directions.grpc_details => match self.enriched(&error) {
+                Some(true) | None if directions.grpc_details => match self.enriched(error) {
                     Some(set) => (headers_continue(false, Some(set)), Action::Enriched),
                     None => (pass.0, Action::Untranslated),
                 },
-                Some(false) if directions.grpc_to_http => match self.to_http(&error) {
+                Some(false) if directions.grpc_to_http => match self.to_http(error) {
                     Some(reply) => (immediate(reply), Action::ToHttp),
                     None => (pass.0, Action::Untranslated),
                 },
@@ -375,7 +378,7 @@ impl Exchange {
         let Some(error) = grpc_error(&trailers).filter(|_| gets_details) else {
             return (pass, Action::Passed);
         };
-        match self.enriched(&error) {
+        match self.enriched(error) {
             Some(set) => {
                 let answer = ProcessingResponse {
                     response: Some(processing_response::Response::ResponseTrailers(
@@ -412,36 +415,43 @@ impl Exchange {
 
     /// Resolves a gRPC error in `view`; a request id or details the engine
     /// refuses are left out rather than the translation given up.
-    fn resolve_grpc(&self, error: &GrpcError, view: View) -> Option<Resolution> {
+    ///
+    /// The error's message and details are lent to the request and given
+    /// back, not copied.
+    fn resolve_grpc(&self, error: &mut GrpcError, view: View) -> Option<Resolution> {
         let catalog = self.translator.catalog.current();
         let ctx = self.context(&catalog, view);
         let mut request = ResolveGrpcStatusRequest {
             code: error.code,
-            message: error.message.clone(),
+            message: std::mem::take(&mut error.message),
             request_id: self.client.request_id.clone().unwrap_or_default(),
-            status_details_bin: error.details.clone(),
+            status: error.details.take(),
             ..Default::default()
         };
-        if let Ok(resolution) = engine::resolve_grpc(&ctx, &request) {
-            return Some(resolution);
-        }
-        request.request_id.clear();
-        request.status_details_bin.clear();
-        request.message.clear();
-        engine::resolve_grpc(&ctx, &request).ok()
+        let resolved = engine::resolve_grpc(&ctx, &request).or_else(|_| {
+            let bare = ResolveGrpcStatusRequest {
+                code: error.code,
+                ..Default::default()
+            };
+            engine::resolve_grpc(&ctx, &bare)
+        });
+        error.message = std::mem::take(&mut request.message);
+        error.details = request.status.take();
+        resolved.ok()
     }
 
     /// The headers that carry errmap's details for a gRPC error: the
     /// upstream's own details are kept, and errmap's are added after them
     /// (one of each kind). The status inside keeps the upstream's code and
     /// message, which clients check against `grpc-status`.
-    fn enriched(&self, error: &GrpcError) -> Option<Vec<HeaderValueOption>> {
-        let value = if error.details.is_empty() {
-            self.bare_value(error)?
+    fn enriched(&self, error: GrpcError) -> Option<Vec<HeaderValueOption>> {
+        let other_header_bytes = error.other_header_bytes;
+        let value = if error.details.is_none() {
+            self.bare_value(&error)?
         } else {
             headers::encode_bin(&self.merged_status(error)?)
         };
-        if error.other_header_bytes + value.len() > MAX_HEADER_BYTES {
+        if other_header_bytes + value.len() > MAX_HEADER_BYTES {
             return None;
         }
         Some(vec![headers::set("grpc-status-details-bin", value)])
@@ -500,18 +510,15 @@ impl Exchange {
 
     /// The encoded status for an error with details of its own: those
     /// first, then errmap's of the kinds it lacks.
-    fn merged_status(&self, error: &GrpcError) -> Option<Vec<u8>> {
-        let resolution = self.resolve_grpc(error, View::Status)?;
+    fn merged_status(&self, mut error: GrpcError) -> Option<Vec<u8>> {
+        let resolution = self.resolve_grpc(&mut error, View::Status)?;
         let ours = resolution.status?;
-        let mut status = StatusProto::decode(error.details.as_slice())
-            .ok()
-            .filter(|_| !error.details.is_empty())
-            .unwrap_or_default();
+        let mut status = error.details.unwrap_or_default();
         status.code = error.code;
         status.message = if error.message.is_empty() {
             ours.message
         } else {
-            error.message.clone()
+            error.message
         };
         for detail in ours.details {
             if status.details.iter().all(|d| d.type_url != detail.type_url) {
@@ -522,8 +529,8 @@ impl Exchange {
     }
 
     /// A gRPC error as the gateway's HTTP error.
-    fn to_http(&self, error: &GrpcError) -> Option<ImmediateResponse> {
-        let resolution = self.resolve_grpc(error, View::Full)?;
+    fn to_http(&self, mut error: GrpcError) -> Option<ImmediateResponse> {
+        let resolution = self.resolve_grpc(&mut error, View::Full)?;
         // An upstream ErrorInfo may name the gateway's success row (200):
         // an error must not reach an HTTP client as a success.
         if resolution.gateway_error_body.is_empty()
@@ -609,15 +616,18 @@ fn status_with(code: i32, message: &str, details: &[u8]) -> Vec<u8> {
 /// The error a gRPC status in `headers` names, if it is one (not OK).
 fn grpc_error(headers: &Headers<'_>) -> Option<GrpcError> {
     let code = headers.grpc_status().filter(|&c| c != 0)?;
-    let message = headers
+    let mut message = headers
         .get("grpc-message")
         .map(headers::decode_message)
         .unwrap_or_default();
+    message.truncate(headers::cut(&message, MAX_MESSAGE).len());
     let raw_details = headers.get("grpc-status-details-bin").unwrap_or_default();
-    let details = headers::decode_bin(raw_details).unwrap_or_default();
+    let details = headers::decode_bin(raw_details)
+        .filter(|bytes| !bytes.is_empty())
+        .and_then(|bytes| StatusProto::decode(bytes.as_slice()).ok());
     Some(GrpcError {
         code,
-        message: headers::cut(&message, MAX_MESSAGE).to_owned(),
+        message,
         details,
         other_header_bytes: headers.size().saturating_sub(raw_details.len()),
     })

@@ -117,6 +117,11 @@ pub(super) fn encode_bin(bytes: &[u8]) -> String {
 /// A `grpc-message` as text: percent-decoded, invalid UTF-8 replaced. A
 /// `%` not followed by two hex digits stands for itself.
 pub(super) fn decode_message(value: &[u8]) -> String {
+    // Most messages have no `%` (the percent-encoding crate would find
+    // that byte by byte).
+    if !value.contains(&b'%') {
+        return String::from_utf8_lossy(value).into_owned();
+    }
     percent_encoding::percent_decode(value)
         .decode_utf8_lossy()
         .into_owned()
@@ -175,6 +180,12 @@ mod tests {
         assert_eq!(decode_message(b"100%"), "100%");
         assert_eq!(decode_message(b"%zz%4"), "%zz%4");
         assert_eq!(decode_message(b"%FF"), "\u{FFFD}");
+        // No escape at all: the text as it is, invalid UTF-8 replaced.
+        assert_eq!(
+            decode_message(b"no such code: \"X\""),
+            "no such code: \"X\""
+        );
+        assert_eq!(decode_message(b"a\xffb"), "a\u{FFFD}b");
     }
 
     #[test]

@@ -620,6 +620,38 @@ fn garbage_details_and_huge_headers_still_get_an_answer() {
     assert_eq!(status.code, Code::InvalidArgument as i32);
 }
 
+/// Details that are base64 but not a `google.rpc.Status` are as good as
+/// none: the answer is the one for the same error without them.
+#[test]
+fn details_that_are_no_status_answer_as_none() {
+    let answer_for = |details: Option<&[u8]>| {
+        let mut exchange = Exchange::new(translator(), route(Directions::ALL));
+        exchange.step(&request_headers(GRPC));
+        let mut pairs: Vec<(&str, &[u8])> = vec![
+            ("content-type", b"application/grpc"),
+            ("grpc-status", b"5"),
+            ("grpc-message", b"no such thing"),
+        ];
+        if let Some(details) = details {
+            pairs.push(("grpc-status-details-bin", details));
+        }
+        let answer = exchange
+            .step(&response_headers(&pairs, true))
+            .expect("answered");
+        details_of(set_value(
+            headers_mutation(&answer),
+            "grpc-status-details-bin",
+        ))
+    };
+    let none = answer_for(None);
+    assert_eq!(none.code, Code::NotFound as i32);
+    assert_eq!(none.message, "no such thing");
+    // 0xff 0xff: a field number of 0 with a truncated varint.
+    let not_a_status = headers::encode_bin(&[0xff, 0xff]);
+    assert_eq!(answer_for(Some(not_a_status.as_bytes())), none);
+    assert_eq!(answer_for(Some(b"")), none);
+}
+
 #[test]
 fn without_request_headers_a_grpc_error_is_only_enriched() {
     let mut exchange = Exchange::new(translator(), route(Directions::ALL));
