@@ -6,6 +6,7 @@
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric};
 use prometheus_client::metrics::gauge::ConstGauge;
+use std::borrow::Cow;
 use std::sync::{Mutex, PoisonError};
 
 /// How many distinct unknown codes are tracked.
@@ -93,8 +94,14 @@ impl Collector for TopCodes {
 /// A client-sent code as a safe, bounded label value: the catalog's own
 /// folding (trimmed, upper case), anything but `A-Z`, `0-9`, `_`, `-` and
 /// `.` turned into `_`, cut at [`MAX_LABEL_LEN`]. `None` when nothing is
-/// left.
-pub fn label_for(code: &str) -> Option<String> {
+/// left. A code that is a label already, as most are, is lent as it is:
+/// this runs for every unknown code a call or an Envoy stream names.
+pub fn label_for(code: &str) -> Option<Cow<'_, str>> {
+    let trimmed = code.trim();
+    let is_label = |b: u8| matches!(b, b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'-' | b'.');
+    if !trimmed.is_empty() && trimmed.len() <= MAX_LABEL_LEN && trimmed.bytes().all(is_label) {
+        return Some(Cow::Borrowed(trimmed));
+    }
     let label: String = crate::catalog::normalize_code(code)
         .chars()
         .map(|c| match c {
@@ -103,7 +110,7 @@ pub fn label_for(code: &str) -> Option<String> {
         })
         .take(MAX_LABEL_LEN)
         .collect();
-    Some(label).filter(|l| !l.is_empty())
+    Some(label).filter(|l| !l.is_empty()).map(Cow::Owned)
 }
 
 #[cfg(test)]
@@ -124,9 +131,17 @@ mod tests {
 
     #[test]
     fn labels_are_folded_sanitized_and_bounded() {
-        assert_eq!(label_for(" apigw_x "), Some("APIGW_X".to_owned()));
-        assert_eq!(label_for("a\"b}c\\d"), Some("A_B_C_D".to_owned()));
+        assert_eq!(label_for(" apigw_x ").as_deref(), Some("APIGW_X"));
+        assert_eq!(label_for("a\"b}c\\d").as_deref(), Some("A_B_C_D"));
         assert_eq!(label_for(&"x".repeat(500)).map(|l| l.len()), Some(64));
         assert_eq!(label_for("   "), None);
+        // Already a label: the same text, trimmed, lent.
+        assert!(matches!(
+            label_for(" APIGW_X-1.2\t"),
+            Some(Cow::Borrowed("APIGW_X-1.2"))
+        ));
+        // One byte over the bound, or one to fold: made anew.
+        assert_eq!(label_for(&"X".repeat(65)).map(|l| l.len()), Some(64));
+        assert!(matches!(label_for("APIGW_é"), Some(Cow::Owned(l)) if l == "APIGW__"));
     }
 }
