@@ -98,16 +98,16 @@ impl Collector for TopCodes {
 /// this runs for every unknown code a call or an Envoy stream names.
 pub fn label_for(code: &str) -> Option<Cow<'_, str>> {
     let trimmed = code.trim();
-    let is_label = |b: u8| matches!(b, b'A'..=b'Z' | b'0'..=b'9' | b'_' | b'-' | b'.');
-    if !trimmed.is_empty() && trimmed.len() <= MAX_LABEL_LEN && trimmed.bytes().all(is_label) {
+    let kept = |c: char| matches!(c, 'A'..='Z' | '0'..='9' | '_' | '-' | '.');
+    if !trimmed.is_empty()
+        && trimmed.len() <= MAX_LABEL_LEN
+        && trimmed.bytes().all(|b| kept(char::from(b)))
+    {
         return Some(Cow::Borrowed(trimmed));
     }
     let label: String = crate::catalog::normalize_code(code)
         .chars()
-        .map(|c| match c {
-            'A'..='Z' | '0'..='9' | '_' | '-' | '.' => c,
-            _ => '_',
-        })
+        .map(|c| if kept(c) { c } else { '_' })
         .take(MAX_LABEL_LEN)
         .collect();
     Some(label).filter(|l| !l.is_empty()).map(Cow::Owned)

@@ -29,11 +29,12 @@
 //!
 //! The time bound is kept by one [`Clock`] per listener, ticking only
 //! while bodies are held, not a timer per held body. Behind Envoy every
-//! ext_proc stream is held, for the moment until Envoy's half-close, and a
-//! timer due before every other one the runtime has (a call's time, 5 s, against the connections' keep-alive,
-//! 30 s) makes tokio wake its own driver with an `eventfd` write: 0.41
-//! system calls per processed response at full speed, 0.95 paced, of
-//! 0.66 and 2.95 in all (BENCHMARKS.md, "The hold's clock").
+//! ext_proc stream is held, for the moment until Envoy's half-close, and
+//! a timer due before every other one the runtime has (a call's time,
+//! 5 s, against the connections' keep-alive, 30 s) makes tokio wake its
+//! own driver with an `eventfd` write: 0.41 system calls per processed
+//! response at full speed, 0.95 paced, of 0.66 and 2.95 in all
+//! (BENCHMARKS.md, "The hold's clock").
 
 use http::Request;
 use http_body::{Body, Frame, SizeHint};

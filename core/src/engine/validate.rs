@@ -150,10 +150,11 @@ pub fn gateway_query<'r>(
     let mut request_id = None;
     match body {
         Some(Ok(parsed)) => {
-            let body_code = parsed.code.as_deref().map(str::trim);
-            match body_code {
-                Some(c) if code_text(Prefix::ROOT, "", c).is_ok() => code = code.or(Some(c)),
-                Some(_) => note = Some("the body's error.status is not a usable code".to_owned()),
+            match parsed.code.as_deref().map(body_code) {
+                Some(Some(c)) => code = code.or(Some(c)),
+                Some(None) => {
+                    note = Some("the body's error.status is not a usable code".to_owned())
+                }
                 None => {}
             }
             let body_status = parsed.http_status.and_then(|s| i32::try_from(s).ok());
@@ -189,6 +190,14 @@ pub fn gateway_query<'r>(
         note,
         request_id,
     })
+}
+
+/// A gateway body's `error.status` as a code to look up: trimmed, or
+/// `None` when the engine would refuse it as a request's code. One rule
+/// for every face that reads a body.
+pub fn body_code(status: &str) -> Option<&str> {
+    let code = status.trim();
+    code_text(Prefix::ROOT, "", code).is_ok().then_some(code)
 }
 
 /// A gateway error body: bounded in size, then read as far as it goes.

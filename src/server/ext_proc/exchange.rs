@@ -570,8 +570,7 @@ impl Exchange {
         let code = parsed
             .code
             .as_deref()
-            .map(str::trim)
-            .filter(|code| validate::code_text(Prefix::ROOT, "", code).is_ok())
+            .and_then(validate::body_code)
             .unwrap_or_default();
         let catalog = self.translator.catalog.current();
         let ctx = self.context(&catalog, View::Status);
